@@ -1,0 +1,58 @@
+"""Format readers: content-based detection and static reading of model and data files."""
+
+from __future__ import annotations
+
+from .archives import RAR, SEVEN_ZIP, TarReader, ZipReader
+from .compression import compressed_readers
+from .core import (
+    HEAD_SIZE,
+    ArtifactFacts,
+    FormatReader,
+    Limits,
+    PickleFact,
+    Problem,
+    ReadContext,
+    analyze_path,
+    sniff_path,
+)
+from .misc import GGUF, HDF5, NOT_ARTIFACTS, OnnxReader, TextReader
+from .numpy import NpyReader
+from .pickles import HeaderlessPickleReader, PickleReader
+from .safetensors import SafetensorsReader
+
+__all__ = [
+    "HEAD_SIZE",
+    "ArtifactFacts",
+    "FormatReader",
+    "Limits",
+    "PickleFact",
+    "Problem",
+    "ReadContext",
+    "analyze_path",
+    "builtin_readers",
+    "sniff_path",
+]
+
+
+def builtin_readers() -> list[FormatReader]:
+    """The built-in readers, strongest evidence first: fixed magic bytes, then weaker signatures
+    (zlib, headerless pickle) that must also parse, then text."""
+    compressed = compressed_readers()
+    zlib = [reader for reader in compressed if reader.name == "zlib"]
+    return [
+        PickleReader(),
+        ZipReader(),
+        TarReader(),
+        SEVEN_ZIP,
+        RAR,
+        *[reader for reader in compressed if reader.name != "zlib"],
+        NpyReader(),
+        SafetensorsReader(),
+        GGUF,
+        HDF5,
+        OnnxReader(),
+        *NOT_ARTIFACTS,
+        *zlib,
+        HeaderlessPickleReader(),
+        TextReader(),
+    ]

@@ -1,0 +1,142 @@
+"""Buffered, bounded reading of a binary stream, with cheap skipping of large payloads."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+CHUNK_SIZE = 1 << 16
+
+
+class TruncatedError(Exception):
+    """The stream ended before a value it announced."""
+
+
+class ByteReader:
+    """Reads a binary stream through a small buffer and tracks the absolute offset.
+
+    ``size`` is the stream's total length when known; then skips past the buffer seek instead of
+    reading, and a length that points past the end is detected without reading anything.
+    """
+
+    def __init__(self, raw: BinaryIO, *, size: int | None = None, start: int = 0) -> None:
+        self._raw = raw
+        self._size = size
+        self._buf = b""
+        self._pos = 0
+        self._base = start
+        self._eof = False
+        self.bytes_read = 0
+
+    @property
+    def offset(self) -> int:
+        return self._base + self._pos
+
+    @property
+    def size(self) -> int | None:
+        return self._size
+
+    def remaining(self) -> int | None:
+        return None if self._size is None else self._size - self.offset
+
+    def _fill(self, wanted: int) -> bool:
+        """Make ``wanted`` bytes available at the cursor; False when the stream ends first."""
+        available = len(self._buf) - self._pos
+        if available >= wanted:
+            return True
+        if self._eof:
+            return False
+        parts = [self._buf[self._pos :]]
+        self._base += self._pos
+        self._pos = 0
+        while available < wanted:
+            chunk = self._raw.read(max(CHUNK_SIZE, wanted - available))
+            if not chunk:
+                self._eof = True
+                break
+            self.bytes_read += len(chunk)
+            parts.append(chunk)
+            available += len(chunk)
+        self._buf = b"".join(parts)
+        return available >= wanted
+
+    def at_eof(self) -> bool:
+        return not self._fill(1)
+
+    def peek(self, n: int) -> bytes:
+        self._fill(n)
+        return self._buf[self._pos : self._pos + n]
+
+    def read_byte(self) -> int | None:
+        if self._pos < len(self._buf) or self._fill(1):
+            value = self._buf[self._pos]
+            self._pos += 1
+            return value
+        return None
+
+    def read(self, n: int) -> bytes:
+        if not self._fill(n):
+            raise TruncatedError(f"stream ends inside a {n}-byte value at offset {self.offset}")
+        data = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return data
+
+    def skip(self, n: int) -> None:
+        """Move ``n`` bytes forward without keeping them."""
+        if n < 0:
+            raise ValueError("negative skip")
+        remaining = self.remaining()
+        if remaining is not None and n > remaining:
+            raise TruncatedError(
+                f"a {n}-byte value at offset {self.offset} runs past the end of the data "
+                f"({remaining} bytes left)"
+            )
+        available = len(self._buf) - self._pos
+        if n <= available:
+            self._pos += n
+            return
+        rest = n - available
+        self._base += len(self._buf)
+        self._buf = b""
+        self._pos = 0
+        if self._size is not None and _seekable(self._raw):
+            self._raw.seek(rest, 1)
+            self._base += rest
+            return
+        while rest:
+            chunk = self._raw.read(min(rest, 1 << 20))
+            if not chunk:
+                self._eof = True
+                raise TruncatedError(f"stream ends {rest} bytes before the end of a value")
+            self.bytes_read += len(chunk)
+            rest -= len(chunk)
+            self._base += len(chunk)
+
+    def read_line(self, keep: int, limit: int) -> bytes:
+        """Read up to and including a newline; return at most ``keep`` bytes of it (no newline).
+
+        A line longer than ``limit`` or a stream that ends before the newline raises.
+        """
+        kept = bytearray()
+        consumed = 0
+        while True:
+            if not self._fill(1):
+                raise TruncatedError(f"stream ends inside a text line at offset {self.offset}")
+            newline = self._buf.find(b"\n", self._pos)
+            end = len(self._buf) if newline < 0 else newline
+            piece = self._buf[self._pos : end]
+            if len(kept) < keep:
+                kept += piece[: keep - len(kept)]
+            consumed += len(piece)
+            if consumed > limit:
+                raise TruncatedError(f"text line longer than {limit} bytes at offset {self.offset}")
+            if newline >= 0:
+                self._pos = newline + 1
+                return bytes(kept)
+            self._pos = end
+
+
+def _seekable(raw: BinaryIO) -> bool:
+    try:
+        return raw.seekable()
+    except (AttributeError, OSError, ValueError):
+        return False

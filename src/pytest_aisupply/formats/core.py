@@ -1,0 +1,284 @@
+"""Content-based format detection and the facts readers record.
+
+A reader recognises a format from the first bytes of a file (``sniff``) and then reads as little
+as its verdict needs (``read``), recording facts in a :class:`ReadContext`: pickle streams it
+found, parts it could not inspect, format-specific details. Containers hand their members back
+to the context, which sniffs and reads them with the same readers, within :class:`Limits`.
+Readers know nothing of rules or pytest.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from .pickle import PickleStream
+
+HEAD_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource caps shared by every reader; hitting one is a finding, never a silent pass."""
+
+    max_depth: int = 6
+    max_members: int = 20_000
+    max_decompressed_bytes: int = 8 << 30
+    bomb_ratio: int = 200
+    bomb_min_bytes: int = 256 << 20
+    max_safetensors_header: int = 100_000_000
+
+
+@runtime_checkable
+class FormatReader(Protocol):
+    """A format: how to recognise it from its first bytes and what to record when reading it.
+
+    ``artifact`` says whether files of this format are model/data artifacts (and so get checks);
+    plain text, images and the like are recognised so that they are *not* treated as unknown.
+    """
+
+    name: str
+    artifact: bool
+
+    def sniff(self, head: bytes, size: int | None) -> bool: ...
+
+    def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None: ...
+
+
+@dataclass(frozen=True)
+class PickleFact:
+    """A pickle stream found somewhere in an artifact."""
+
+    where: str
+    stream: PickleStream
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Part of an artifact that could not be inspected, and why."""
+
+    where: str
+    message: str
+
+
+@dataclass
+class ArtifactFacts:
+    """Everything the readers learnt about one file."""
+
+    format: str
+    artifact: bool
+    size: int
+    pickles: list[PickleFact] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    details: dict[str, list[object]] = field(default_factory=dict)
+    bytes_read: int = 0
+
+    def detail(self, key: str) -> list[object]:
+        return self.details.get(key, [])
+
+
+class _Counting(io.RawIOBase):
+    """Counts the bytes read through it (for the 'read only what a verdict needs' promise)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Prefixed(io.RawIOBase):
+    """Replays already-read head bytes in front of a non-seekable stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0 or size >= len(self._head):
+                data, self._head = self._head, b""
+                if size < 0:
+                    return data + self._rest.read()
+                return data + self._rest.read(size - len(data)) if size > len(data) else data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._rest.read(size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class ReadContext:
+    """Collects facts while readers walk an artifact and its nested members."""
+
+    def __init__(self, readers: Sequence[FormatReader], limits: Limits, facts: ArtifactFacts) -> None:
+        self.readers = readers
+        self.limits = limits
+        self.facts = facts
+        self._where: list[str] = []
+        self.label: str | None = None
+        self.decompressed = 0
+
+    @property
+    def where(self) -> str:
+        return " > ".join(self._where)
+
+    @property
+    def depth(self) -> int:
+        return len(self._where)
+
+    def add_pickle(self, stream: PickleStream, note: str = "") -> None:
+        self.facts.pickles.append(PickleFact(self.where, stream, note))
+
+    def add_problem(self, message: str) -> None:
+        self.facts.problems.append(Problem(self.where, message))
+
+    def add_detail(self, key: str, value: object) -> None:
+        self.facts.details.setdefault(key, []).append(value)
+
+    def set_label(self, label: str) -> None:
+        self.label = label
+
+    def read_nested_problem(self, where: str, message: str) -> None:
+        self._where.append(where)
+        try:
+            self.add_problem(message)
+        finally:
+            self._where.pop()
+
+    def read_nested_pickle(self, where: str, stream: PickleStream, note: str = "") -> None:
+        self._where.append(where)
+        try:
+            self.add_pickle(stream, note)
+        finally:
+            self._where.pop()
+
+    def read_nested(self, raw: BinaryIO, size: int | None, where: str) -> str | None:
+        """Sniff and read a member or decompressed stream; return its format name (None: not an
+        artifact format, e.g. text)."""
+        if self.depth >= self.limits.max_depth:
+            self._where.append(where)
+            self.add_problem(f"nested deeper than {self.limits.max_depth} levels; not inspected")
+            self._where.pop()
+            return "too-deep"
+        self._where.append(where)
+        outer_label, self.label = self.label, None
+        try:
+            return self.read_stream(raw, size)
+        finally:
+            self._where.pop()
+            self.label = outer_label
+
+    def read_stream(self, raw: BinaryIO, size: int | None) -> str | None:
+        head = raw.read(HEAD_SIZE)
+        if _seekable(raw):
+            raw.seek(0)
+            stream: BinaryIO = raw
+        else:
+            stream = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 16)  # type: ignore[arg-type]
+        reader = pick_reader(self.readers, head, size)
+        if reader is None:
+            if not head:
+                return None
+            self.add_problem("format not recognised from its content, so it cannot be shown to hold no pickle")
+            return "unknown"
+        if not reader.artifact:
+            return None
+        reader.read(stream, size, self)
+        return self.label or reader.name
+
+
+def pick_reader(readers: Sequence[FormatReader], head: bytes, size: int | None) -> FormatReader | None:
+    for reader in readers:
+        if reader.sniff(head, size):
+            return reader
+    return None
+
+
+def sniff_path(path: Path, readers: Sequence[FormatReader]) -> tuple[str | None, bool]:
+    """The format of a regular file from its first bytes: (name, is_artifact). Unknown binary
+    content is ``("unknown", True)``; empty files are ``(None, False)``."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        head = handle.read(HEAD_SIZE)
+    if not head:
+        return None, False
+    reader = pick_reader(readers, head, size)
+    if reader is None:
+        return "unknown", True
+    return reader.name, reader.artifact
+
+
+def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | None = None) -> ArtifactFacts:
+    """Read a file with the readers and return what they found. Never raises for bad content:
+    unreadable or unparseable parts become problems."""
+    limits = limits or Limits()
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        facts = ArtifactFacts(format="unreadable", artifact=True, size=0)
+        facts.problems.append(Problem("", f"cannot be read: {exc.strerror or exc}"))
+        return facts
+    with handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            facts = ArtifactFacts(format="special", artifact=True, size=0)
+            facts.problems.append(Problem("", "not a regular file"))
+            return facts
+        counting = _Counting(handle)
+        facts = ArtifactFacts(format="unknown", artifact=True, size=info.st_size)
+        ctx = ReadContext(readers, limits, facts)
+        try:
+            name = ctx.read_stream(counting, info.st_size)  # type: ignore[arg-type]
+        except OSError as exc:
+            ctx.add_problem(f"read error: {exc}")
+            name = "unreadable"
+        except Exception as exc:  # noqa: BLE001 - contain reader bugs: a finding, never a pass
+            ctx.add_problem(
+                f"internal error while reading ({type(exc).__name__}: {exc}); the file could not "
+                "be fully inspected; please report this to pytest-aisupply"
+            )
+            name = ctx.label or "unknown"
+        facts.format = name or "text"
+        facts.artifact = name is not None
+        facts.bytes_read = counting.count
+        return facts
+
+
+def _seekable(raw: BinaryIO) -> bool:
+    try:
+        return raw.seekable()
+    except (AttributeError, OSError, ValueError):
+        return False

@@ -1,0 +1,104 @@
+"""Recognisers for model formats that cannot hold a pickle (GGUF, HDF5, ONNX) and for files
+that are not artifacts at all (text, images, documents, executables)."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from .core import ReadContext
+
+
+class MagicReader:
+    """A format recognised by fixed bytes at an offset, read no further."""
+
+    def __init__(self, name: str, magics: tuple[tuple[int, bytes], ...], *, artifact: bool) -> None:
+        self.name = name
+        self.artifact = artifact
+        self._magics = magics
+
+    def sniff(self, head: bytes, size: int | None) -> bool:
+        return any(head[offset : offset + len(magic)] == magic for offset, magic in self._magics)
+
+    def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
+        return None
+
+
+GGUF = MagicReader("gguf", ((0, b"GGUF"),), artifact=True)
+HDF5 = MagicReader(
+    "hdf5", tuple((offset, b"\x89HDF\r\n\x1a\n") for offset in (0, 512, 1024, 2048)), artifact=True
+)
+
+# Formats that hold no model code and no pickle: recognised so they are not "unknown".
+NOT_ARTIFACTS = [
+    MagicReader("png", ((0, b"\x89PNG\r\n\x1a\n"),), artifact=False),
+    MagicReader("jpeg", ((0, b"\xff\xd8\xff"),), artifact=False),
+    MagicReader("gif", ((0, b"GIF87a"), (0, b"GIF89a")), artifact=False),
+    MagicReader("webp", ((8, b"WEBP"),), artifact=False),
+    MagicReader("tiff", ((0, b"II*\x00"), (0, b"MM\x00*")), artifact=False),
+    MagicReader("pdf", ((0, b"%PDF-"),), artifact=False),
+    MagicReader("elf", ((0, b"\x7fELF"),), artifact=False),
+    MagicReader("sqlite", ((0, b"SQLite format 3\x00"),), artifact=False),
+    MagicReader("parquet", ((0, b"PAR1"),), artifact=False),
+    MagicReader("arrow", ((0, b"ARROW1"),), artifact=False),
+    MagicReader("wasm", ((0, b"\x00asm"),), artifact=False),
+    MagicReader("font", ((0, b"wOFF"), (0, b"wOF2"), (0, b"OTTO")), artifact=False),
+    MagicReader("audio", ((0, b"OggS"), (0, b"fLaC"), (0, b"ID3"), (8, b"WAVE")), artifact=False),
+    MagicReader("video", ((4, b"ftyp"),), artifact=False),
+]
+
+# Field tags a serialized onnx.ModelProto starts with after ir_version (field 1, varint).
+_ONNX_SECOND_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA}
+
+
+class OnnxReader:
+    """ONNX models are protobuf (no magic): recognised by a ModelProto's leading fields."""
+
+    name = "onnx"
+    artifact = True
+
+    def sniff(self, head: bytes, size: int | None) -> bool:
+        if len(head) < 4 or head[0] != 0x08:
+            return False
+        position = 1
+        version = 0
+        shift = 0
+        while position < len(head) and position < 6:
+            byte = head[position]
+            version |= (byte & 0x7F) << shift
+            position += 1
+            shift += 7
+            if not byte & 0x80:
+                break
+        else:
+            return False
+        return 1 <= version <= 32 and position < len(head) and head[position] in _ONNX_SECOND_TAGS
+
+    def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
+        return None
+
+
+_CONTROL = set(range(0x00, 0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
+
+
+class TextReader:
+    """UTF-8 or UTF-16 text (source, JSON, CSV, YAML, Markdown): not an artifact."""
+
+    name = "text"
+    artifact = False
+
+    def sniff(self, head: bytes, size: int | None) -> bool:
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return True
+        if b"\x00" in head:
+            return False
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            cut_at_end = exc.start >= len(head) - 3 and size is not None and size > len(head)
+            if not cut_at_end:
+                return False
+        controls = sum(1 for byte in head if byte in _CONTROL)
+        return controls * 100 <= len(head)
+
+    def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
+        return None
