@@ -271,7 +271,7 @@ def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | N
                 "be fully inspected; please report this to pytest-aisupply"
             )
             name = ctx.label or "unknown"
-        facts.format = name or "text"
+        facts.format = name or ("text" if info.st_size else "empty")
         facts.artifact = name is not None
         facts.bytes_read = counting.count
         return facts

@@ -1,0 +1,120 @@
+"""The engine: settings -> inventory -> rules -> verdicts (with severities and waivers).
+
+Both faces of the plugin (collected items and, later, the fixture) ask this engine; it runs
+without pytest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pathspec
+
+from .config import Settings, Waiver
+from .findings import Finding, Severity, Subject
+from .formats import FormatReader, Limits
+from .inventory import Inventory
+from .rules.base import Rule
+
+Status = Literal["passed", "failed", "warned", "waived"]
+
+
+@dataclass
+class Verdict:
+    rule: str
+    subject: Subject
+    severity: Severity
+    findings: list[Finding] = field(default_factory=list)
+    waived: list[tuple[Finding, Waiver]] = field(default_factory=list)
+    waiver_notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Status:
+        if self.findings:
+            return "warned" if self.severity == "warn" else "failed"
+        if self.waived:
+            return "waived"
+        return "passed"
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        rules: Sequence[Rule],
+        readers: Sequence[FormatReader],
+        *,
+        limits: Limits | None = None,
+        today: dt.date | None = None,
+    ) -> None:
+        self.settings = settings
+        self.rules = {rule.id: rule for rule in rules}
+        self.inventory = Inventory(settings, readers, limits)
+        self.today = today or dt.date.today()
+
+    def active_rules(self) -> list[Rule]:
+        return [rule for rule in self.rules.values() if self.settings.severity(rule.id) != "off"]
+
+    def subjects(self) -> list[tuple[Rule, list[Subject]]]:
+        """Every (rule, subjects) pair to check, in a stable order (rule order, then subject id)."""
+        result = []
+        for rule in self.active_rules():
+            unique = {subject.id: subject for subject in rule.subjects(self.inventory)}
+            result.append((rule, [unique[key] for key in sorted(unique)]))
+        return result
+
+    def evaluate(self, rule_id: str, subject: Subject) -> Verdict:
+        rule = self.rules[rule_id]
+        verdict = Verdict(rule_id, subject, self.settings.severity(rule_id))
+        try:
+            findings = list(rule.check(subject, self.inventory))
+        except Exception as exc:  # noqa: BLE001 - a rule bug must fail its check, never pass it
+            findings = [
+                Finding(
+                    rule_id,
+                    subject.id,
+                    f"internal error in rule {rule_id}: {type(exc).__name__}: {exc}",
+                    "this is a bug in the rule; please report it",
+                )
+            ]
+        applicable = self._applicable_waivers(rule_id, subject, verdict, bool(findings))
+        for finding in findings:
+            waiver = next((w for w in applicable if w.line is None or w.line == finding.line), None)
+            if waiver is None:
+                verdict.findings.append(finding)
+            else:
+                verdict.waived.append((finding, waiver))
+        return verdict
+
+    def _applicable_waivers(self, rule_id: str, subject: Subject, verdict: Verdict, needed: bool) -> list[Waiver]:
+        applicable = []
+        for waiver in self.settings.waivers:
+            if waiver.rule != rule_id or not _path_matches(waiver.path, subject.id):
+                continue
+            if waiver.expires is not None and self.today > waiver.expires:
+                if needed:
+                    verdict.waiver_notes.append(
+                        f"{waiver.describe()} expired on {waiver.expires.isoformat()}; renew it or fix the finding"
+                    )
+                continue
+            if waiver.sha256 is not None:
+                try:
+                    actual = self.inventory.sha256(subject.path)
+                except OSError as exc:
+                    actual = f"unreadable ({exc.strerror or exc})"
+                if actual != waiver.sha256:
+                    if needed:
+                        verdict.waiver_notes.append(
+                            f"{waiver.describe()} no longer applies: the file changed "
+                            f"(sha256 {actual}, waiver pins {waiver.sha256})"
+                        )
+                    continue
+            applicable.append(waiver)
+        return applicable
+
+
+def _path_matches(pattern: str, subject_id: str) -> bool:
+    return pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(subject_id)

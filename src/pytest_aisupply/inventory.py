@@ -1,0 +1,97 @@
+"""The inventory: every artifact under the configured roots, its sniffed format, and (on demand,
+once per session) its facts and hash. Rules read it; it knows nothing of rules or pytest."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from .config import Settings
+from .findings import Subject
+from .discovery import FoundFile, Walker
+from .formats import ArtifactFacts, FormatReader, Limits, analyze_path, sniff_path
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A model or data file found by content. ``problem`` says why it could not be read safely."""
+
+    relpath: str
+    path: Path
+    format: str
+    problem: str | None = None
+
+
+class Inventory:
+    def __init__(self, settings: Settings, readers: Sequence[FormatReader], limits: Limits | None = None) -> None:
+        self.settings = settings
+        self.root = settings.root
+        self.readers = list(readers)
+        self.limits = limits or Limits()
+        self._facts: dict[Path, ArtifactFacts] = {}
+        self._hashes: dict[Path, str] = {}
+        self.walker = Walker(self.root, settings.exclude)
+
+    @cached_property
+    def artifacts(self) -> list[Artifact]:
+        """Artifacts under ``settings.artifacts``, sorted by path; files that are not model or
+        data formats (text, images ...) are left out."""
+        found: list[Artifact] = []
+        for item in self.walker.files(self.settings.artifacts):
+            artifact = self._sniff(item)
+            if artifact is not None:
+                found.append(artifact)
+        return found
+
+    @cached_property
+    def by_relpath(self) -> dict[str, Artifact]:
+        return {artifact.relpath: artifact for artifact in self.artifacts}
+
+    def _sniff(self, item: FoundFile) -> Artifact | None:
+        if item.problem:
+            return Artifact(item.relpath, item.path, "unreadable", item.problem)
+        try:
+            name, is_artifact = sniff_path(item.path, self.readers)
+        except OSError as exc:
+            return Artifact(item.relpath, item.path, "unreadable", f"cannot be read: {exc.strerror or exc}")
+        if not is_artifact:
+            if item.path.name.lower().endswith(".safetensors"):
+                return Artifact(item.relpath, item.path, name or "empty")
+            return None
+        return Artifact(item.relpath, item.path, name or "unknown")
+
+    def facts(self, artifact: Artifact) -> ArtifactFacts:
+        """Read the artifact once per session; later calls return the same facts."""
+        cached = self._facts.get(artifact.path)
+        if cached is None:
+            cached = analyze_path(artifact.path, self.readers, self.limits)
+            self._facts[artifact.path] = cached
+        return cached
+
+    def format_of(self, subject: Subject) -> str | None:
+        """The artifact's format as read (more precise than sniffed), or as sniffed."""
+        if subject.kind != "artifact":
+            return None
+        facts = self._facts.get(subject.path)
+        return facts.format if facts is not None else subject.format
+
+    def sha256(self, path: Path) -> str:
+        cached = self._hashes.get(path)
+        if cached is None:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+            cached = self._hashes[path] = digest.hexdigest()
+        return cached
+
+
+def file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0

@@ -1,0 +1,61 @@
+"""Terminal output: the report-header line and the ``aisupply`` summary section (controller only)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from .config import Settings
+
+STATUSES = ("passed", "failed", "warned", "waived")
+
+
+def header_line(config: pytest.Config, settings: Settings) -> str:
+    source = (
+        f"{settings.source.relative_to(config.rootpath) if settings.source.is_relative_to(config.rootpath) else settings.source} [tool.aisupply]"
+        if settings.source
+        else "defaults (--aisupply, no [tool.aisupply] table)"
+    )
+    overrides = ", ".join(f"{rule}={severity}" for rule, severity in sorted(settings.rules.items()))
+    parts = [f"aisupply: {source}", f"pickle={settings.pickle}"]
+    if overrides:
+        parts.append(f"rules: {overrides}")
+    if settings.waivers:
+        parts.append(f"{len(settings.waivers)} waiver{'s' if len(settings.waivers) != 1 else ''}")
+    return "; ".join(parts)
+
+
+class SummaryReporter:
+    name = "aisupply-summary"
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.statuses: Counter[str] = Counter()
+        self.formats: Counter[str] = Counter()
+        self.waived: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data: dict[str, Any] | None = getattr(report, "aisupply", None)
+        if not data or report.when != "call":
+            return
+        self.statuses[data["status"]] += 1
+        if data["rule"] == "no-pickle" and data.get("format"):
+            self.formats[data["format"]] += 1
+        if data["status"] == "waived":
+            self.waived.append(f"{data['rule']}::{data['subject']} ({'; '.join(data['waived'])})")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        total = sum(self.statuses.values())
+        if not total:
+            return
+        terminalreporter.section("aisupply")
+        counts = ", ".join(f"{self.statuses[s]} {s}" for s in STATUSES if self.statuses[s])
+        terminalreporter.write_line(f"{total} checks: {counts}")
+        if self.formats:
+            listing = ", ".join(f"{name} {count}" for name, count in sorted(self.formats.items()))
+            terminalreporter.write_line(f"artifacts by format: {listing}")
+        for line in self.waived:
+            terminalreporter.write_line(f"waived: {line}")
