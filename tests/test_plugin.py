@@ -1,0 +1,368 @@
+"""The plugin as a user sees it: real pytest runs through pytester on real artifact files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import re
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+torch = pytest.importorskip("torch", reason="torch is installed in CI by .ci/run; checkpoints need it")
+joblib = pytest.importorskip("joblib")
+
+
+class LeavesTrace:
+    """Unpickling this would create the file named by ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (exec, (f"open({self.marker!r}, 'w').write('executed')",))
+
+
+def build_acceptance_repo(root: Path, marker: Path) -> None:
+    """The acceptance repository of the foundation issue: misleading names everywhere."""
+    models = root / "models"
+    models.mkdir()
+    (models / "weights.safetensors").write_bytes(pickle.dumps(LeavesTrace(marker)))
+    torch.save(torch.nn.Linear(4, 2).state_dict(), models / "model.bin")
+    buffer = io.BytesIO()
+    joblib.dump({"x": np.arange(10)}, buffer)
+    (models / "data.csv.gz").write_bytes(gzip.compress(buffer.getvalue()))
+    np.save(models / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(models / "bundle.zip", "w") as archive:
+        archive.writestr("config.json", pickle.dumps(LeavesTrace(marker), protocol=2))
+    with tarfile.open(models / "archive.tar", "w") as archive:
+        payload = pickle.dumps(LeavesTrace(marker), protocol=0)
+        info = tarfile.TarInfo("inner/state")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    save_file({"w": np.zeros((2, 3), np.float32)}, str(models / "good.safetensors"))
+    np.save(models / "numbers.npy", np.arange(12, dtype=np.int64))
+    np.savez(models / "numbers.npz", a=np.ones(3), b=np.zeros(2))
+    (models / "config.json").write_text('{"hidden": 3}')
+    (models / "README.md").write_text("# model card\n")
+    good = (models / "good.safetensors").read_bytes()
+    (models / "broken.safetensors").write_bytes(b"\xff\xff\x00\x00\x00\x00\x00\x00" + good[8:])
+
+
+EXPECTED_FAILURES = {
+    "aisupply::no-pickle::models/archive.tar",
+    "aisupply::no-pickle::models/bundle.zip",
+    "aisupply::no-pickle::models/data.csv.gz",
+    "aisupply::no-pickle::models/model.bin",
+    "aisupply::no-pickle::models/objects.npy",
+    "aisupply::no-pickle::models/weights.safetensors",
+    "aisupply::safetensors::models/broken.safetensors",
+    "aisupply::safetensors::models/weights.safetensors",
+}
+EXPECTED_PASSES = {
+    "aisupply::no-pickle::models/broken.safetensors",
+    "aisupply::no-pickle::models/good.safetensors",
+    "aisupply::no-pickle::models/numbers.npy",
+    "aisupply::no-pickle::models/numbers.npz",
+    "aisupply::safetensors::models/good.safetensors",
+}
+
+
+@pytest.fixture
+def acceptance_repo(pytester: pytest.Pytester) -> Path:
+    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyfile(test_app="def test_app():\n    assert True\n")
+    marker = pytester.path / "EXECUTED"
+    build_acceptance_repo(pytester.path, marker)
+    return marker
+
+
+_SERIAL_LINE = re.compile(r"^(\S+) (PASSED|FAILED|ERROR|SKIPPED)\b")
+_XDIST_LINE = re.compile(r"^\[gw\d+\] \[\s*\d+%\] (PASSED|FAILED|ERROR|SKIPPED) (\S+)")
+
+
+def outcomes_by_nodeid(result: pytest.RunResult) -> dict[str, str]:
+    """Outcome per node id from ``-v`` output, serial or under xdist."""
+    outcomes = {}
+    for line in result.outlines:
+        if match := _SERIAL_LINE.match(line):
+            outcomes[match[1]] = match[2]
+        elif match := _XDIST_LINE.match(line):
+            outcomes[match[2]] = match[1]
+    return outcomes
+
+
+@pytest.mark.parametrize("xdist_args", [[], ["-n", "2"], ["-p", "no:xdist"]], ids=["serial", "xdist-2", "no-xdist"])
+def test_acceptance_repo_outcomes(pytester: pytest.Pytester, acceptance_repo: Path, xdist_args: list[str]) -> None:
+    result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider", *xdist_args)
+    outcomes = outcomes_by_nodeid(result)
+    assert {n for n, o in outcomes.items() if o == "FAILED"} == EXPECTED_FAILURES
+    assert {n for n, o in outcomes.items() if o == "PASSED" and n.startswith("aisupply::")} == EXPECTED_PASSES
+    result.assert_outcomes(passed=len(EXPECTED_PASSES) + 1, failed=len(EXPECTED_FAILURES))
+    assert not acceptance_repo.exists(), "a payload was executed during the scan"
+    assert "PluginValidationError" not in result.stderr.str()
+
+
+def test_failure_messages_say_what_where_and_how_to_fix(pytester: pytest.Pytester, acceptance_repo: Path) -> None:
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]aisupply[]] no-pickle: models/model.bin (PyTorch zip checkpoint): 1 finding",
+            "  - found: pickle stream (protocol 2)",
+            "    where: model/data.pkl inside the zip",
+            "    imports collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch.FloatStorage",
+            "    fix:   convert the weights to safetensors*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]aisupply[]] no-pickle: models/bundle.zip (zip): 1 finding",
+            "*where: config.json inside the zip",
+            "*imports builtins.exec",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*where: after gzip decompression", "*imports joblib.numpy_pickle.NumpyArrayWrapper*"])
+    result.stdout.fnmatch_lines(["*data of an object array*", "*imports numpy*_reconstruct*"])
+    result.stdout.fnmatch_lines(["*found: malformed header: header length 65535 points past the end of the file*"])
+    result.stdout.fnmatch_lines(["*found: not a safetensors file: its content is raw pickle*"])
+    assert "Traceback" not in result.stdout.str()
+    assert "_pytest" not in result.stdout.str()
+    assert not acceptance_repo.exists()
+
+
+def test_summary_and_header(pytester: pytest.Pytester, acceptance_repo: Path) -> None:
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "aisupply: pyproject.toml [[]tool.aisupply[]]; pickle=forbid",
+            "*= aisupply =*",
+            "13 checks: 5 passed, 8 failed",
+            "artifacts by format: joblib (gzip) 1, numpy 1, numpy-npz 1, numpy-object 1, pickle 1, "
+            "pytorch-zip 1, safetensors 2, tar 1, zip 1",
+        ]
+    )
+
+
+@pytest.mark.parametrize("style", ["line", "short", "no", "long"])
+def test_failure_output_under_every_traceback_style(pytester: pytest.Pytester, style: str) -> None:
+    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
+    result = pytester.runpytest_subprocess(f"--tb={style}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str()
+    assert "None" not in output
+    assert "Traceback" not in output
+    if style != "no":
+        assert "imports posix.system" in output or "imports nt.system" in output
+
+
+def test_project_without_table_sees_no_change(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[project]\nname = 'plain'\n")
+    (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert not [line for line in result.outlines if "aisupply" in line and not line.startswith("plugins:")]
+    plain = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:aisupply")
+    strip = [line for line in result.outlines if "plugins:" not in line and " in " not in line]
+    strip_plain = [line for line in plain.outlines if "plugins:" not in line and " in " not in line]
+    assert strip == strip_plain
+
+
+def test_aisupply_flag_enables_checks_without_table(pytester: pytest.Pytester) -> None:
+    (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
+    result = pytester.runpytest_subprocess("--aisupply", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["aisupply: defaults (--aisupply, no [[]tool.aisupply[]] table)*"])
+
+
+def test_help_lists_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["AI/ML supply-chain checks*", "*--aisupply *", "*--no-aisupply*", "*--aisupply-only*"])
+
+
+@pytest.fixture
+def two_artifacts(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
+    save_file({"w": np.zeros(2, np.float32)}, str(pytester.path / "ok.safetensors"))
+    pytester.makepyfile(test_app="def test_app(): pass")
+
+
+@pytest.mark.usefixtures("two_artifacts")
+@pytest.mark.parametrize(
+    ("args", "outcomes", "deselected"),
+    [
+        (["--aisupply-only"], {"passed": 2, "failed": 1}, 1),
+        (["--no-aisupply"], {"passed": 1}, 0),
+        (["-p", "no:aisupply"], {"passed": 1}, 0),
+        (["-m", "aisupply"], {"passed": 2, "failed": 1}, 1),
+        (["-m", "not aisupply"], {"passed": 1}, 3),
+        (["-k", "safetensors"], {"passed": 2}, 2),
+        (["-k", "evil"], {"failed": 1}, 3),
+        (["--deselect", "aisupply::no-pickle::evil.pkl"], {"passed": 3}, 1),
+    ],
+)
+def test_selection(pytester: pytest.Pytester, args: list[str], outcomes: dict[str, int], deselected: int) -> None:
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result.assert_outcomes(**outcomes, deselected=deselected)
+
+
+@pytest.mark.usefixtures("two_artifacts")
+def test_node_id_arguments_run_only_those_tests(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_app.py::test_app")
+    result.assert_outcomes(passed=1)
+
+
+def test_checks_appear_in_junit_xml(pytester: pytest.Pytester, two_artifacts: None) -> None:
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=report.xml")
+    result.assert_outcomes(passed=3, failed=1)
+    xml = (pytester.path / "report.xml").read_text()
+    assert 'name="evil.pkl"' in xml
+    assert "imports posix.system" in xml or "imports nt.system" in xml
+    assert xml.count("<testcase") == 4
+
+
+def test_aisupply_only_conflicts_with_no_aisupply(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--aisupply-only", "--no-aisupply")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--aisupply-only and --no-aisupply cannot be used together" in result.stderr.str()
+
+
+def waiver_project(pytester: pytest.Pytester, extra: str) -> Path:
+    target = pytester.path / "legacy" / "old_model.pt"
+    target.parent.mkdir()
+    torch.save({"w": torch.zeros(2)}, target)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    pytester.makepyprojecttoml(
+        "[tool.aisupply]\n\n[[tool.aisupply.waive]]\nrule = 'no-pickle'\npath = 'legacy/*.pt'\n"
+        f"reason = 'vendor model, replaced by Q3'\n{extra.format(sha256=digest)}\n"
+    )
+    return target
+
+
+def test_waiver_with_matching_sha256_passes_and_is_reported(pytester: pytest.Pytester) -> None:
+    waiver_project(pytester, "sha256 = '{sha256}'\nexpires = 2999-12-31")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["1 checks: 1 waived", "waived: no-pickle::legacy/old_model.pt (vendor model, replaced by Q3)"]
+    )
+
+
+def test_waiver_stops_applying_when_the_file_changes(pytester: pytest.Pytester) -> None:
+    target = waiver_project(pytester, "sha256 = '{sha256}'")
+    torch.save({"w": torch.ones(2)}, target)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:3) no longer applies: the file changed (sha256 *"])
+
+
+def test_expired_waiver_fails_and_says_so(pytester: pytest.Pytester) -> None:
+    waiver_project(pytester, "expires = 2001-01-01")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:3) expired on 2001-01-01*"])
+
+
+def test_rule_set_to_warn_passes_with_a_warning(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.aisupply.rules]\nno-pickle = 'warn'\n")
+    (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*AisupplyWarning: [[]aisupply[]] no-pickle: evil.pkl (raw pickle): 1 finding", "1 checks: 1 warned"])
+
+
+def test_rule_set_to_off_collects_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.aisupply.rules]\nno-pickle = 'off'\nsafetensors = 'off'\n")
+    (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+MODEL_CARD_CONFTEST = '''
+from pytest_aisupply import Finding, Subject
+
+
+class ModelCardRule:
+    id = "model-card"
+    summary = "every folder holding a model has a README.md model card"
+
+    def subjects(self, inventory):
+        folders = sorted({a.path.parent for a in inventory.artifacts})
+        for folder in folders:
+            rel = folder.relative_to(inventory.root).as_posix()
+            yield Subject(rel, folder, kind="folder")
+
+    def check(self, subject, inventory):
+        if not (subject.path / "README.md").is_file():
+            yield Finding(self.id, subject.id, "no README.md model card", "write a model card (README.md)")
+
+
+def pytest_aisupply_rules():
+    return [ModelCardRule()]
+'''
+
+
+@pytest.fixture
+def model_folders(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(MODEL_CARD_CONFTEST)
+    for name, card in (("bert", True), ("gpt", False)):
+        folder = pytester.mkdir(name)
+        save_file({"w": np.zeros(2, np.float32)}, str(folder / "model.safetensors"))
+        if card:
+            (folder / "README.md").write_text("---\nlicense: mit\n---\n")
+
+
+@pytest.mark.usefixtures("model_folders")
+@pytest.mark.parametrize("xdist_args", [[], ["-n", "2"]], ids=["serial", "xdist-2"])
+def test_project_rule_from_conftest_gets_items(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
+    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", *xdist_args)
+    result.assert_outcomes(passed=5, failed=1)
+    assert outcomes_by_nodeid(result)["aisupply::model-card::gpt"] == "FAILED"
+    result.stdout.fnmatch_lines(["*found: no README.md model card", "*fix:   write a model card (README.md)"])
+
+
+@pytest.mark.usefixtures("model_folders")
+def test_project_rule_can_be_waived_and_set_to_warn(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        "[tool.aisupply]\n[[tool.aisupply.waive]]\nrule = 'model-card'\npath = 'gpt'\nreason = 'card in review'\n"
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=6)
+    pytester.makepyprojecttoml("[tool.aisupply.rules]\nmodel-card = 'warn'\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6, warnings=1)
+
+
+def test_project_reader_from_conftest_is_used(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        '''
+class PteReader:
+    name = "executorch"
+    artifact = True
+
+    def sniff(self, head, size):
+        return head[4:8] == b"ET12"
+
+    def read(self, raw, size, ctx):
+        ctx.add_problem("ExecuTorch programs are not inspected yet")
+
+
+def pytest_aisupply_readers():
+    return [PteReader()]
+'''
+    )
+    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    (pytester.path / "model.pte").write_bytes(b"\x00\x00\x00\x00ET12" + bytes(64))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no-pickle: model.pte (executorch)*", "*cannot be inspected: ExecuTorch programs are not inspected yet"])
