@@ -70,17 +70,20 @@ def test_missing_table_gives_defaults(tmp_path: Path) -> None:
 
 BAD_VALUES = [
     ("artefacts = ['models']", "pyproject.toml:2: [tool.aisupply] artefacts: unknown key (did you mean 'artifacts'?)"),
-    ("pickle = 'maybe'", "pyproject.toml:2: [tool.aisupply] pickle: expected \"forbid\" or \"scan\", got 'maybe'"),
+    ("pickle = 'maybe'", 'pyproject.toml:2: [tool.aisupply] pickle: expected "forbid" or "scan", got \'maybe\''),
     ("artifacts = 'models'", "pyproject.toml:2: [tool.aisupply] artifacts: expected a list of strings, got 'models'"),
     ("artifacts = ['nope']", "pyproject.toml:2: [tool.aisupply] artifacts: 'nope' does not exist"),
     ("exclude = ['[abc']", "pyproject.toml:2: [tool.aisupply] exclude: bad glob '[abc': unclosed '['"),
-    ("exclude = ['../x']", "pyproject.toml:2: [tool.aisupply] exclude: bad glob '../x': must not leave the project root"),
+    (
+        "exclude = ['../x']",
+        "pyproject.toml:2: [tool.aisupply] exclude: bad glob '../x': must not leave the project root",
+    ),
     ("max_review_age_days = 0", "[tool.aisupply] max_review_age_days: expected a positive integer, got 0 (int)"),
     ("max_review_age_days = true", "max_review_age_days: expected a positive integer, got true (boolean)"),
     ("pickle_allowed_globals = ['os system']", "pickle_allowed_globals: bad global 'os system'"),
     ("trust_remote_code = ['notarepo']", "trust_remote_code: bad repo id 'notarepo'"),
     ("lockfile = 3", "lockfile: expected a path string, got 3 (int)"),
-    ("rules = {no-pickle = 'fatal'}", "[tool.aisupply.rules] no-pickle: expected \"error\", \"warn\" or \"off\""),
+    ("rules = {no-pickle = 'fatal'}", '[tool.aisupply.rules] no-pickle: expected "error", "warn" or "off"'),
 ]
 
 
@@ -97,7 +100,10 @@ BAD_WAIVERS = [
     ("path = 'x'\nreason = 'r'", "[[tool.aisupply.waive]] rule: missing"),
     ("rule = 'no-pickle'\npath = 'x'", "[[tool.aisupply.waive]] reason: missing"),
     ("rule = 'no-pickle'\npath = 'x'\nreason = ''", "reason: expected a non-empty string"),
-    ("rule = 'no-pickle'\npath = 'x'\nreason = 'r'\nexpires = 'tomorrow'", "expires: expected a date such as 2027-03-31, got 'tomorrow'"),
+    (
+        "rule = 'no-pickle'\npath = 'x'\nreason = 'r'\nexpires = 'tomorrow'",
+        "expires: expected a date such as 2027-03-31, got 'tomorrow'",
+    ),
     ("rule = 'no-pickle'\npath = 'x'\nreason = 'r'\nsha256 = 'ABC'", "sha256: expected 64 lowercase hex characters"),
     ("rule = 'no-pickle'\npath = 'x'\nreason = 'r'\nwhy = 'r'", "why: unknown key"),
 ]
@@ -131,7 +137,10 @@ def test_unknown_rule_id_lists_the_known_ones(tmp_path: Path) -> None:
     ("body", "expected"),
     [
         ("[tool.aisupply]\npickle = 'maybe'\n", "ERROR: pyproject.toml:2: [tool.aisupply] pickle: expected"),
-        ("[tool.aisupply.rules]\nno-pikle = 'warn'\n", "ERROR: pyproject.toml:2: [tool.aisupply.rules] unknown rule id 'no-pikle'"),
+        (
+            "[tool.aisupply.rules]\nno-pikle = 'warn'\n",
+            "ERROR: pyproject.toml:2: [tool.aisupply.rules] unknown rule id 'no-pikle'",
+        ),
         # pytest itself rejects invalid TOML first, also naming the file
         ("[tool.aisupply]\npickle = \n", "pyproject.toml: Invalid value"),
     ],

@@ -11,13 +11,15 @@ import re
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-torch = pytest.importorskip("torch", reason="torch is installed in CI by .ci/run; checkpoints need it")
-joblib = pytest.importorskip("joblib")
+
+def need_torch() -> Any:
+    return pytest.importorskip("torch", reason="real PyTorch checkpoints need torch (installed by .ci/run)")
 
 
 class LeavesTrace:
@@ -32,6 +34,7 @@ class LeavesTrace:
 
 def build_acceptance_repo(root: Path, marker: Path) -> None:
     """The acceptance repository of the foundation issue: misleading names everywhere."""
+    torch, joblib = need_torch(), pytest.importorskip("joblib")
     models = root / "models"
     models.mkdir()
     (models / "weights.safetensors").write_bytes(pickle.dumps(LeavesTrace(marker)))
@@ -237,6 +240,7 @@ def test_aisupply_only_conflicts_with_no_aisupply(pytester: pytest.Pytester) -> 
 
 
 def waiver_project(pytester: pytest.Pytester, extra: str) -> Path:
+    torch = need_torch()
     target = pytester.path / "legacy" / "old_model.pt"
     target.parent.mkdir()
     torch.save({"w": torch.zeros(2)}, target)
@@ -259,17 +263,25 @@ def test_waiver_with_matching_sha256_passes_and_is_reported(pytester: pytest.Pyt
 
 def test_waiver_stops_applying_when_the_file_changes(pytester: pytest.Pytester) -> None:
     target = waiver_project(pytester, "sha256 = '{sha256}'")
+    torch = need_torch()
     torch.save({"w": torch.ones(2)}, target)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:3) no longer applies: the file changed (sha256 *"])
+    result.stdout.fnmatch_lines(
+        [
+            "*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:3) no longer applies: "
+            "the file changed (sha256 *"
+        ]
+    )
 
 
 def test_expired_waiver_fails_and_says_so(pytester: pytest.Pytester) -> None:
     waiver_project(pytester, "expires = 2001-01-01")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:3) expired on 2001-01-01*"])
+    result.stdout.fnmatch_lines(
+        ["*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:3) expired on 2001-01-01*"]
+    )
 
 
 def test_rule_set_to_warn_passes_with_a_warning(pytester: pytest.Pytester) -> None:
@@ -277,7 +289,9 @@ def test_rule_set_to_warn_passes_with_a_warning(pytester: pytest.Pytester) -> No
     (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*AisupplyWarning: [[]aisupply[]] no-pickle: evil.pkl (raw pickle): 1 finding", "1 checks: 1 warned"])
+    result.stdout.fnmatch_lines(
+        ["*AisupplyWarning: [[]aisupply[]] no-pickle: evil.pkl (raw pickle): 1 finding", "1 checks: 1 warned"]
+    )
 
 
 def test_rule_set_to_off_collects_nothing(pytester: pytest.Pytester) -> None:
@@ -288,7 +302,7 @@ def test_rule_set_to_off_collects_nothing(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
-MODEL_CARD_CONFTEST = '''
+MODEL_CARD_CONFTEST = """
 from pytest_aisupply import Finding, Subject
 
 
@@ -309,7 +323,7 @@ class ModelCardRule:
 
 def pytest_aisupply_rules():
     return [ModelCardRule()]
-'''
+"""
 
 
 @pytest.fixture
@@ -345,7 +359,7 @@ def test_project_rule_can_be_waived_and_set_to_warn(pytester: pytest.Pytester) -
 
 def test_project_reader_from_conftest_is_used(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
-        '''
+        """
 class PteReader:
     name = "executorch"
     artifact = True
@@ -359,10 +373,12 @@ class PteReader:
 
 def pytest_aisupply_readers():
     return [PteReader()]
-'''
+"""
     )
     pytester.makepyprojecttoml("[tool.aisupply]\n")
     (pytester.path / "model.pte").write_bytes(b"\x00\x00\x00\x00ET12" + bytes(64))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*no-pickle: model.pte (executorch)*", "*cannot be inspected: ExecuTorch programs are not inspected yet"])
+    result.stdout.fnmatch_lines(
+        ["*no-pickle: model.pte (executorch)*", "*cannot be inspected: ExecuTorch programs are not inspected yet"]
+    )

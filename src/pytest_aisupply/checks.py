@@ -40,7 +40,9 @@ class ChecksPlugin:
         report = yield
         if isinstance(collector, pytest.Session) and report.passed and self._wanted():
             engine = self.config.stash[engine_key]
-            report.result.append(ChecksCollector.from_parent(collector, name=ROOT_NAME, nodeid=ROOT_NAME, engine=engine))
+            report.result.append(
+                ChecksCollector.from_parent(collector, name=ROOT_NAME, nodeid=ROOT_NAME, engine=engine)
+            )
         return report
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -213,9 +213,7 @@ class _Parser:
                 patterns = self.string_list(table, key)
                 for pattern in patterns:
                     if not _SOURCE_PATTERN.match(pattern):
-                        raise self.error(
-                            key, f"bad pattern {pattern!r}: expected 'org/name' globs such as 'google/*'"
-                        )
+                        raise self.error(key, f"bad pattern {pattern!r}: expected 'org/name' globs such as 'google/*'")
                 values[key] = patterns
         if "trust_remote_code" in table:
             repos = self.string_list(table, "trust_remote_code")
@@ -265,12 +263,15 @@ class _Parser:
         waivers = []
         allowed = {"rule", "path", "reason", "sha256", "expires", "line"}
         for index, entry in enumerate(entries):
+
             def fail(key: str, message: str, index: int = index) -> ConfigError:
                 return self.error(key, message, header, index)
 
             for key in entry:
                 if key not in allowed:
-                    raise fail(key, f"unknown key{_did_you_mean(key, allowed)}; known keys: {', '.join(sorted(allowed))}")
+                    raise fail(
+                        key, f"unknown key{_did_you_mean(key, allowed)}; known keys: {', '.join(sorted(allowed))}"
+                    )
             for key in ("rule", "path", "reason"):
                 if key not in entry:
                     raise fail(key, "missing (every waiver needs rule, path and reason)")

@@ -11,8 +11,8 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import Settings
-from .findings import Subject
 from .discovery import FoundFile, Walker
+from .findings import Subject
 from .formats import ArtifactFacts, FormatReader, Limits, analyze_path, sniff_path
 
 

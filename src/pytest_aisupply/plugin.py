@@ -15,9 +15,7 @@ if TYPE_CHECKING:
 
 settings_key = pytest.StashKey["Settings"]()
 
-MARKERS = (
-    "aisupply: a pytest-aisupply supply-chain check (select all of them with -m aisupply)",
-)
+MARKERS = ("aisupply: a pytest-aisupply supply-chain check (select all of them with -m aisupply)",)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

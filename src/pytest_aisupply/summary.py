@@ -13,11 +13,13 @@ STATUSES = ("passed", "failed", "warned", "waived")
 
 
 def header_line(config: pytest.Config, settings: Settings) -> str:
-    source = (
-        f"{settings.source.relative_to(config.rootpath) if settings.source.is_relative_to(config.rootpath) else settings.source} [tool.aisupply]"
-        if settings.source
-        else "defaults (--aisupply, no [tool.aisupply] table)"
-    )
+    if settings.source is None:
+        source = "defaults (--aisupply, no [tool.aisupply] table)"
+    else:
+        shown = settings.source
+        if shown.is_relative_to(config.rootpath):
+            shown = shown.relative_to(config.rootpath)
+        source = f"{shown} [tool.aisupply]"
     overrides = ", ".join(f"{rule}={severity}" for rule, severity in sorted(settings.rules.items()))
     parts = [f"aisupply: {source}", f"pickle={settings.pickle}"]
     if overrides:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import tarfile
 import zipfile
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from .bytestream import ByteReader
 from .core import ReadContext
@@ -72,13 +72,13 @@ class ZipReader:
                 ctx.read_nested_problem(where, f"member cannot be read: {exc}")
 
 
-def _check_storage(member: BinaryIO, size: int, where: str, ctx: ReadContext) -> None:
+def _check_storage(member: IO[bytes], size: int, where: str, ctx: ReadContext) -> None:
     """Tensor storages are raw bytes; only a complete pickle hidden in one is worth a finding."""
     head = member.read(2)
     if not looks_like_pickle_start(head):
         return
     member.seek(0)
-    stream = read_pickle(ByteReader(member, size=size))
+    stream = read_pickle(ByteReader(member, size=size))  # type: ignore[arg-type]
     if stream.complete:
         ctx.read_nested_pickle(where, stream, "pickle hidden in a tensor storage member")
 
@@ -105,7 +105,9 @@ class TarReader:
                 for member in archive:
                     count += 1
                     if count > ctx.limits.max_members:
-                        ctx.add_problem(f"tar archive has more than {ctx.limits.max_members} members; rest not inspected")
+                        ctx.add_problem(
+                            f"tar archive has more than {ctx.limits.max_members} members; rest not inspected"
+                        )
                         return
                     names.add(member.name)
                     if not member.isfile():
@@ -116,7 +118,7 @@ class TarReader:
                     ctx.read_nested(extracted, member.size, f"{member.name} inside the tar")  # type: ignore[arg-type]
         except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
             ctx.add_problem(f"tar archive cannot be read: {exc}")
-        if _LEGACY_TAR_MEMBERS <= names:
+        if names >= _LEGACY_TAR_MEMBERS:
             ctx.set_label("pytorch-legacy-tar")
 
 

@@ -87,8 +87,7 @@ class ByteReader:
         remaining = self.remaining()
         if remaining is not None and n > remaining:
             raise TruncatedError(
-                f"a {n}-byte value at offset {self.offset} runs past the end of the data "
-                f"({remaining} bytes left)"
+                f"a {n}-byte value at offset {self.offset} runs past the end of the data ({remaining} bytes left)"
             )
         available = len(self._buf) - self._pos
         if n <= available:

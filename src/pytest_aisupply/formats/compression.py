@@ -12,7 +12,7 @@ import io
 import lzma
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .core import ReadContext
 
@@ -24,7 +24,7 @@ class LimitExceeded(Exception):
 class _Guarded(io.RawIOBase):
     """Decompressed bytes, stopped once they exceed the size or ratio caps."""
 
-    def __init__(self, stream: BinaryIO, source: BinaryIO, ctx: ReadContext) -> None:
+    def __init__(self, stream: Any, source: BinaryIO, ctx: ReadContext) -> None:
         self._stream = stream
         self._source_start = _tell(source)
         self._source = source
@@ -35,7 +35,7 @@ class _Guarded(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size if size >= 0 else 1 << 20)
+        data: bytes = self._stream.read(size if size >= 0 else 1 << 20)
         self.produced += len(data)
         self._ctx.decompressed += len(data)
         limits = self._ctx.limits
@@ -89,7 +89,7 @@ class _ZlibStream(io.RawIOBase):
         return result
 
 
-Opener = Callable[[BinaryIO], BinaryIO]
+Opener = Callable[[BinaryIO], Any]
 
 
 class CompressedReader:
@@ -110,7 +110,7 @@ class CompressedReader:
         try:
             guarded = _Guarded(self._opener(raw), raw, ctx)
             stream = io.BufferedReader(guarded, buffer_size=1 << 16)
-            inner = ctx.read_nested(stream, None, f"after {self.name} decompression")  # type: ignore[arg-type]
+            inner = ctx.read_nested(stream, None, f"after {self.name} decompression")
         except LimitExceeded as exc:
             ctx.add_problem(f"{self.name} stream {exc}; not inspected further")
             inner = None
@@ -158,11 +158,11 @@ def _open_lz4(raw: BinaryIO) -> BinaryIO:
 
 def compressed_readers() -> list[CompressedReader]:
     return [
-        CompressedReader("gzip", b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),  # type: ignore[arg-type,return-value]
-        CompressedReader("bz2", b"BZh", lambda raw: bz2.BZ2File(raw), lambda head: head[3:4].isdigit()),  # type: ignore[return-value]
-        CompressedReader("xz", b"\xfd7zXZ\x00", lambda raw: lzma.LZMAFile(raw, format=lzma.FORMAT_XZ)),  # type: ignore[return-value]
-        CompressedReader("lzma", b"\x5d\x00", lambda raw: lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE), _lzma_alone_ok),  # type: ignore[return-value]
+        CompressedReader("gzip", b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
+        CompressedReader("bz2", b"BZh", lambda raw: bz2.BZ2File(raw), lambda head: head[3:4].isdigit()),
+        CompressedReader("xz", b"\xfd7zXZ\x00", lambda raw: lzma.LZMAFile(raw, format=lzma.FORMAT_XZ)),
+        CompressedReader("lzma", b"\x5d\x00", lambda raw: lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE), _lzma_alone_ok),
         CompressedReader("zstd", b"\x28\xb5\x2f\xfd", _open_zstd),
         CompressedReader("lz4", b"\x04\x22\x4d\x18", _open_lz4),
-        CompressedReader("zlib", b"", lambda raw: _ZlibStream(raw), _zlib_header_ok),  # type: ignore[return-value]
+        CompressedReader("zlib", b"", lambda raw: _ZlibStream(raw), _zlib_header_ok),
     ]

@@ -207,7 +207,7 @@ class ReadContext:
             raw.seek(0)
             stream: BinaryIO = raw
         else:
-            stream = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 16)  # type: ignore[arg-type]
+            stream = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 16)
         reader = pick_reader(self.readers, head, size)
         if reader is None:
             if not head:
@@ -246,7 +246,7 @@ def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | N
     unreadable or unparseable parts become problems."""
     limits = limits or Limits()
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with-block below
     except OSError as exc:
         facts = ArtifactFacts(format="unreadable", artifact=True, size=0)
         facts.problems.append(Problem("", f"cannot be read: {exc.strerror or exc}"))
@@ -265,7 +265,7 @@ def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | N
         except OSError as exc:
             ctx.add_problem(f"read error: {exc}")
             name = "unreadable"
-        except Exception as exc:  # noqa: BLE001 - contain reader bugs: a finding, never a pass
+        except Exception as exc:
             ctx.add_problem(
                 f"internal error while reading ({type(exc).__name__}: {exc}); the file could not "
                 "be fully inspected; please report this to pytest-aisupply"

@@ -24,9 +24,7 @@ class MagicReader:
 
 
 GGUF = MagicReader("gguf", ((0, b"GGUF"),), artifact=True)
-HDF5 = MagicReader(
-    "hdf5", tuple((offset, b"\x89HDF\r\n\x1a\n") for offset in (0, 512, 1024, 2048)), artifact=True
-)
+HDF5 = MagicReader("hdf5", tuple((offset, b"\x89HDF\r\n\x1a\n") for offset in (0, 512, 1024, 2048)), artifact=True)
 
 # Formats that hold no model code and no pickle: recognised so they are not "unknown".
 NOT_ARTIFACTS = [

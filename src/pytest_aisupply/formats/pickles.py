@@ -55,12 +55,7 @@ class HeaderlessPickleReader:
         if stream.complete:
             return stream.opcodes >= 2
         whole = size is not None and size <= len(head)
-        return (
-            not whole
-            and stream.error is not None
-            and stream.error.startswith("truncated")
-            and stream.opcodes >= 8
-        )
+        return not whole and stream.error is not None and stream.error.startswith("truncated") and stream.opcodes >= 8
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
         ctx.set_label(pickle_label(record_pickles(raw, size, ctx)))

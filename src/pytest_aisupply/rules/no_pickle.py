@@ -32,12 +32,12 @@ _FIXES = {
     ),
     "joblib": (
         "store arrays as .npy/safetensors and the model in a format without code "
-        "(skops.io, ONNX); or set pickle = \"scan\" and allow the globals it needs"
+        '(skops.io, ONNX); or set pickle = "scan" and allow the globals it needs'
     ),
     "numpy": "save numeric arrays only (np.save with a numeric dtype) or convert to safetensors",
     "generic": (
         "store the content in a format that cannot run code (safetensors, JSON, numeric .npy); "
-        "or set pickle = \"scan\" and allow the globals it needs"
+        'or set pickle = "scan" and allow the globals it needs'
     ),
 }
 _WAIVE = "if the file is reviewed and trusted, add a [[tool.aisupply.waive]] entry with a reason"
