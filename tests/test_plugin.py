@@ -17,9 +17,23 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+# Heavy libraries are imported when this module is collected: pytester restores sys.modules
+# after every test, and importing torch a second time in one process crashes it.
+try:
+    import torch as _torch
+except ImportError:  # pragma: no cover - CI installs torch
+    _torch = None  # type: ignore[assignment]
+try:
+    import sklearn.linear_model as _sklearn_linear
+except ImportError:  # pragma: no cover
+    _sklearn_linear = None  # type: ignore[assignment]
+import joblib
+
 
 def need_torch() -> Any:
-    return pytest.importorskip("torch", reason="real PyTorch checkpoints need torch (installed by .ci/run)")
+    if _torch is None:
+        pytest.skip("real PyTorch checkpoints need torch (installed by .ci/run)")
+    return _torch
 
 
 class LeavesTrace:
@@ -34,7 +48,7 @@ class LeavesTrace:
 
 def build_acceptance_repo(root: Path, marker: Path) -> None:
     """The acceptance repository of the foundation issue: misleading names everywhere."""
-    torch, joblib = need_torch(), pytest.importorskip("joblib")
+    torch = need_torch()
     models = root / "models"
     models.mkdir()
     (models / "weights.safetensors").write_bytes(pickle.dumps(LeavesTrace(marker)))
@@ -382,3 +396,51 @@ def pytest_aisupply_readers():
     result.stdout.fnmatch_lines(
         ["*no-pickle: model.pte (executorch)*", "*cannot be inspected: ExecuTorch programs are not inspected yet"]
     )
+
+
+def build_scan_repo(root: Path, marker: Path) -> None:
+    torch = need_torch()
+    if _sklearn_linear is None:
+        pytest.skip("scikit-learn is part of the test extra")
+    LogisticRegression = _sklearn_linear.LogisticRegression
+
+    models = root / "models"
+    models.mkdir()
+    torch.save(torch.nn.Linear(3, 2).state_dict(), models / "state_dict.pt")
+    whole = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.LayerNorm(4))
+    torch.save(whole, models / "whole_model.pt")
+    arrays = {dtype: np.zeros(3, dtype=dtype) for dtype in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "c8", "?")}
+    for protocol in range(2, 6):
+        (models / f"arrays-p{protocol}.pkl").write_bytes(pickle.dumps(arrays, protocol=protocol))
+    classifier = LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1])
+    (models / "classifier.pkl").write_bytes(pickle.dumps(classifier))
+    (models / "payload.pkl").write_bytes(pickle.dumps(LeavesTrace(marker)))
+    (models / "getattr.pkl").write_bytes(pickle.dumps(getattr))
+
+
+SCAN_FAILURES_DEFAULT = {"classifier.pkl", "payload.pkl", "getattr.pkl"}
+
+
+@pytest.mark.parametrize(
+    ("allowed", "failures"),
+    [
+        ("[]", SCAN_FAILURES_DEFAULT),
+        ("['sklearn.*']", SCAN_FAILURES_DEFAULT - {"classifier.pkl"}),
+        # a pattern never allows a callable that reaches arbitrary code; only its exact name does
+        ("['sklearn.*', 'builtins.*']", {"payload.pkl", "getattr.pkl"}),
+        ("['sklearn.*', 'builtins.getattr']", {"payload.pkl"}),
+    ],
+    ids=["default", "sklearn", "builtins-pattern", "exact-getattr"],
+)
+def test_scan_mode_allows_only_the_allowlist(pytester: pytest.Pytester, allowed: str, failures: set[str]) -> None:
+    marker = pytester.path / "EXECUTED"
+    build_scan_repo(pytester.path, marker)
+    pytester.makepyprojecttoml(f"[tool.aisupply]\npickle = 'scan'\npickle_allowed_globals = {allowed}\n")
+    result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+    outcomes = outcomes_by_nodeid(result)
+    failed = {node.rsplit("/", 1)[1] for node, outcome in outcomes.items() if outcome == "FAILED"}
+    assert failed == failures
+    assert len(outcomes) == 9
+    assert not marker.exists()
+    if "payload.pkl" in failures:
+        result.stdout.fnmatch_lines(["*imports outside the allowlist: builtins.exec (STACK_GLOBAL at offset *"])

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..findings import Finding, Subject
 from ..formats import PickleFact
+from .pickle_policy import PicklePolicy
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
@@ -76,6 +77,27 @@ def describe_pickle(fact: PickleFact) -> tuple[str, tuple[str, ...]]:
     return message, tuple(details)
 
 
+def _scan_finding(fact: PickleFact, policy: PicklePolicy) -> tuple[str, tuple[str, ...]] | None:
+    """The finding for ``pickle = "scan"``: globals outside the allowlist, or a stream that could
+    not be read to its end (fail closed); None when the stream is allowed."""
+    stream = fact.stream
+    refused = [item for item in stream.imports if not policy.allows(item.dotted)]
+    if not refused and stream.complete:
+        return None
+    details = []
+    if refused:
+        seen: dict[str, str] = {}
+        for item in refused:
+            seen.setdefault(item.dotted, f"{item.dotted} ({item.opcode} at offset {item.offset})")
+        details.append("imports outside the allowlist: " + ", ".join(seen.values()))
+        message = f"pickle stream (protocol {stream.protocol}) imports globals outside the allowlist"
+    else:
+        message = f"pickle stream (protocol {stream.protocol}) could not be fully analysed"
+    if stream.error:
+        details.append(f"stream could not be read to its end, so it cannot be shown safe: {stream.error}")
+    return message, tuple(details)
+
+
 class NoPickleRule:
     id = RULE_ID
     summary = "artifacts hold no pickle stream (decided by content, never by file name)"
@@ -98,8 +120,22 @@ class NoPickleRule:
         if facts is None:
             return
         fix = f"{fix_for(facts.format)}; {_WAIVE}"
+        policy = (
+            PicklePolicy.from_settings(inventory.settings.pickle_allowed_globals)
+            if inventory.settings.pickle == "scan"
+            else None
+        )
         for fact in facts.pickles:
             message, details = describe_pickle(fact)
+            if policy is not None:
+                scan = _scan_finding(fact, policy)
+                if scan is None:
+                    continue
+                message, details = scan
+                fix = (
+                    "if these globals are expected, add them to pickle_allowed_globals (exact names, or "
+                    f"'package.*' patterns); otherwise treat the file as malicious; {_WAIVE}"
+                )
             yield Finding(self.id, subject.id, message, fix, where=fact.where or None, details=details)
         for problem in facts.problems:
             yield Finding(
