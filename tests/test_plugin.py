@@ -444,3 +444,22 @@ def test_scan_mode_allows_only_the_allowlist(pytester: pytest.Pytester, allowed:
     assert not marker.exists()
     if "payload.pkl" in failures:
         result.stdout.fnmatch_lines(["*imports outside the allowlist: builtins.exec (STACK_GLOBAL at offset *"])
+
+
+def test_polyglots_whose_first_bytes_are_a_pickle_fail(pytester: pytest.Pytester) -> None:
+    """A file that is also a valid GIF or tar must not hide the pickle that pickle.load would run."""
+    marker = pytester.path / "EXECUTED"
+    payload = b"cbuiltins\nexec\n(Vopen('EXECUTED', 'w')\ntR."  # relative: the run's cwd
+    (pytester.path / "banner.gif").write_bytes(b"GIF89a\x00\x00\x00" + payload + bytes(64))
+    with tarfile.open(pytester.path / "weights.tar", "w", format=tarfile.GNU_FORMAT) as archive:
+        info = tarfile.TarInfo(payload.decode())
+        info.size = 3
+        archive.addfile(info, io.BytesIO(b"abc"))
+    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    for kind in ("gif", "tar"):
+        result.stdout.fnmatch_lines(
+            [f"*the first bytes also form a pickle stream (a {kind} polyglot)", "*builtins.exec"]
+        )
+    assert not marker.exists()
