@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import glob
+import errno
+import fnmatch
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -49,13 +50,27 @@ class FoundFile:
 
 
 def display_relpath(path: Path, root: Path) -> str:
-    """Project-relative POSIX path, with undecodable bytes shown as escapes (never raises)."""
+    """Project-relative POSIX path, with undecodable bytes shown as escapes (never raises).
+
+    Distinct paths give distinct texts: backslashes in names are doubled before undecodable
+    bytes become ``\\xNN`` escapes, so a file really named ``a\\xff`` cannot pass for ``a<0xff>``
+    (and hide it, as both would be reported under one path)."""
     try:
         rel = path.relative_to(root)
     except ValueError:
         rel = path
-    text = rel.as_posix()
+    text = rel.as_posix().replace("\\", "\\\\")
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _segment_matches(segment: str, name: str) -> bool:
+    """One path segment of a glob against one name, as :func:`glob.glob` does it: wildcards do
+    not match names starting with '.' unless the segment does."""
+    if not has_magic(segment):
+        return os.path.normcase(segment) == os.path.normcase(name)
+    if name.startswith(".") and not segment.startswith("."):
+        return False
+    return fnmatch.fnmatch(name, segment)
 
 
 class Walker:
@@ -79,13 +94,83 @@ class Walker:
 
     def _expand(self, entry: str) -> list[Path]:
         if has_magic(entry):
-            matches = glob.glob(entry, root_dir=self.root, recursive=True)
-            return [self.root / match for match in sorted(matches)]
+            segments = [part for part in entry.split("/") if part not in ("", ".")]
+            return list(self._glob(self.root, segments, self._closure(segments, {0})))
         path = self.root / entry
         return [path] if os.path.lexists(path) else []
 
+    @staticmethod
+    def _closure(segments: list[str], states: set[int]) -> set[int]:
+        """Add the states reachable by letting a '**' match no segment at all."""
+        pending = list(states)
+        while pending:
+            state = pending.pop()
+            if state < len(segments) and segments[state] == "**" and state + 1 not in states:
+                states.add(state + 1)
+                pending.append(state + 1)
+        return states
+
+    def _glob(self, directory: Path, segments: list[str], states: set[int]) -> Iterator[Path]:
+        """Paths under ``directory`` matching the glob (``states``: how much of it is matched so
+        far). Unlike :func:`glob.glob`, never enters a directory through a symbolic link (no
+        escape from the project, no link loops) and skips the built-in excluded directories
+        unless the pattern names them literally."""
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            literal: set[int] = set()  # states after a literal segment matched the name
+            wild: set[int] = set()  # states after a wildcard segment matched it
+            globstar: set[int] = set()  # '**' states that took the name in
+            for state in states:
+                if state >= len(segments):
+                    continue
+                segment = segments[state]
+                if segment == "**":
+                    if not entry.name.startswith("."):
+                        globstar.add(state)
+                elif _segment_matches(segment, entry.name):
+                    (wild if has_magic(segment) else literal).add(state + 1)
+            if not (literal or wild or globstar):
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                dir_like = is_dir or (entry.is_symlink() and entry.is_dir())
+            except OSError:
+                is_dir = dir_like = False
+            if is_dir and self._skipped_dir(path, entry.name):
+                if not literal:
+                    continue
+                wild, globstar = set(), set()
+            reached = self._closure(segments, literal | wild | globstar)
+            if dir_like:
+                matched = len(segments) in reached
+            else:  # a trailing '**' only matches files it takes in, as glob.glob does
+                matched = len(segments) in literal | wild or any(
+                    all(part == "**" for part in segments[state:]) for state in globstar
+                )
+            if matched:
+                yield path  # a matched directory is walked whole
+            elif is_dir:
+                yield from self._glob(path, segments, reached)
+
+    def _skipped_dir(self, path: Path, name: str) -> bool:
+        if name in BUILTIN_EXCLUDED_DIRS or name.endswith(".egg-info"):
+            return True
+        if (path / "pyvenv.cfg").exists():
+            return True
+        return self._excluded(display_relpath(path, self.root), True)
+
     def _walk(self, start: Path) -> Iterator[FoundFile]:
         start_rel = display_relpath(start, self.root)
+        if start != self.root:
+            problem = self._leaves_root(start.parent)
+            if problem:
+                yield FoundFile(start_rel, start, problem)
+                return
         if start.is_dir() and not start.is_symlink():
             if start_rel != "." and self._excluded(start_rel, True):
                 return
@@ -111,9 +196,7 @@ class Walker:
             except OSError:
                 is_dir = False
             if is_dir:
-                if entry.name in BUILTIN_EXCLUDED_DIRS or entry.name.endswith(".egg-info"):
-                    continue
-                if self._excluded(rel, True) or (path / "pyvenv.cfg").exists():
+                if self._skipped_dir(path, entry.name):
                     continue
                 yield from self._walk_dir(path)
                 continue
@@ -122,6 +205,17 @@ class Walker:
             found = self._classify(path, rel)
             if found is not None:
                 yield found
+
+    def _leaves_root(self, directory: Path) -> str | None:
+        """Why a path given as a root (``directory`` is its parent) is not read: its parent lies
+        outside the project once symbolic links are resolved."""
+        try:
+            real = directory.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None  # the entry itself cannot be read; _classify says so
+        if real.is_relative_to(self._resolved_root):
+            return None
+        return f"path leads outside the project through a symbolic link ({real}); not followed"
 
     def _classify(self, path: Path, rel: str) -> FoundFile | None:
         try:
@@ -140,7 +234,8 @@ class Walker:
         try:
             target = path.resolve(strict=True)
         except (OSError, RuntimeError) as exc:
-            reason = "a loop" if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == 40 else "missing"
+            loop = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
+            reason = "a loop" if loop else "missing"
             return FoundFile(rel, path, f"symbolic link cannot be resolved (target {reason}); not followed")
         if not target.is_relative_to(self._resolved_root):
             return FoundFile(rel, path, f"symbolic link points outside the project ({target}); not followed")

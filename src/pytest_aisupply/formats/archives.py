@@ -3,9 +3,13 @@ cannot be inspected statically (7z, RAR)."""
 
 from __future__ import annotations
 
+import io
+import lzma
 import re
 import tarfile
+import tempfile
 import zipfile
+import zlib
 from typing import IO, BinaryIO
 
 from .bytestream import ByteReader
@@ -17,6 +21,44 @@ _TORCH_PICKLE = re.compile(r"(?:^|/)data\.pkl\Z")
 _TORCH_VERSION = re.compile(r"(?:^|/)(?:\.data/)?(?:version|\.format_version)\Z")
 _ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 _LEGACY_TAR_MEMBERS = {"sys_info", "pickle", "storages", "tensors"}
+#: What reading a zip member can raise for corrupt data (zlib and lzma have their own errors).
+_MEMBER_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error, lzma.LZMAError)
+#: A zip inside a stream that cannot seek (a gzip, a tar member) is copied to memory up to this
+#: size, and to a temporary file beyond it.
+_SPOOL_IN_MEMORY = 16 << 20
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _spool(raw: BinaryIO, cap: int) -> IO[bytes]:
+    """A seekable copy of a stream that cannot seek (zipfile needs to seek to the central
+    directory at the end). Decompression caps still apply: the stream is read through them."""
+    copy: IO[bytes] = io.BytesIO()
+    total = 0
+    try:
+        while chunk := raw.read(1 << 20):
+            total += len(chunk)
+            if total > cap:
+                raise _TooLarge(f"more than {cap} bytes")
+            if isinstance(copy, io.BytesIO) and total > _SPOOL_IN_MEMORY:
+                spilled = tempfile.TemporaryFile()  # noqa: SIM115 - returned to the caller, who closes it
+                spilled.write(copy.getvalue())
+                copy = spilled
+            copy.write(chunk)
+    except BaseException:
+        copy.close()
+        raise
+    copy.seek(0)
+    return copy
+
+
+def _seekable(raw: BinaryIO) -> bool:
+    try:
+        return raw.seekable()
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 class ZipReader:
@@ -27,6 +69,18 @@ class ZipReader:
         return head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
+        if _seekable(raw):
+            self._read(raw, ctx)
+            return
+        try:
+            copy = _spool(raw, ctx.limits.max_decompressed_bytes)
+        except _TooLarge as exc:
+            ctx.add_problem(f"zip archive inside a stream is too large to inspect ({exc}); not inspected")
+            return
+        with copy:
+            self._read(copy, ctx)
+
+    def _read(self, raw: IO[bytes], ctx: ReadContext) -> None:
         try:
             archive = zipfile.ZipFile(raw)
             infos = archive.infolist()
@@ -68,7 +122,7 @@ class ZipReader:
                         _check_storage(member, info.file_size, where, ctx)
                     else:
                         ctx.read_nested(member, info.file_size, where)  # type: ignore[arg-type]
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            except _MEMBER_ERRORS as exc:
                 ctx.read_nested_problem(where, f"member cannot be read: {exc}")
 
 

@@ -9,6 +9,7 @@ Readers know nothing of rules or pytest.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from .pickle import PickleStream
+from .bytestream import ByteReader
+from .pickle import PickleStream, read_pickle
 
 HEAD_SIZE = 4096
 
@@ -150,6 +152,8 @@ class ReadContext:
         self._where: list[str] = []
         self.label: str | None = None
         self.decompressed = 0
+        #: The format of a whole file that is not an artifact (text, png ...), for the facts.
+        self.not_artifact: str | None = None
 
     @property
     def where(self) -> str:
@@ -209,12 +213,20 @@ class ReadContext:
         else:
             stream = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 16)
         reader = pick_reader(self.readers, head, size)
+        if reader is not None and reader.name != "pickle":
+            prefix = importing_pickle_prefix(head)
+            if prefix is not None:
+                self.add_pickle(prefix, f"the first bytes also form a pickle stream (a {reader.name} polyglot)")
+                if not reader.artifact:
+                    return "pickle-polyglot"
         if reader is None:
             if not head:
                 return None
             self.add_problem("format not recognised from its content, so it cannot be shown to hold no pickle")
             return "unknown"
         if not reader.artifact:
+            if not self._where and head:
+                self.not_artifact = reader.name
             return None
         reader.read(stream, size, self)
         return self.label or reader.name
@@ -229,16 +241,28 @@ def pick_reader(readers: Sequence[FormatReader], head: bytes, size: int | None) 
 
 def sniff_path(path: Path, readers: Sequence[FormatReader]) -> tuple[str | None, bool]:
     """The format of a regular file from its first bytes: (name, is_artifact). Unknown binary
-    content is ``("unknown", True)``; empty files are ``(None, False)``."""
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    content is ``("unknown", True)``; empty files are ``(None, False)``. Anything but a regular
+    file (a directory, a FIFO, a device) raises OSError, without blocking on a FIFO."""
+    handle, info = _open_regular(path)
+    with handle:
+        size = info.st_size
         head = handle.read(HEAD_SIZE)
     if not head:
         return None, False
     reader = pick_reader(readers, head, size)
     if reader is None:
         return "unknown", True
+    if not reader.artifact and importing_pickle_prefix(head) is not None:
+        return "pickle-polyglot", True
     return reader.name, reader.artifact
+
+
+def importing_pickle_prefix(head: bytes) -> PickleStream | None:
+    """The pickle stream that the first bytes form, if they form a complete one that imports a
+    global: files that are also valid images, tars or GGUF headers must not hide one (the
+    unpickler ignores whatever follows STOP)."""
+    stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)))
+    return stream if stream.complete and stream.imports else None
 
 
 def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | None = None) -> ArtifactFacts:
@@ -246,17 +270,16 @@ def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | N
     unreadable or unparseable parts become problems."""
     limits = limits or Limits()
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the with-block below
+        handle, info = _open_regular(path)
+    except _NotRegularFile:
+        facts = ArtifactFacts(format="special", artifact=True, size=0)
+        facts.problems.append(Problem("", "not a regular file"))
+        return facts
     except OSError as exc:
         facts = ArtifactFacts(format="unreadable", artifact=True, size=0)
         facts.problems.append(Problem("", f"cannot be read: {exc.strerror or exc}"))
         return facts
     with handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            facts = ArtifactFacts(format="special", artifact=True, size=0)
-            facts.problems.append(Problem("", "not a regular file"))
-            return facts
         counting = _Counting(handle)
         facts = ArtifactFacts(format="unknown", artifact=True, size=info.st_size)
         ctx = ReadContext(readers, limits, facts)
@@ -271,10 +294,33 @@ def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | N
                 "be fully inspected; please report this to pytest-aisupply"
             )
             name = ctx.label or "unknown"
-        facts.format = name or ("text" if info.st_size else "empty")
+        facts.format = name or ctx.not_artifact or ("text" if info.st_size else "empty")
         facts.artifact = name is not None
         facts.bytes_read = counting.count
         return facts
+
+
+class _NotRegularFile(OSError):
+    """A FIFO, socket or device: never read (a FIFO would block)."""
+
+
+def _open_regular(path: Path) -> tuple[BinaryIO, os.stat_result]:
+    """Open a regular file for reading. The open does not block on a FIFO (O_NONBLOCK), and
+    anything but a regular file is refused before a byte is read."""
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | nonblocking)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+        if nonblocking:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), info
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _seekable(raw: BinaryIO) -> bool:

@@ -3,13 +3,19 @@
 Walks the opcodes of a stream and simulates only as much of the unpickler's stack and memo as is
 needed to name every global the stream would import. Nothing is unpickled and no payload bigger
 than a short string is kept in memory: byte and string payloads are skipped by their length.
+
+joblib writes numpy array data *between* the opcodes of its pickle, right after each
+``NumpyArrayWrapper`` is built; the walker tracks just enough of the wrapper's state (shape and
+dtype) to skip that data, or to read the nested pickle stream of an object array, and carry on.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Union
 
 from .bytestream import ByteReader, TruncatedError
 
@@ -23,6 +29,13 @@ MAX_LINE_BYTES: Final = 64 << 20
 TORCH_LEGACY_MAGIC: Final = 0x1950A86A20F9469CFC6C
 
 _DENSE_MEMO_LIMIT: Final = 1 << 24
+#: Memo entries holding tracked containers (tuples, dicts, dtypes, instances) kept at most.
+_RICH_MEMO_LIMIT: Final = 1 << 16
+#: Longest tuple, and most dict entries, whose items are tracked.
+_TRACKED_ITEMS: Final = 64
+_JOBLIB_WRAPPER_MODULES: Final = frozenset({"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"})
+_COPYREG_MODULES: Final = frozenset({"copyreg", "copy_reg"})
+_DTYPE_DESCR_SIZE = re.compile(r"[A-Za-z]+([0-9]+)\Z")
 _INT_LINE = re.compile(rb"[-+]?[0-9]+\Z")
 _LONG_LINE = re.compile(rb"[-+]?[0-9]+L?\Z")
 
@@ -86,13 +99,73 @@ class _Global:
         self.name = name
 
 
+class _NoneValue:
+    __slots__ = ()
+
+
+class _Dict:
+    """A dict whose first string-keyed entries are known (enough for joblib's array headers)."""
+
+    __slots__ = ("complete", "items")
+
+    def __init__(self) -> None:
+        self.items: dict[str, object] = {}
+        self.complete = True
+
+    def set(self, key: object, value: object) -> None:
+        if isinstance(key, str) and (key in self.items or len(self.items) < _TRACKED_ITEMS):
+            self.items[key] = value
+        else:
+            self.complete = False
+
+    def update(self, items: Sequence[object]) -> None:
+        """Key/value pairs as SETITEMS and DICT find them on the stack."""
+        if len(items) % 2:
+            self.complete = False
+        for position in range(0, len(items) - 1, 2):
+            self.set(items[position], items[position + 1])
+
+
+class _Dtype:
+    """A ``numpy.dtype`` rebuilt by REDUCE (descr) and BUILD (element size and flags)."""
+
+    __slots__ = ("descr", "elsize", "flags")
+
+    def __init__(self, descr: str) -> None:
+        self.descr = descr
+        self.elsize = -1
+        self.flags = 0
+
+    @property
+    def has_objects(self) -> bool:
+        return self.descr.startswith("O") or bool(self.flags & 1)  # NPY_ITEM_HASOBJECT
+
+    @property
+    def itemsize(self) -> int | None:
+        if self.elsize > 0:
+            return self.elsize
+        match = _DTYPE_DESCR_SIZE.match(self.descr)
+        return int(match.group(1)) if match else None
+
+
+class _Instance:
+    """An object created from a class global (NEWOBJ, REDUCE, OBJ, INST)."""
+
+    __slots__ = ("cls",)
+
+    def __init__(self, cls: _Global) -> None:
+        self.cls = cls
+
+
 _MARK: Final = _Mark()
 _OPAQUE: Final = _Opaque()
-_StackValue = _Mark | _Opaque | _Global | str | int
+_NONE: Final = _NoneValue()
+_StackValue = Union[_Mark, _Opaque, _NoneValue, _Global, _Dict, _Dtype, _Instance, str, int, "tuple[object, ...]"]
 
 # Opcodes grouped by what the walker must do with them.
-_PUSH_ONLY = frozenset(b"N\x88\x89])}\x8f(")  # no argument, push one value (MARK handled apart)
-_FIXED_ARG_PUSH = {ord("J"): 4, ord("K"): 1, ord("M"): 2, ord("G"): 8}
+_PUSH_ONLY = frozenset(b"\x88\x89]\x8f(")  # no argument, push one value (MARK handled apart)
+_FIXED_ARG_PUSH = {ord("G"): 8}
+_INT_ARG_PUSH = {ord("J"): (4, True), ord("K"): (1, False), ord("M"): (2, False)}
 _UNSIGNED_LEN = {
     0x8C: (1, "str"),  # SHORT_BINUNICODE
     ord("X"): (4, "str"),  # BINUNICODE
@@ -167,12 +240,16 @@ def read_pickles(reader: ByteReader, *, max_streams: int = 64) -> tuple[list[Pic
     """Read consecutive pickle streams (as torch's legacy format and hidden payloads have them).
 
     Returns the streams and the offset of trailing bytes that are not a further pickle, if any.
+    A further stream that breaks off is kept when it imported a global before breaking off (an
+    unpickler reading it would have imported that global), and dropped otherwise (trailing data).
     """
     streams: list[PickleStream] = []
     while len(streams) < max_streams:
         start = reader.offset
         stream = read_pickle(reader)
         if streams and not stream.complete:
+            if stream.imports:
+                streams.append(stream)
             return streams, start
         streams.append(stream)
         if not stream.complete or reader.at_eof():
@@ -180,30 +257,93 @@ def read_pickles(reader: ByteReader, *, max_streams: int = 64) -> tuple[list[Pic
     return streams, None if reader.at_eof() else reader.offset
 
 
-def _walk(reader: ByteReader, stream: PickleStream) -> None:
+def _is_joblib_wrapper(value: object) -> bool:
+    return (
+        isinstance(value, _Instance)
+        and value.cls.name == "NumpyArrayWrapper"
+        and value.cls.module in _JOBLIB_WRAPPER_MODULES
+    )
+
+
+def _instance_of(cls: object) -> _StackValue:
+    return _Instance(cls) if isinstance(cls, _Global) else _OPAQUE
+
+
+def _reduce(func: object, args: object) -> _StackValue:
+    """The value REDUCE builds, as far as the walker tracks it."""
+    if not isinstance(func, _Global):
+        return _OPAQUE
+    first = args[0] if isinstance(args, tuple) and args else None
+    if func.name == "dtype" and func.module.partition(".")[0] == "numpy" and isinstance(first, str):
+        return _Dtype(first)
+    if func.name in ("_reconstructor", "__newobj__", "__newobj_ex__") and func.module in _COPYREG_MODULES:
+        return _instance_of(first)
+    return _Instance(func)
+
+
+def _joblib_array_layout(state: object, offset: int) -> tuple[int, bool, bool]:
+    """(data bytes, holds objects, has a padding byte) of the array joblib writes after a
+    ``NumpyArrayWrapper`` is built with ``state``."""
+
+    def unknown(what: str) -> PickleStructureError:
+        return PickleStructureError(
+            f"joblib array data follows the NumpyArrayWrapper built at offset {offset}, but its {what} "
+            "cannot be read statically"
+        )
+
+    if not isinstance(state, _Dict) or not state.complete:
+        raise unknown("state")
+    shape = state.items.get("shape")
+    dtype = state.items.get("dtype")
+    if not isinstance(shape, tuple) or not all(isinstance(dim, int) and dim >= 0 for dim in shape):
+        raise unknown("shape")
+    if not isinstance(dtype, _Dtype):
+        raise unknown("dtype")
+    if dtype.has_objects:
+        return 0, True, False
+    itemsize = dtype.itemsize
+    if itemsize is None:
+        raise unknown("element size")
+    alignment = state.items.get("numpy_array_alignment_bytes", _NONE)
+    if not isinstance(alignment, (int, _NoneValue)):
+        raise unknown("alignment")
+    return math.prod(shape) * itemsize, False, isinstance(alignment, int)
+
+
+def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> None:
     stack: list[_StackValue] = []
     memo: dict[int, _StackValue] = {}
     slots = _MemoSlots()
     frame_end: int | None = None
     imports = stream.imports
+    rich_memo = 0
+    # Tuples and dicts are only tracked once the stream imports joblib's wrapper or numpy.dtype
+    # (they are what joblib's array headers are made of); until then they stay opaque, cheaply.
+    tracking = False
 
     def pop() -> _StackValue:
         if not stack or stack[-1] is _MARK:
             raise PickleStructureError(f"stack underflow at offset {op_offset}")
         return stack.pop()
 
-    def pop_mark() -> None:
-        while stack:
-            if stack.pop() is _MARK:
-                return
+    def pop_mark() -> list[_StackValue]:
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index] is _MARK:
+                items = stack[index + 1 :]
+                del stack[index:]
+                return items
         raise PickleStructureError(f"no MARK on the stack for the opcode at offset {op_offset}")
 
     def memo_put(index: int) -> None:
+        nonlocal rich_memo
         if not stack or stack[-1] is _MARK:
             raise PickleStructureError(f"memo store with an empty stack at offset {op_offset}")
         slots.add(index)
         top = stack[-1]
-        if isinstance(top, (str, _Global)):
+        if isinstance(top, (str, _Global, int, _NoneValue)):
+            memo[index] = top
+        elif isinstance(top, (tuple, _Dict, _Dtype, _Instance)) and rich_memo < _RICH_MEMO_LIMIT:
+            rich_memo += 1
             memo[index] = top
         else:
             memo.pop(index, None)
@@ -214,8 +354,32 @@ def _walk(reader: ByteReader, stream: PickleStream) -> None:
         stack.append(memo.get(index, _OPAQUE))
 
     def add_import(module: str, name: str, opcode: int) -> _Global:
+        nonlocal tracking
         imports.append(PickleImport(module, name, _OPCODE_NAMES[opcode], op_offset))
+        if joblib and not tracking:
+            tracking = (name == "NumpyArrayWrapper" and module in _JOBLIB_WRAPPER_MODULES) or (
+                name == "dtype" and module.partition(".")[0] == "numpy"
+            )
         return _Global(module, name)
+
+    def joblib_array(state: _StackValue) -> None:
+        """Skip the array data joblib wrote right after a NumpyArrayWrapper was built, or read
+        the nested pickle stream of an object array."""
+        nonlocal frame_end
+        size, has_objects, padded = _joblib_array_layout(state, op_offset)
+        if frame_end is not None:
+            if reader.offset != frame_end:
+                raise PickleStructureError(f"joblib array data inside a pickle frame at offset {reader.offset}")
+            frame_end = None
+        if has_objects:
+            nested = PickleStream(start=reader.offset, imports=imports)
+            _walk(reader, nested, joblib=False)
+            stream.opcodes += nested.opcodes
+            stream.persistent_ids += nested.persistent_ids
+            return
+        if padded:
+            reader.skip(reader.read(1)[0])
+        reader.skip(size)
 
     while True:
         op_offset = reader.offset
@@ -230,6 +394,16 @@ def _walk(reader: ByteReader, stream: PickleStream) -> None:
 
         if op in _PUSH_ONLY:
             stack.append(_MARK if op == 0x28 else _OPAQUE)
+        elif op == 0x4E:  # NONE
+            stack.append(_NONE)
+        elif op == 0x29:  # EMPTY_TUPLE
+            stack.append(())
+        elif op == 0x7D:  # EMPTY_DICT
+            stack.append(_Dict() if tracking else _OPAQUE)
+        elif op in _INT_ARG_PUSH:  # BININT, BININT1, BININT2
+            width, signed = _INT_ARG_PUSH[op]
+            raw = reader.read(width)
+            stack.append(int.from_bytes(raw, "little", signed=signed) if tracking else _OPAQUE)
         elif op in _FIXED_ARG_PUSH:
             reader.read(_FIXED_ARG_PUSH[op])
             stack.append(_OPAQUE)
@@ -258,7 +432,7 @@ def _walk(reader: ByteReader, stream: PickleStream) -> None:
             value = int.from_bytes(raw, "little", signed=True)
             if stream.opcodes <= 3 and stream.first_value is None:
                 stream.first_value = value
-            stack.append(_OPAQUE)
+            stack.append(value)
         elif op == 0x8B:  # LONG4
             length = int.from_bytes(reader.read(4), "little", signed=True)
             if length < 0:
@@ -267,9 +441,12 @@ def _walk(reader: ByteReader, stream: PickleStream) -> None:
             stack.append(_OPAQUE)
         elif op == 0x49:  # INT
             line = reader.read_line(64, 64)
-            if not (_INT_LINE.match(line) or line in (b"00", b"01")):
+            if line in (b"00", b"01"):  # protocol 0 booleans
+                stack.append(_OPAQUE)
+            elif _INT_LINE.match(line):
+                stack.append(int(line))
+            else:
                 raise PickleStructureError(f"bad INT argument at offset {op_offset}")
-            stack.append(_OPAQUE)
         elif op == 0x4C:  # LONG
             line = reader.read_line(MAX_LINE_BYTES, MAX_LINE_BYTES)
             if not _LONG_LINE.match(line):
@@ -300,7 +477,9 @@ def _walk(reader: ByteReader, stream: PickleStream) -> None:
                 raise PickleStructureError(f"empty module or name in the global at offset {op_offset}")
             if op == 0x69:
                 pop_mark()
-            stack.append(add_import(module, name, op))
+                stack.append(_Instance(add_import(module, name, op)))
+            else:
+                stack.append(add_import(module, name, op))
         elif op == 0x93:  # STACK_GLOBAL
             name_value = pop()
             module_value = pop()
@@ -362,10 +541,41 @@ def _walk(reader: ByteReader, stream: PickleStream) -> None:
                 pop()
         elif op == 0x31:  # POP_MARK
             pop_mark()
-        elif op in (0x6C, 0x74, 0x64, 0x91):  # LIST, TUPLE, DICT, FROZENSET
+        elif op == 0x74:  # TUPLE
+            items = pop_mark()
+            stack.append(tuple(items) if tracking and len(items) <= _TRACKED_ITEMS else _OPAQUE)
+        elif op in (0x85, 0x86, 0x87):  # TUPLE1..3
+            values = [pop() for _ in range(op - 0x84)]
+            if tracking:
+                values.reverse()
+                stack.append(tuple(values))
+            else:
+                stack.append(_OPAQUE)
+        elif op == 0x64:  # DICT
+            items = pop_mark()
+            if tracking:
+                built = _Dict()
+                built.update(items)
+                stack.append(built)
+            else:
+                stack.append(_OPAQUE)
+        elif op in (0x6C, 0x91):  # LIST, FROZENSET
             pop_mark()
             stack.append(_OPAQUE)
-        elif op in (0x65, 0x75, 0x90):  # APPENDS, SETITEMS, ADDITEMS
+        elif op == 0x75:  # SETITEMS
+            items = pop_mark()
+            target = pop()
+            if isinstance(target, _Dict):
+                target.update(items)
+            stack.append(target)
+        elif op == 0x73:  # SETITEM
+            item = pop()
+            key = pop()
+            target = pop()
+            if isinstance(target, _Dict):
+                target.set(key, item)
+            stack.append(target)
+        elif op in (0x65, 0x90):  # APPENDS, ADDITEMS
             pop_mark()
             pop()
             stack.append(_OPAQUE)
@@ -373,27 +583,34 @@ def _walk(reader: ByteReader, stream: PickleStream) -> None:
             pop()
             pop()
             stack.append(_OPAQUE)
-        elif op == 0x73:  # SETITEM
+        elif op == 0x52:  # REDUCE
+            args = pop()
+            func = pop()
+            stack.append(_reduce(func, args))
+        elif op == 0x81:  # NEWOBJ
             pop()
-            pop()
-            pop()
-            stack.append(_OPAQUE)
-        elif op in (0x85, 0x86, 0x87):  # TUPLE1..3
-            for _ in range(op - 0x84):
-                pop()
-            stack.append(_OPAQUE)
-        elif op in (0x52, 0x62, 0x81):  # REDUCE, BUILD, NEWOBJ
-            pop()
-            pop()
-            stack.append(_OPAQUE)
+            stack.append(_instance_of(pop()))
         elif op == 0x92:  # NEWOBJ_EX
             pop()
             pop()
-            pop()
-            stack.append(_OPAQUE)
+            stack.append(_instance_of(pop()))
+        elif op == 0x62:  # BUILD
+            state = pop()
+            target = pop()
+            if isinstance(target, _Dtype):
+                if isinstance(state, tuple) and len(state) >= 8:
+                    elsize, flags = state[5], state[7]
+                    target.elsize = elsize if isinstance(elsize, int) else -1
+                    target.flags = flags if isinstance(flags, int) else 0
+                stack.append(target)
+            elif joblib and _is_joblib_wrapper(target):
+                joblib_array(state)
+                stack.append(_OPAQUE)
+            else:
+                stack.append(_OPAQUE)
         elif op == 0x6F:  # OBJ: MARK cls args... -> object
-            pop_mark()
-            stack.append(_OPAQUE)
+            items = pop_mark()
+            stack.append(_instance_of(items[0]) if items else _OPAQUE)
         elif op == 0x50:  # PERSID
             reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES)
             stream.persistent_ids += 1
