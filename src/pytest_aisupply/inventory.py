@@ -9,8 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .code.index import CodeIndex
 from .discovery import FoundFile, Walker
 from .findings import Subject
 from .formats import ArtifactFacts, FormatReader, Limits, analyze_path, sniff_path
@@ -71,6 +75,13 @@ class Inventory:
             cached = analyze_path(artifact.path, self.readers, self.limits)
             self._facts[artifact.path] = cached
         return cached
+
+    @cached_property
+    def code(self) -> CodeIndex:
+        """Python files and notebooks under ``settings.code``, parsed on demand, once."""
+        from .code.index import CodeIndex
+
+        return CodeIndex(self.root, self.walker, self.settings.code)
 
     def format_of(self, subject: Subject) -> str | None:
         """The artifact's format as read (more precise than sniffed), or as sniffed."""

@@ -1,0 +1,90 @@
+"""Code files under the ``code`` roots, each read and parsed once per session."""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from ..discovery import Walker
+from .references import CodeFacts, extract
+from .sources import SourceFile, read_source
+
+CODE_SUFFIXES = (".py", ".ipynb")
+_IGNORE = re.compile(r"#\s*aisupply:\s*ignore\[([\w\s,-]+)\]\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class CodeFile:
+    relpath: str
+    path: Path
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Ignore:
+    rules: frozenset[str]
+    reason: str
+
+
+@dataclass
+class ParsedCode:
+    source: SourceFile
+    facts: CodeFacts
+
+    @cached_property
+    def ignores(self) -> dict[int, Ignore]:
+        """``# aisupply: ignore[rule, ...] reason`` comments by line (real comments only)."""
+        found: dict[int, Ignore] = {}
+        if "aisupply:" not in self.source.text:
+            return found
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(self.source.text).readline))
+        except (tokenize.TokenError, SyntaxError, IndentationError):
+            return found
+        for token in tokens:
+            if token.type == tokenize.COMMENT and (match := _IGNORE.search(token.string)):
+                rules = frozenset(part.strip() for part in match[1].split(",") if part.strip())
+                found[token.start[0]] = Ignore(rules, match[2].strip())
+        return found
+
+    def ignore_for(self, rule: str, first: int, last: int) -> Ignore | None:
+        for line in range(first, last + 1):
+            ignore = self.ignores.get(line)
+            if ignore is not None and rule in ignore.rules:
+                return ignore
+        return None
+
+
+class CodeIndex:
+    def __init__(self, root: Path, walker: Walker, entries: tuple[str, ...]) -> None:
+        self.root = root
+        self.walker = walker
+        self.entries = entries
+        self._parsed: dict[Path, ParsedCode] = {}
+
+    @cached_property
+    def files(self) -> list[CodeFile]:
+        result = []
+        for found in self.walker.files(self.entries):
+            if found.path.name.endswith(CODE_SUFFIXES):
+                result.append(CodeFile(found.relpath, found.path, found.problem))
+        return result
+
+    def parsed(self, code_file: CodeFile) -> ParsedCode:
+        cached = self._parsed.get(code_file.path)
+        if cached is None:
+            source = read_source(code_file.path)
+            if code_file.problem:
+                facts = CodeFacts(error=code_file.problem)
+            elif source.error:
+                facts = CodeFacts(error=source.error)
+            else:
+                facts = extract(source.text, str(code_file.path), code_file.path.parent)
+                if facts.error and source.notebook:
+                    facts.error = facts.error.replace("(line ", "(notebook line ")
+            cached = self._parsed[code_file.path] = ParsedCode(source, facts)
+        return cached
