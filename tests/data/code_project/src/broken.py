@@ -1,0 +1,3 @@
+# expect-file: pinned-revision, remote-code, unsafe-load
+def broken(:
+    pass
