@@ -179,7 +179,8 @@ def test_values_resolve_through_scopes_and_fstrings() -> None:
     )
     (reference,) = extract(code, "x.py").references
     assert reference.repo_id == "org/m"
-    assert reference.revision is not None and not isinstance(reference.revision, str)  # 'a' * 40 is not resolved
+    assert not isinstance(reference.revision, str)  # 'a' * 40 is an expression: not resolved
+    assert reference.revision is not None
 
 
 def test_code_is_never_executed(pytester: pytest.Pytester) -> None:
