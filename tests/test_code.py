@@ -99,7 +99,7 @@ def test_failure_names_place_code_line_and_fix(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "hub_downloads or explore")
     result.stdout.fnmatch_lines(
         [
-            "*[[]aisupply[]] pinned-revision: src/hub_downloads.py: 9 findings",
+            "*[[]aisupply[]] pinned-revision: src/hub_downloads.py: 10 findings",
             "  - found: huggingface_hub.hf_hub_download('org/model'): no revision: it loads whatever "
             "the default branch holds at run time",
             "    where: src/hub_downloads.py:12:1",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final
 
 COMMIT_SHA: Final = re.compile(r"[0-9a-f]{40}\Z")
+_REPO_ID: Final = re.compile(r"[\w.-]+(/[\w.-]+)?\Z")
 
 
 class _Unresolved:
@@ -115,12 +116,90 @@ def extract(text: str, filename: str, base_dir: Path | None = None) -> CodeFacts
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""
         return CodeFacts(error=f"does not parse as Python{where}: {getattr(exc, 'msg', exc)}")
+    if not _worth_visiting(tree):
+        return CodeFacts()
     visitor = _Visitor(base_dir)
     try:
         visitor.visit(tree)
     except RecursionError:
         return CodeFacts(error="nested too deeply to be analysed")
     return visitor.facts
+
+
+#: Last names of every callable the visitor knows (aliases of them are added per file).
+_TRIGGER_NAMES: Final = frozenset(
+    {
+        "from_pretrained",
+        "hf_hub_download",
+        "snapshot_download",
+        "pipeline",
+        "SentenceTransformer",
+        "CrossEncoder",
+        "load_dataset",
+        "LLM",
+        "create_model",
+        "create_model_and_transforms",
+        "create_model_from_pretrained",
+        "load",
+        "loads",
+        "Unpickler",
+        "read_pickle",
+        "load_model",
+        "DbfilenameShelf",
+        "list",
+        "help",
+    }
+)
+
+
+def _terminal_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _worth_visiting(tree: ast.AST) -> bool:
+    """A cheap single walk: does the file call anything the visitor knows, under any alias,
+    or mention an ``hf://`` path or patch a ``load``? Most files of a code base do not."""
+    triggers = set(_TRIGGER_NAMES)
+    called: set[str] = set()
+    aliases: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _terminal_name(node.func)
+            if name:
+                called.add(name)
+            if isinstance(node.func, ast.Attribute) and _terminal_name(node.func.value) == "hub":
+                return True  # torch.hub.list / help / load
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.asname and alias.name in _TRIGGER_NAMES:
+                    triggers.add(alias.asname)
+        elif isinstance(node, ast.Import):
+            if any(alias.name == "shelve" for alias in node.names):
+                triggers.add("open")
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, str) and node.value.startswith("hf://"):
+                return True
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Attribute) and t.attr == "load" for t in targets):
+                return True
+            source = _terminal_name(node.value) if node.value is not None else None
+            if source:
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        aliases.setdefault(source, set()).add(target.id)
+    changed = True
+    while changed:  # follow alias chains: a = hf_hub_download; b = a
+        changed = False
+        for source, targets in aliases.items():
+            if source in triggers and not targets <= triggers:
+                triggers |= targets
+                changed = True
+    return bool(called & triggers)
 
 
 # -- what each API looks like ---------------------------------------------------------------------
@@ -191,9 +270,21 @@ class _Scope:
     def __init__(self, parent: _Scope | None) -> None:
         self.parent = parent
         self.values: dict[str, list[tuple[int, ast.expr | None]]] = {}
+        self._ambiguous: dict[str, bool] = {}
 
     def assign(self, name: str, line: int, value: ast.expr | None) -> None:
         self.values.setdefault(name, []).append((line, value))
+
+    def ambiguous(self, name: str) -> bool:
+        """Assigned more than one distinct value (constants compare by value)."""
+        cached = self._ambiguous.get(name)
+        if cached is None:
+            keys = {
+                repr(value.value) if isinstance(value, ast.Constant) else id(value)
+                for _, value in self.values.get(name, [])
+            }
+            cached = self._ambiguous[name] = len(keys) > 1
+        return cached
 
 
 class _Visitor(ast.NodeVisitor):
@@ -225,27 +316,33 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _collect_assignments(self, body: list[ast.stmt], scope: _Scope) -> None:
-        for statement in ast.walk(ast.Module(body=body, type_ignores=[])):
-            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and statement not in body:
+        """Name bindings of this scope only: nested functions, classes and lambdas have their own."""
+        pending: list[ast.AST] = list(body)
+        while pending:
+            node = pending.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                if not isinstance(node, ast.Lambda):
+                    scope.assign(node.name, node.lineno, None)
                 continue
-            targets: list[ast.expr] = []
-            value: ast.expr | None = None
-            if isinstance(statement, ast.Assign):
-                targets, value = statement.targets, statement.value
-            elif isinstance(statement, ast.AnnAssign):
-                targets, value = [statement.target], statement.value
-            elif isinstance(statement, (ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
-                targets = [statement.target] if isinstance(statement, (ast.AugAssign, ast.For, ast.AsyncFor)) else []
-                value = None
-            elif isinstance(statement, ast.NamedExpr):
-                targets, value = [statement.target], statement.value
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    scope.assign(target.id, getattr(statement, "lineno", 0), value)
-                elif isinstance(target, (ast.Tuple, ast.List)):
-                    for element in target.elts:
-                        if isinstance(element, ast.Name):
-                            scope.assign(element.id, getattr(statement, "lineno", 0), None)
+            line = getattr(node, "lineno", 0)
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._bind(target, line, node.value, scope)
+            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
+                self._bind(node.target, line, node.value, scope)
+            elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor)):
+                self._bind(node.target, line, None, scope)
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                self._bind(node.optional_vars, line, None, scope)
+            pending.extend(ast.iter_child_nodes(node))
+
+    def _bind(self, target: ast.expr, line: int, value: ast.expr | None, scope: _Scope) -> None:
+        if isinstance(target, ast.Name):
+            scope.assign(target.id, line, value)
+        elif isinstance(target, (ast.Tuple, ast.List, ast.Starred)):
+            elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target.value]
+            for element in elements:
+                self._bind(element, line, None, scope)
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         scope = _Scope(self.scope)
@@ -290,13 +387,14 @@ class _Visitor(ast.NodeVisitor):
         while scope is not None:
             entries = scope.values.get(name)
             if entries:
-                before = [entry for entry in entries if entry[0] <= line] or entries
-                if scope is self.scope and len({ast.dump(v) if v else "" for _, v in before}) > 1:
-                    # reassigned with different values before this use: take the nearest one
-                    return before[-1][1] if before[-1][1] is not None else UNRESOLVED
-                if scope is not self.scope and len({ast.dump(v) if v else "" for _, v in entries}) > 1:
-                    return UNRESOLVED
-                value = before[-1][1]
+                if scope is self.scope:
+                    # in the running scope, the nearest binding before the use counts
+                    before = [entry for entry in entries if entry[0] <= line] or entries
+                    value = max(before, key=lambda entry: entry[0])[1]
+                elif scope.ambiguous(name):
+                    return UNRESOLVED  # an outer name bound to several values: not knowable here
+                else:
+                    value = entries[-1][1]
                 return value if value is not None else UNRESOLVED
             scope = scope.parent
         return UNRESOLVED
@@ -355,8 +453,10 @@ class _Visitor(ast.NodeVisitor):
             return True
         return self.base_dir is not None and bool(value) and (self.base_dir / value).is_dir()
 
-    def qualify(self, node: ast.expr) -> str | None:
+    def qualify(self, node: ast.expr, depth: int = 0) -> str | None:
         """The dotted name a callee resolves to through imports, aliases and instances."""
+        if depth > 12:
+            return None  # self-referencing aliases (``x = x.to(device)``) end here
         if isinstance(node, ast.Name):
             if node.id in self.imports:
                 return self.imports[node.id]
@@ -364,16 +464,16 @@ class _Visitor(ast.NodeVisitor):
                 return f"<local hub class>.{node.id}"
             found = self.lookup(node.id, getattr(node, "lineno", 0))
             if isinstance(found, (ast.Name, ast.Attribute)):
-                return self.qualify(found)
+                return self.qualify(found, depth + 1)
             if isinstance(found, ast.Call):
-                callee = self.qualify(found.func)
+                callee = self.qualify(found.func, depth + 1)
                 return f"{callee}()" if callee else None
             return None
         if isinstance(node, ast.Attribute):
-            base = self.qualify(node.value)
+            base = self.qualify(node.value, depth + 1)
             return f"{base}.{node.attr}" if base else None
         if isinstance(node, ast.Call):
-            callee = self.qualify(node.func)
+            callee = self.qualify(node.func, depth + 1)
             return f"{callee}()" if callee else None
         return None
 
@@ -389,7 +489,14 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_hf_path(self, node: ast.expr) -> None:
-        value = self.resolve(node, node.lineno) if isinstance(node, (ast.Constant, ast.JoinedStr)) else None
+        if not isinstance(node, (ast.Constant, ast.JoinedStr)):
+            return
+        value = self.resolve(node, node.lineno)
+        if isinstance(value, _Unresolved) and isinstance(node, ast.JoinedStr):
+            head = node.values[0] if node.values else None
+            if isinstance(head, ast.Constant) and isinstance(head.value, str) and head.value.startswith("hf://"):
+                self._reference(node, "huggingface_hub.HfFileSystem path", "model", UNRESOLVED, UNRESOLVED)
+            return
         if not isinstance(value, str) or not value.startswith("hf://"):
             return
         path = value[len("hf://") :]
@@ -397,9 +504,10 @@ class _Visitor(ast.NodeVisitor):
         for prefix, kind in (("datasets/", "dataset"), ("spaces/", "space")):
             if path.startswith(prefix):
                 path, repo_type = path[len(prefix) :], kind
-        parts = path.split("/")
-        repo_part = "/".join(parts[:2])
+        repo_part = "/".join(path.split("/")[:2])
         repo, _, revision = repo_part.partition("@")
+        if not _REPO_ID.match(repo):
+            return  # a prefix such as "hf://datasets/" used for string tests, not a reference
         self._reference(
             node, "huggingface_hub.HfFileSystem path", repo_type, repo, revision.replace("%2F", "/") or None
         )
@@ -456,6 +564,8 @@ class _Visitor(ast.NodeVisitor):
         revision: Value = None
         if api.revision_kw:
             revision = self._kw_value(node, api.revision_kw)
+            if revision is None and self._keyword(node, api.revision_kw) is None and _has_double_star(node):
+                revision = UNRESOLVED  # it may come in through **kwargs
         display = name if not name.startswith("<local hub class>") else name.split(".", 1)[1]
         self._reference(
             node,
@@ -586,6 +696,10 @@ class _Visitor(ast.NodeVisitor):
                     f"{name}(safe_mode=False) deserialises Lambda layers, which run code",
                     "keep safe_mode=True and replace Lambda layers with registered custom layers",
                 )
+
+
+def _has_double_star(node: ast.Call) -> bool:
+    return any(keyword.arg is None for keyword in node.keywords)
 
 
 def _canonical(name: str) -> str:

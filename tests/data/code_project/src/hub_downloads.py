@@ -27,3 +27,6 @@ fs.open("hf://org/model/config.json")  # expect: pinned-revision
 fs.ls("hf://datasets/org/data@main/train")  # expect: pinned-revision
 hf_hub_download(REPO_FROM_ENV, "f")  # expect: pinned-revision
 hf_hub_download(REPO_FROM_ENV, "f", revision=SHA)  # expect: ok
+DYNAMIC = os.environ.get("DATASET", "org/data")
+fs.open(f"hf://datasets/{DYNAMIC}/train.csv")  # expect: pinned-revision
+str.startswith(REPO_FROM_ENV, "hf://datasets/")  # expect: ok

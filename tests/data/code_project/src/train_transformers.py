@@ -58,3 +58,11 @@ AutoModel.from_pretrained(  # expect: remote-code
 AutoModel.from_pretrained("org/ignored")  # aisupply: ignore[pinned-revision] vendored mirror, checked by hash
 # expect-next: pinned-revision
 AutoModel.from_pretrained("org/no-reason")  # aisupply: ignore[pinned-revision]
+
+
+def load_with_kwargs(**kwargs):
+    return AutoModel.from_pretrained(MODEL, **kwargs)  # expect: pinned-revision
+
+
+def load_with_kwargs_and_revision(**kwargs):
+    return AutoModel.from_pretrained(MODEL, revision=SHA, **kwargs)  # expect: ok
