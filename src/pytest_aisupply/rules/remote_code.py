@@ -75,11 +75,18 @@ class RemoteCodeRule(CodeRule):
             if reference.custom_pipeline is not None:
                 pipeline = reference.custom_pipeline
                 pinned = isinstance(reference.custom_revision, str) and COMMIT_SHA.match(reference.custom_revision)
-                if not isinstance(pipeline, str) or pipeline not in allowed or not pinned:
+                if isinstance(pipeline, str) and "/" not in pipeline:
+                    yield CallSite(
+                        *site,
+                        f"{reference.api}: community pipeline {pipeline!r} runs Python fetched from the "
+                        "community-pipelines mirror at main, with no trust_remote_code check",
+                        "copy the reviewed pipeline code into your project and import it, or use a built-in pipeline",
+                    )
+                elif not isinstance(pipeline, str) or pipeline not in allowed or not pinned:
                     shown = pipeline if isinstance(pipeline, str) else "not a constant"
                     yield CallSite(
                         *site,
-                        f"{reference.api}: custom_pipeline {shown!r} runs pipeline code from the Hub or GitHub",
-                        "list the pipeline in [tool.aisupply] trust_remote_code and pin custom_revision to a "
+                        f"{reference.api}: custom_pipeline {shown!r} runs pipeline code from the Hub",
+                        "list the pipeline repo in [tool.aisupply] trust_remote_code and pin custom_revision to a "
                         "40-hex commit, or use a built-in pipeline",
                     )
