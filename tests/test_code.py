@@ -137,7 +137,7 @@ def test_items_one_per_file_and_rule(pytester: pytest.Pytester, xdist_args: list
 
 def test_waiver_by_path_and_line(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml(
-        "[tool.aisupply]\n[[tool.aisupply.waive]]\nrule = 'unsafe-load'\npath = 'load.py'\nline = 2\n"
+        "[tool.aisupply]\nlockfile = ''\n[[tool.aisupply.waive]]\nrule = 'unsafe-load'\npath = 'load.py'\nline = 2\n"
         "reason = 'trusted internal cache'\n"
     )
     (pytester.path / "load.py").write_text("import joblib\njoblib.load('a')\njoblib.load('b')\n")
@@ -149,7 +149,7 @@ def test_waiver_by_path_and_line(pytester: pytest.Pytester) -> None:
 
 
 def test_unparseable_file_is_a_finding(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
     (pytester.path / "bad.py").write_text("def f(:\n")
     (pytester.path / "bad.ipynb").write_text("{not json")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -184,7 +184,7 @@ def test_values_resolve_through_scopes_and_fstrings() -> None:
 
 
 def test_code_is_never_executed(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
     (pytester.path / "evil.py").write_text("open('EXECUTED', 'w').close()\nimport torch\ntorch.load('x')\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(failed=1)
     assert not (pytester.path / "EXECUTED").exists()

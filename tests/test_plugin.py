@@ -94,7 +94,7 @@ EXPECTED_PASSES = {
 
 @pytest.fixture
 def acceptance_repo(pytester: pytest.Pytester) -> Path:
-    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
     pytester.makepyfile(test_app="def test_app():\n    assert True\n")
     marker = pytester.path / "EXECUTED"
     build_acceptance_repo(pytester.path, marker)
@@ -169,7 +169,7 @@ def test_summary_and_header(pytester: pytest.Pytester, acceptance_repo: Path) ->
 
 @pytest.mark.parametrize("style", ["line", "short", "no", "long"])
 def test_failure_output_under_every_traceback_style(pytester: pytest.Pytester, style: str) -> None:
-    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
     (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
     result = pytester.runpytest_subprocess(f"--tb={style}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -196,7 +196,7 @@ def test_project_without_table_sees_no_change(pytester: pytest.Pytester) -> None
 def test_aisupply_flag_enables_checks_without_table(pytester: pytest.Pytester) -> None:
     (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
     result = pytester.runpytest_subprocess("--aisupply", "-p", "no:cacheprovider")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=2)  # the pickle, and the lockfile that does not exist yet
     result.stdout.fnmatch_lines(["aisupply: defaults (--aisupply, no [[]tool.aisupply[]] table)*"])
 
 
@@ -207,7 +207,7 @@ def test_help_lists_options(pytester: pytest.Pytester) -> None:
 
 @pytest.fixture
 def two_artifacts(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
     (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
     save_file({"w": np.zeros(2, np.float32)}, str(pytester.path / "ok.safetensors"))
     pytester.makepyfile(test_app="def test_app(): pass")
@@ -260,7 +260,7 @@ def waiver_project(pytester: pytest.Pytester, extra: str) -> Path:
     torch.save({"w": torch.zeros(2)}, target)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     pytester.makepyprojecttoml(
-        "[tool.aisupply]\n\n[[tool.aisupply.waive]]\nrule = 'no-pickle'\npath = 'legacy/*.pt'\n"
+        "[tool.aisupply]\nlockfile = ''\n\n[[tool.aisupply.waive]]\nrule = 'no-pickle'\npath = 'legacy/*.pt'\n"
         f"reason = 'vendor model, replaced by Q3'\n{extra.format(sha256=digest)}\n"
     )
     return target
@@ -283,7 +283,7 @@ def test_waiver_stops_applying_when_the_file_changes(pytester: pytest.Pytester) 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:3) no longer applies: "
+            "*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:4) no longer applies: "
             "the file changed (sha256 *"
         ]
     )
@@ -294,12 +294,12 @@ def test_expired_waiver_fails_and_says_so(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:3) expired on 2001-01-01*"]
+        ["*note: waiver for no-pickle on 'legacy/*.pt' (pyproject.toml:4) expired on 2001-01-01*"]
     )
 
 
 def test_rule_set_to_warn_passes_with_a_warning(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml("[tool.aisupply.rules]\nno-pickle = 'warn'\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n[tool.aisupply.rules]\nno-pickle = 'warn'\n")
     (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, warnings=1)
@@ -309,7 +309,9 @@ def test_rule_set_to_warn_passes_with_a_warning(pytester: pytest.Pytester) -> No
 
 
 def test_rule_set_to_off_collects_nothing(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml("[tool.aisupply.rules]\nno-pickle = 'off'\nsafetensors = 'off'\n")
+    pytester.makepyprojecttoml(
+        "[tool.aisupply]\nlockfile = ''\n[tool.aisupply.rules]\nno-pickle = 'off'\nsafetensors = 'off'\n"
+    )
     (pytester.path / "evil.pkl").write_bytes(pickle.dumps(os.system))
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -353,9 +355,9 @@ def model_folders(pytester: pytest.Pytester) -> None:
 @pytest.mark.usefixtures("model_folders")
 @pytest.mark.parametrize("xdist_args", [[], ["-n", "2"]], ids=["serial", "xdist-2"])
 def test_project_rule_from_conftest_gets_items(pytester: pytest.Pytester, xdist_args: list[str]) -> None:
-    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", *xdist_args)
-    result.assert_outcomes(passed=5, failed=1)
+    result.assert_outcomes(passed=6, failed=1)  # bert also gets a license item: its card declares one
     assert outcomes_by_nodeid(result)["aisupply::model-card::gpt"] == "FAILED"
     result.stdout.fnmatch_lines(["*found: no README.md model card", "*fix:   write a model card (README.md)"])
 
@@ -363,12 +365,13 @@ def test_project_rule_from_conftest_gets_items(pytester: pytest.Pytester, xdist_
 @pytest.mark.usefixtures("model_folders")
 def test_project_rule_can_be_waived_and_set_to_warn(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml(
-        "[tool.aisupply]\n[[tool.aisupply.waive]]\nrule = 'model-card'\npath = 'gpt'\nreason = 'card in review'\n"
+        "[tool.aisupply]\nlockfile = ''\n"
+        "[[tool.aisupply.waive]]\nrule = 'model-card'\npath = 'gpt'\nreason = 'card in review'\n"
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=6)
-    pytester.makepyprojecttoml("[tool.aisupply.rules]\nmodel-card = 'warn'\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=7)
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n[tool.aisupply.rules]\nmodel-card = 'warn'\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6, warnings=1)
+    result.assert_outcomes(passed=7, warnings=1)
 
 
 def test_project_reader_from_conftest_is_used(pytester: pytest.Pytester) -> None:
@@ -389,7 +392,7 @@ def pytest_aisupply_readers():
     return [PteReader()]
 """
     )
-    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
     (pytester.path / "model.pte").write_bytes(b"\x00\x00\x00\x00ET12" + bytes(64))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
@@ -435,7 +438,7 @@ SCAN_FAILURES_DEFAULT = {"classifier.pkl", "payload.pkl", "getattr.pkl"}
 def test_scan_mode_allows_only_the_allowlist(pytester: pytest.Pytester, allowed: str, failures: set[str]) -> None:
     marker = pytester.path / "EXECUTED"
     build_scan_repo(pytester.path, marker)
-    pytester.makepyprojecttoml(f"[tool.aisupply]\npickle = 'scan'\npickle_allowed_globals = {allowed}\n")
+    pytester.makepyprojecttoml(f"[tool.aisupply]\nlockfile = ''\npickle = 'scan'\npickle_allowed_globals = {allowed}\n")
     result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
     outcomes = outcomes_by_nodeid(result)
     failed = {node.rsplit("/", 1)[1] for node, outcome in outcomes.items() if outcome == "FAILED"}
@@ -455,7 +458,7 @@ def test_polyglots_whose_first_bytes_are_a_pickle_fail(pytester: pytest.Pytester
         info = tarfile.TarInfo(payload.decode())
         info.size = 3
         archive.addfile(info, io.BytesIO(b"abc"))
-    pytester.makepyprojecttoml("[tool.aisupply]\n")
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=2)
     for kind in ("gif", "tar"):

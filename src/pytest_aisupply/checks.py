@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .config import ConfigError, Settings
 from .engine import Engine
+from .hashing import HashCache
 from .items import ROOT_NAME, CheckItem, ChecksCollector, engine_key, verdict_key
+from .lockfile import Lock, LockError, entry_to_json, read_lock
 
 
 class ChecksPlugin:
@@ -25,7 +28,30 @@ class ChecksPlugin:
             settings.check_rule_ids(rule.id for rule in rules)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-        config.stash[engine_key] = Engine(settings, rules, readers)
+        lock = _read_lock(settings)
+        self.hash_cache_path = _hash_cache_path(config)
+        self.hash_cache = HashCache.load(self.hash_cache_path)
+        self.worker_hashes: dict[str, str] = {}
+        update = bool(config.option.aisupply_update)
+        if update and lock is None:
+            raise pytest.UsageError('--aisupply-update needs a lockfile: [tool.aisupply] lockfile is set to ""')
+        config.stash[engine_key] = Engine(
+            settings, rules, readers, lock=lock, hash_cache=self.hash_cache, update=update
+        )
+        if update and lock is not None and not hasattr(config, "workerinput"):
+            from .update import LockUpdater
+
+            config.pluginmanager.register(LockUpdater(config, settings, lock), LockUpdater.name)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "aisupply", None)
+        if data and data.get("hashes"):
+            self.worker_hashes.update(data["hashes"])
+
+    def pytest_sessionfinish(self) -> None:
+        controller = not hasattr(self.config, "workerinput")
+        if controller and self.hash_cache_path is not None and (self.hash_cache.fresh or self.worker_hashes):
+            self.hash_cache.save(self.hash_cache_path, self.worker_hashes)
 
     def _wanted(self) -> bool:
         """Skip the checks when every argument picks a specific test (``path::name``)."""
@@ -67,7 +93,31 @@ class ChecksPlugin:
                 "status": verdict.status if verdict else "failed",
                 "waived": sorted({w.reason for _, w in verdict.waived}) if verdict else [],
             }
+            inventory = item.engine.inventory
+            recorded = inventory.recorded.get(item.subject.id)
+            if recorded is not None:
+                report.aisupply["recorded"] = {item.subject.id: entry_to_json(recorded)}
+            if hasattr(self.config, "workerinput") and inventory.hash_cache.fresh:
+                report.aisupply["hashes"] = dict(inventory.hash_cache.fresh)
+                inventory.hash_cache.known.update(inventory.hash_cache.fresh)
+                inventory.hash_cache.fresh.clear()
         return report
+
+
+def _read_lock(settings: Settings) -> Lock | None:
+    if not settings.lockfile:
+        return None
+    try:
+        return read_lock(settings.root / settings.lockfile)
+    except LockError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _hash_cache_path(config: pytest.Config) -> Path | None:
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return None
+    return Path(cache.mkdir("aisupply")) / "hashes.json"
 
 
 def _check_unique_ids(ids: list[str]) -> None:

@@ -16,7 +16,9 @@ import pathspec
 from .config import Settings, Waiver
 from .findings import Finding, Severity, Subject
 from .formats import FormatReader, Limits
+from .hashing import HashCache
 from .inventory import Inventory
+from .lockfile import Lock
 from .rules.base import Rule
 
 Status = Literal["passed", "failed", "warned", "waived"]
@@ -49,11 +51,16 @@ class Engine:
         *,
         limits: Limits | None = None,
         today: dt.date | None = None,
+        lock: Lock | None = None,
+        hash_cache: HashCache | None = None,
+        update: bool = False,
     ) -> None:
         self.settings = settings
         self.rules = {rule.id: rule for rule in rules}
-        self.inventory = Inventory(settings, readers, limits)
         self.today = today or dt.date.today()
+        self.inventory = Inventory(
+            settings, readers, limits, lock=lock, hash_cache=hash_cache, update=update, today=self.today
+        )
 
     def active_rules(self) -> list[Rule]:
         return [rule for rule in self.rules.values() if self.settings.severity(rule.id) != "off"]

@@ -3,7 +3,7 @@ once per session) its facts and hash. Rules read it; it knows nothing of rules o
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +11,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .code.references import HubReference
 from .config import Settings
+from .hashing import HashCache
+from .lockfile import ArtifactEntry, HubEntry, Lock
+from .modelcard import CardFacts, read_card
 
 if TYPE_CHECKING:
     from .code.index import CodeIndex
@@ -30,26 +34,76 @@ class Artifact:
     problem: str | None = None
 
 
+@dataclass(frozen=True)
+class HubUse:
+    """A Hub reference found in code, with where it was found."""
+
+    reference: HubReference
+    relpath: str
+    place: str
+
+
 class Inventory:
-    def __init__(self, settings: Settings, readers: Sequence[FormatReader], limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        readers: Sequence[FormatReader],
+        limits: Limits | None = None,
+        *,
+        lock: Lock | None = None,
+        hash_cache: HashCache | None = None,
+        update: bool = False,
+        today: dt.date | None = None,
+    ) -> None:
         self.settings = settings
         self.root = settings.root
         self.readers = list(readers)
         self.limits = limits or Limits()
         self._facts: dict[Path, ArtifactFacts] = {}
-        self._hashes: dict[Path, str] = {}
         self.walker = Walker(self.root, settings.exclude)
+        self.lock = lock
+        self.hash_cache = hash_cache or HashCache()
+        #: ``--aisupply-update``: the integrity rule records what it sees instead of comparing.
+        self.update = update
+        self.recorded: dict[str, ArtifactEntry | HubEntry] = {}
+        self.today = today or dt.date.today()
+
+    @cached_property
+    def artifact_root_files(self) -> list[FoundFile]:
+        return self.walker.files(self.settings.artifacts)
 
     @cached_property
     def artifacts(self) -> list[Artifact]:
         """Artifacts under ``settings.artifacts``, sorted by path; files that are not model or
         data formats (text, images ...) are left out."""
         found: list[Artifact] = []
-        for item in self.walker.files(self.settings.artifacts):
+        for item in self.artifact_root_files:
             artifact = self._sniff(item)
             if artifact is not None:
                 found.append(artifact)
         return found
+
+    @cached_property
+    def model_cards(self) -> list[tuple[str, Path, CardFacts]]:
+        """Local model cards (README.md with metadata) under the artifact roots: (folder, path, facts)."""
+        cards = []
+        for item in self.artifact_root_files:
+            if item.path.name == "README.md" and item.problem is None:
+                card = read_card(item.path)
+                if card is not None:
+                    folder = item.relpath.rpartition("/")[0] or "."
+                    cards.append((folder, item.path, card))
+        return cards
+
+    @cached_property
+    def hub_uses(self) -> list[HubUse]:
+        """Every Hub reference in the code files, in file order."""
+        uses = []
+        for code_file in self.code.files:
+            parsed = self.code.parsed(code_file)
+            for reference in parsed.facts.references:
+                uses.append(HubUse(reference, code_file.relpath, parsed.source.place(reference.line, reference.col)))
+        return uses
 
     @cached_property
     def by_relpath(self) -> dict[str, Artifact]:
@@ -91,14 +145,7 @@ class Inventory:
         return facts.format if facts is not None else subject.format
 
     def sha256(self, path: Path) -> str:
-        cached = self._hashes.get(path)
-        if cached is None:
-            digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
-            cached = self._hashes[path] = digest.hexdigest()
-        return cached
+        return self.hash_cache.sha256(path)
 
 
 def file_size(path: Path) -> int:

@@ -42,6 +42,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not collect the supply-chain checks (configuration is not read)",
     )
     group.addoption(
+        "--aisupply-update",
+        action="store_true",
+        dest="aisupply_update",
+        default=False,
+        help="record the current artifacts and pinned Hub references (asking the Hub through HF_ENDPOINT) "
+        "into the lockfile, keeping the review date of unchanged entries; writes only the lockfile, prunes "
+        "entries only on unfiltered runs; other rules still fail as usual",
+    )
+    group.addoption(
         "--aisupply-only",
         action="store_true",
         dest="aisupply_only",

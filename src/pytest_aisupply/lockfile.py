@@ -1,0 +1,386 @@
+"""``aisupply.lock``: the reviewed state of the supply chain, as deterministic TOML.
+
+Read with the standard library, validated entry by entry (errors name the entry and its line),
+written atomically (temporary file in the same folder, then ``os.replace``) in a fixed order so
+that an update with nothing changed leaves the file byte-identical.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FORMAT_VERSION = 1
+HEADER = (
+    "# aisupply.lock: the reviewed state of this project's AI/ML supply chain.\n"
+    "# Written by `pytest --aisupply-update`; review every change to it like code.\n"
+)
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+_SHA1 = re.compile(r"[0-9a-f]{40}\Z")
+
+
+class LockError(Exception):
+    """The lockfile cannot be used; the message names the file, entry and line."""
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    path: str
+    format: str
+    size: int
+    sha256: str
+    reviewed: dt.date
+
+    def same_content(self, other: ArtifactEntry) -> bool:
+        return (self.path, self.format, self.size, self.sha256) == (other.path, other.format, other.size, other.sha256)
+
+
+@dataclass(frozen=True)
+class HubFile:
+    path: str
+    size: int
+    sha256: str | None = None  # LFS files: sha256 of the content
+    git_sha1: str | None = None  # small files: git blob sha1
+
+
+@dataclass(frozen=True)
+class HubEntry:
+    repo_type: str
+    repo_id: str
+    revision: str
+    reviewed: dt.date
+    license: tuple[str, ...] = ()
+    license_name: str | None = None
+    license_link: str | None = None
+    gated: str = "false"
+    author: str | None = None
+    base_models: tuple[str, ...] = ()
+    reachable_from: tuple[str, ...] = ()
+    scan: str | None = None
+    files: tuple[HubFile, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.repo_type, self.repo_id, self.revision)
+
+    def same_content(self, other: HubEntry) -> bool:
+        return replace(self, reviewed=other.reviewed) == other
+
+
+@dataclass
+class Lock:
+    artifacts: dict[str, ArtifactEntry] = field(default_factory=dict)
+    hub: dict[tuple[str, str, str], HubEntry] = field(default_factory=dict)
+    exists: bool = True
+
+    def hub_entry(self, repo_type: str, repo_id: str, revision: str | None = None) -> HubEntry | None:
+        if revision is not None:
+            return self.hub.get((repo_type, repo_id, revision))
+        for entry in self.hub.values():
+            if entry.repo_type == repo_type and entry.repo_id == repo_id:
+                return entry
+        return None
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def read_lock(path: Path) -> Lock:
+    """Parse and validate a lockfile; a missing file is an empty lock."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock(exists=False)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockError(f"{path.name}: cannot be read: {exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LockError(
+            f"{path.name}: invalid TOML: {exc}; fix it or delete it and run pytest --aisupply-update"
+        ) from exc
+    return _Reader(path, text).parse(data)
+
+
+class _Reader:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def _line_of(self, table: str, index: int) -> int | None:
+        pattern = re.compile(r"^\s*\[\[\s*" + re.escape(table) + r"\s*\]\]")
+        seen = -1
+        for number, line in enumerate(self.lines, start=1):
+            if pattern.match(line):
+                seen += 1
+                if seen == index:
+                    return number
+        return None
+
+    def fail(self, table: str, index: int, message: str) -> LockError:
+        line = self._line_of(table, index)
+        where = f"{self.path.name}:{line}" if line else self.path.name
+        return LockError(
+            f"{where}: [[{table}]] entry {index + 1}: {message}; fix the entry or run pytest --aisupply-update"
+        )
+
+    def parse(self, data: Mapping[str, Any]) -> Lock:
+        version = data.get("version")
+        if version != FORMAT_VERSION:
+            raise LockError(
+                f"{self.path.name}: unsupported lockfile version {version!r} (this plugin reads version "
+                f"{FORMAT_VERSION}); regenerate it with pytest --aisupply-update"
+            )
+        unknown = sorted(set(data) - {"version", "artifact", "hub"})
+        if unknown:
+            raise LockError(f"{self.path.name}: unknown top-level keys {', '.join(unknown)}")
+        lock = Lock()
+        for index, raw in enumerate(self._tables(data, "artifact")):
+            entry = self._artifact(raw, index)
+            lock.artifacts[entry.path] = entry
+        for index, raw in enumerate(self._tables(data, "hub")):
+            hub_entry = self._hub(raw, index)
+            lock.hub[hub_entry.key] = hub_entry
+        return lock
+
+    def _tables(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise LockError(f"{self.path.name}: '{key}' must be an array of tables ([[{key}]])")
+        return value
+
+    def _require(self, raw: Mapping[str, Any], table: str, index: int, key: str, kind: type | tuple[type, ...]) -> Any:
+        if key not in raw:
+            raise self.fail(table, index, f"missing field '{key}'")
+        value = raw[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(table, index, f"field '{key}' has the wrong type ({type(value).__name__})")
+        return value
+
+    def _date(self, raw: Mapping[str, Any], table: str, index: int) -> dt.date:
+        value = self._require(raw, table, index, "reviewed", (dt.date, str))
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise self.fail(table, index, f"'reviewed' is not a date: {value!r}") from exc
+
+    def _artifact(self, raw: Mapping[str, Any], index: int) -> ArtifactEntry:
+        table = "artifact"
+        sha256 = self._require(raw, table, index, "sha256", str)
+        if not _SHA256.match(sha256):
+            raise self.fail(table, index, "'sha256' must be 64 lowercase hex characters")
+        size = self._require(raw, table, index, "size", int)
+        if size < 0:
+            raise self.fail(table, index, "'size' must not be negative")
+        return ArtifactEntry(
+            path=self._require(raw, table, index, "path", str),
+            format=self._require(raw, table, index, "format", str),
+            size=size,
+            sha256=sha256,
+            reviewed=self._date(raw, table, index),
+        )
+
+    def _hub(self, raw: Mapping[str, Any], index: int) -> HubEntry:
+        table = "hub"
+        revision = self._require(raw, table, index, "revision", str)
+        if not _SHA1.match(revision):
+            raise self.fail(table, index, "'revision' must be a 40-hex commit")
+        files = []
+        for file_index, item in enumerate(raw.get("files", [])):
+            if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+                raise self.fail(table, index, f"files[{file_index}] needs a 'path'")
+            sha256, git_sha1 = item.get("sha256"), item.get("git_sha1")
+            if sha256 is not None and not (isinstance(sha256, str) and _SHA256.match(sha256)):
+                raise self.fail(table, index, f"files[{file_index}] 'sha256' must be 64 lowercase hex characters")
+            if git_sha1 is not None and not (isinstance(git_sha1, str) and _SHA1.match(git_sha1)):
+                raise self.fail(table, index, f"files[{file_index}] 'git_sha1' must be 40 lowercase hex characters")
+            if sha256 is None and git_sha1 is None:
+                raise self.fail(table, index, f"files[{file_index}] needs 'sha256' or 'git_sha1'")
+            size = item.get("size")
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise self.fail(table, index, f"files[{file_index}] needs an integer 'size'")
+            files.append(HubFile(item["path"], size, sha256, git_sha1))
+        license_value = raw.get("license", [])
+        licenses = (license_value,) if isinstance(license_value, str) else tuple(license_value)
+        return HubEntry(
+            repo_type=self._require(raw, table, index, "repo_type", str),
+            repo_id=self._require(raw, table, index, "repo_id", str),
+            revision=revision,
+            reviewed=self._date(raw, table, index),
+            license=tuple(str(item) for item in licenses),
+            license_name=raw.get("license_name"),
+            license_link=raw.get("license_link"),
+            gated=str(raw.get("gated", "false")),
+            author=raw.get("author"),
+            base_models=tuple(raw.get("base_models", ())),
+            reachable_from=tuple(raw.get("reachable_from", ())),
+            scan=raw.get("scan"),
+            files=tuple(files),
+        )
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def render_lock(lock: Lock) -> str:
+    """The lock as TOML, in a fixed order (artifacts by path, Hub entries by type, id, revision)."""
+    import tomli_w
+
+    document: dict[str, Any] = {"version": FORMAT_VERSION}
+    document["artifact"] = [
+        {"path": e.path, "format": e.format, "size": e.size, "sha256": e.sha256, "reviewed": e.reviewed}
+        for e in (lock.artifacts[key] for key in sorted(lock.artifacts))
+    ]
+    hub_tables = []
+    for key in sorted(lock.hub):
+        entry = lock.hub[key]
+        table: dict[str, Any] = {
+            "repo_type": entry.repo_type,
+            "repo_id": entry.repo_id,
+            "revision": entry.revision,
+            "license": list(entry.license),
+        }
+        for name in ("license_name", "license_link", "author", "scan"):
+            value = getattr(entry, name)
+            if value is not None:
+                table[name] = value
+        table["gated"] = entry.gated
+        table["base_models"] = list(entry.base_models)
+        table["reachable_from"] = list(entry.reachable_from)
+        table["reviewed"] = entry.reviewed
+        table["files"] = [
+            {
+                k: v
+                for k, v in (("path", f.path), ("size", f.size), ("sha256", f.sha256), ("git_sha1", f.git_sha1))
+                if v is not None
+            }
+            for f in sorted(entry.files, key=lambda f: f.path)
+        ]
+        hub_tables.append(table)
+    document["hub"] = hub_tables
+    if not document["artifact"]:
+        del document["artifact"]
+    if not document["hub"]:
+        del document["hub"]
+    return HEADER + tomli_w.dumps(document)
+
+
+def write_lock(path: Path, lock: Lock) -> bool:
+    """Write atomically; return False (and touch nothing) when the content is unchanged."""
+    text = render_lock(lock)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
+@dataclass
+class LockDiff:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return (
+            [f"added    {item}" for item in self.added]
+            + [f"changed  {item}" for item in self.changed]
+            + [f"removed  {item}" for item in self.removed]
+        )
+
+
+def merge(
+    old: Lock,
+    artifacts: Iterable[ArtifactEntry],
+    hub: Iterable[HubEntry],
+    *,
+    prune_artifacts: set[str] | None,
+    prune_hub: bool,
+    seen_hub_keys: set[tuple[str, str, str]] | None = None,
+) -> tuple[Lock, LockDiff]:
+    """New lock from the old one and what this run recorded. An entry whose content did not change
+    keeps its review date. ``prune_artifacts`` (paths that still exist) and ``prune_hub`` are only
+    given on unfiltered runs: deselected subjects never lose their entries."""
+    diff = LockDiff()
+    result = Lock(dict(old.artifacts), dict(old.hub))
+    for entry in artifacts:
+        previous = old.artifacts.get(entry.path)
+        if previous is None:
+            diff.added.append(entry.path)
+            result.artifacts[entry.path] = entry
+        elif previous.same_content(entry):
+            result.artifacts[entry.path] = previous
+        else:
+            diff.changed.append(f"{entry.path} (sha256 {previous.sha256[:12]}… -> {entry.sha256[:12]}…)")
+            result.artifacts[entry.path] = entry
+    for hub_entry in hub:
+        previous_hub = old.hub.get(hub_entry.key)
+        label = f"{hub_entry.repo_type} {hub_entry.repo_id}@{hub_entry.revision[:12]}"
+        if previous_hub is None:
+            diff.added.append(label)
+            result.hub[hub_entry.key] = hub_entry
+        elif hub_entry.same_content(previous_hub):
+            result.hub[hub_entry.key] = previous_hub
+        else:
+            diff.changed.append(label)
+            result.hub[hub_entry.key] = hub_entry
+    if prune_artifacts is not None:
+        for path in sorted(set(result.artifacts) - prune_artifacts):
+            diff.removed.append(path)
+            del result.artifacts[path]
+    if prune_hub and seen_hub_keys is not None:
+        for key in sorted(set(result.hub) - seen_hub_keys):
+            diff.removed.append(f"{key[0]} {key[1]}@{key[2][:12]}")
+            del result.hub[key]
+    return result, diff
+
+
+def entry_to_json(entry: ArtifactEntry | HubEntry) -> dict[str, Any]:
+    """A JSON-able form, to carry recorded entries from xdist workers to the controller."""
+    if isinstance(entry, ArtifactEntry):
+        return {
+            "kind": "artifact",
+            **{k: v for k, v in entry.__dict__.items() if k != "reviewed"},
+            "reviewed": entry.reviewed.isoformat(),
+        }
+    data = {k: v for k, v in entry.__dict__.items() if k not in ("reviewed", "files")}
+    data.update(kind="hub", reviewed=entry.reviewed.isoformat(), files=[f.__dict__ for f in entry.files])
+    return data
+
+
+def entry_from_json(data: Mapping[str, Any]) -> ArtifactEntry | HubEntry:
+    values = {k: v for k, v in data.items() if k != "kind"}
+    values["reviewed"] = dt.date.fromisoformat(values["reviewed"])
+    if data["kind"] == "artifact":
+        return ArtifactEntry(**values)
+    values["files"] = tuple(HubFile(**item) for item in values["files"])
+    for key in ("license", "base_models", "reachable_from"):
+        values[key] = tuple(values[key])
+    return HubEntry(**values)

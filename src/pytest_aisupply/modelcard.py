@@ -1,0 +1,66 @@
+"""Model-card metadata: the YAML front matter of a README.md, read as the Hub reads it."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The Hub's own rule: the block opens the file with '---' and ends at the next line of '---'.
+_FRONT_MATTER = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)(.*?)(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)", re.S)
+_MAX_CARD_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    metadata: dict[str, Any]
+    error: str | None = None
+
+    def licenses(self) -> tuple[str, ...]:
+        value = self.metadata.get("license")
+        if value is None:
+            return ()
+        if isinstance(value, list):
+            return tuple(str(item) for item in value)
+        return (str(value),)
+
+    def base_models(self) -> tuple[str, ...]:
+        value = self.metadata.get("base_model")
+        if isinstance(value, list):
+            return tuple(str(item) for item in value)
+        return (str(value),) if value else ()
+
+
+def read_card(readme: Path) -> CardFacts | None:
+    """Front matter of a README.md (None when it has none), plus ``adapter_config.json``'s
+    ``base_model_name_or_path`` next to it."""
+    try:
+        raw = readme.read_bytes()[:_MAX_CARD_BYTES]
+        text = raw.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return CardFacts({}, f"model card cannot be read: {exc}")
+    match = _FRONT_MATTER.match(text)
+    metadata: dict[str, Any] = {}
+    if match:
+        import yaml  # type: ignore[import-untyped]
+
+        try:
+            loaded = yaml.safe_load(match[1])
+        except yaml.YAMLError as exc:
+            return CardFacts({}, f"model card metadata is not valid YAML: {exc}")
+        if loaded is not None and not isinstance(loaded, dict):
+            return CardFacts({}, "model card metadata is not a mapping")
+        metadata = dict(loaded or {})
+    adapter = readme.parent / "adapter_config.json"
+    if adapter.is_file():
+        try:
+            base = json.loads(adapter.read_text(encoding="utf-8")).get("base_model_name_or_path")
+        except (OSError, ValueError, AttributeError):
+            base = None
+        if isinstance(base, str) and base and "base_model" not in metadata:
+            metadata["base_model"] = base
+    if not match and not metadata:
+        return None
+    return CardFacts(metadata)

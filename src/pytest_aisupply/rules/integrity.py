@@ -1,0 +1,195 @@
+"""Rule ``integrity``: files are exactly the reviewed ones in the lockfile.
+
+In update mode (``--aisupply-update``) the rule records what it sees instead of comparing, for
+the controller to write; it still fails on what a review must not accept (a pin that only a pull
+request reaches, a reference the Hub cannot describe).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..code.references import COMMIT_SHA
+from ..findings import Finding, Subject
+from ..hashing import git_blob_sha1
+from ..hub import HubError, cached_snapshot, fetch_entry
+from ..lockfile import ArtifactEntry, HubEntry
+
+if TYPE_CHECKING:
+    from ..inventory import Inventory
+
+RULE_ID = "integrity"
+_UPDATE = "run `pytest --aisupply-update` and review the lockfile diff"
+
+
+def hub_subject_id(repo_type: str, repo_id: str, revision: str) -> str:
+    return f"{repo_type}:{repo_id}@{revision}"
+
+
+class IntegrityRule:
+    id = RULE_ID
+    summary = "artifacts and pinned Hub references match the reviewed lockfile"
+
+    def subjects(self, inventory: Inventory) -> Iterator[Subject]:
+        if inventory.lock is None:
+            return
+        if not inventory.lock.exists and not inventory.update:
+            # one clear failure instead of one "unreviewed" per file
+            lockfile = inventory.settings.lockfile
+            yield Subject(lockfile, inventory.root / lockfile, "lockfile")
+            return
+        for artifact in inventory.artifacts:
+            if artifact.problem is None:
+                yield Subject(artifact.relpath, artifact.path, "artifact", artifact.format)
+        seen = set()
+        for use in inventory.hub_uses:
+            reference = use.reference
+            if not isinstance(reference.repo_id, str) or not isinstance(reference.revision, str):
+                continue
+            if reference.repo_type == "github" or not COMMIT_SHA.match(reference.revision):
+                continue
+            subject_id = hub_subject_id(reference.repo_type, reference.repo_id, reference.revision)
+            if subject_id not in seen:
+                seen.add(subject_id)
+                yield Subject(subject_id, inventory.root / use.relpath, "hub")
+
+    def check(self, subject: Subject, inventory: Inventory) -> Iterator[Finding]:
+        if subject.kind == "lockfile":
+            if inventory.lock is not None and not inventory.lock.exists:
+                yield Finding(
+                    self.id,
+                    subject.id,
+                    f"no lockfile yet: nothing in this project has been reviewed ({subject.id} is missing)",
+                    f"{_UPDATE}, then commit {subject.id}; or set lockfile = \"\" to turn the integrity rule off",
+                )
+            return
+        if subject.kind == "hub":
+            yield from self._check_hub(subject, inventory)
+        else:
+            yield from self._check_artifact(subject, inventory)
+
+    def _check_artifact(self, subject: Subject, inventory: Inventory) -> Iterator[Finding]:
+        lock = inventory.lock
+        artifact = inventory.by_relpath.get(subject.id)
+        if lock is None or artifact is None:
+            return
+        try:
+            size = subject.path.stat().st_size
+            digest = inventory.sha256(subject.path)
+        except OSError as exc:
+            yield Finding(self.id, subject.id, f"cannot be hashed: {exc.strerror or exc}", "make the file readable")
+            return
+        current = ArtifactEntry(
+            subject.id, inventory.format_of(subject) or artifact.format, size, digest, inventory.today
+        )
+        if inventory.update:
+            inventory.recorded[subject.id] = current
+            return
+        entry = lock.artifacts.get(subject.id)
+        if entry is None:
+            yield Finding(self.id, subject.id, f"unreviewed: not in {inventory.settings.lockfile}", _UPDATE)
+            return
+        if entry.sha256 != digest or entry.size != size:
+            yield Finding(
+                self.id,
+                subject.id,
+                f"content differs from the lockfile: sha256 {digest} (size {size}), "
+                f"reviewed {entry.sha256} (size {entry.size})",
+                f"if the change is expected, {_UPDATE}; otherwise restore the reviewed file",
+            )
+        yield from self._stale(subject, entry.reviewed, inventory)
+
+    def _check_hub(self, subject: Subject, inventory: Inventory) -> Iterator[Finding]:
+        lock = inventory.lock
+        if lock is None:
+            return
+        repo_type, _, rest = subject.id.partition(":")
+        repo_id, _, revision = rest.rpartition("@")
+        if inventory.update:
+            try:
+                entry = fetch_entry(repo_type, repo_id, revision, inventory.today)
+            except HubError as exc:
+                previous = lock.hub_entry(repo_type, repo_id, revision)
+                if previous is not None:
+                    inventory.recorded[subject.id] = previous
+                yield Finding(
+                    self.id,
+                    subject.id,
+                    f"could not be recorded: {exc}",
+                    "run the update again with network access to the Hub (HF_ENDPOINT), and a token for gated repos",
+                )
+                return
+            previous = lock.hub_entry(repo_type, repo_id, revision)
+            if previous is not None and previous.same_content(entry):
+                entry = previous
+            inventory.recorded[subject.id] = entry
+        else:
+            found = lock.hub_entry(repo_type, repo_id, revision)
+            if found is None:
+                yield Finding(self.id, subject.id, f"unreviewed: not in {inventory.settings.lockfile}", _UPDATE)
+                return
+            entry = found
+        if not any(ref.startswith(("refs/heads/", "refs/tags/")) for ref in entry.reachable_from):
+            where = ", ".join(entry.reachable_from) or "no branch, tag or pull request"
+            yield Finding(
+                self.id,
+                subject.id,
+                f"the pinned commit is not on any branch or tag (reachable from: {where}); "
+                "it may be an unmerged pull request",
+                "pin a commit of the default branch or a release tag",
+            )
+        yield from self._check_cache(subject, entry)
+        if not inventory.update:
+            yield from self._stale(subject, entry.reviewed, inventory)
+
+    def _check_cache(self, subject: Subject, entry: HubEntry) -> Iterator[Finding]:
+        snapshot = cached_snapshot(entry.repo_type, entry.repo_id, entry.revision)
+        if snapshot is None:
+            return
+        locked = {item.path: item for item in entry.files}
+        for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
+            rel = path.relative_to(snapshot).as_posix()
+            item = locked.get(rel)
+            if item is None:
+                yield Finding(
+                    self.id,
+                    subject.id,
+                    f"the local Hugging Face cache holds {rel}, which is not a file of the reviewed commit",
+                    "delete the cached snapshot and download it again",
+                    where=str(path),
+                )
+                continue
+            actual = _hash_like(Path(path), item.sha256 is not None)
+            expected = item.sha256 or item.git_sha1
+            if actual != expected:
+                kind = "sha256" if item.sha256 else "git sha1"
+                yield Finding(
+                    self.id,
+                    subject.id,
+                    f"cached file {rel} was modified: {kind} {actual}, reviewed {expected}",
+                    "delete the cached snapshot (huggingface-cli / hf cache delete) and download it again",
+                    where=str(path),
+                )
+
+    def _stale(self, subject: Subject, reviewed: dt.date, inventory: Inventory) -> Iterator[Finding]:
+        days = inventory.settings.max_review_age_days
+        if days is not None and (inventory.today - reviewed).days > days:
+            yield Finding(
+                self.id,
+                subject.id,
+                f"stale review: reviewed on {reviewed.isoformat()}, more than {days} days ago",
+                f"review it again: {_UPDATE} (the date changes only when content changes, so edit its "
+                "'reviewed' date after the review)",
+            )
+
+
+def _hash_like(path: Path, lfs: bool) -> str:
+    from ..hashing import sha256_file
+
+    try:
+        return sha256_file(path) if lfs else git_blob_sha1(path)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
