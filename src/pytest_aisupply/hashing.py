@@ -46,6 +46,7 @@ class HashCache:
         self.known = dict(known or {})
         self.fresh: dict[str, str] = {}
         self.bytes_hashed = 0
+        self.prefetched = False
 
     @classmethod
     def load(cls, path: Path | None) -> HashCache:

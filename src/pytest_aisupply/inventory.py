@@ -67,6 +67,9 @@ class Inventory:
         self.update = update
         self.recorded: dict[str, ArtifactEntry | HubEntry] = {}
         self.today = today or dt.date.today()
+        #: Hash all artifacts on every core at the first integrity check (off on xdist workers,
+        #: where the items themselves are spread over the cores).
+        self.parallel_hashing = False
 
     @cached_property
     def artifact_root_files(self) -> list[FoundFile]:

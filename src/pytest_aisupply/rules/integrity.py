@@ -76,6 +76,9 @@ class IntegrityRule:
         artifact = inventory.by_relpath.get(subject.id)
         if lock is None or artifact is None:
             return
+        if inventory.parallel_hashing and not inventory.hash_cache.prefetched:
+            inventory.hash_cache.prefetched = True
+            inventory.hash_cache.prefetch(a.path for a in inventory.artifacts if a.problem is None)
         try:
             size = subject.path.stat().st_size
             digest = inventory.sha256(subject.path)
