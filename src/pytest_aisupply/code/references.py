@@ -195,9 +195,9 @@ def _worth_visiting(tree: ast.AST) -> bool:
     changed = True
     while changed:  # follow alias chains: a = hf_hub_download; b = a
         changed = False
-        for source, targets in aliases.items():
-            if source in triggers and not targets <= triggers:
-                triggers |= targets
+        for source, names in aliases.items():
+            if source in triggers and not names <= triggers:
+                triggers |= names
                 changed = True
     return bool(called & triggers)
 

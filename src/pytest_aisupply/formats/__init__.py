@@ -15,10 +15,13 @@ from .core import (
     analyze_path,
     sniff_path,
 )
-from .misc import GGUF, HDF5, NOT_ARTIFACTS, OnnxReader, TextReader
+from .gguf import GgufReader
+from .misc import HDF5, NOT_ARTIFACTS, TextReader
 from .numpy import NpyReader
+from .onnx import OnnxReader
 from .pickles import HeaderlessPickleReader, PickleReader
 from .safetensors import SafetensorsReader
+from .savedmodel import SavedModelReader
 
 __all__ = [
     "HEAD_SIZE",
@@ -48,8 +51,9 @@ def builtin_readers() -> list[FormatReader]:
         *[reader for reader in compressed if reader.name != "zlib"],
         NpyReader(),
         SafetensorsReader(),
-        GGUF,
+        GgufReader(),
         HDF5,
+        SavedModelReader(),
         OnnxReader(),
         *NOT_ARTIFACTS,
         *zlib,

@@ -1,11 +1,16 @@
-"""Recognisers for model formats that cannot hold a pickle (GGUF, HDF5, ONNX) and for files
-that are not artifacts at all (text, images, documents, executables)."""
+"""Recognisers for HDF5 (which cannot hold a pickle) and for files that are not artifacts at all
+(text, images, documents, executables). GGUF, ONNX, SavedModel and Keras have their own modules;
+``GGUF`` and ``OnnxReader`` stay importable from here."""
 
 from __future__ import annotations
 
 from typing import BinaryIO
 
 from .core import ReadContext
+from .gguf import GgufReader
+from .onnx import OnnxReader
+
+__all__ = ["GGUF", "HDF5", "NOT_ARTIFACTS", "GgufReader", "MagicReader", "OnnxReader", "TextReader"]
 
 
 class MagicReader:
@@ -23,7 +28,7 @@ class MagicReader:
         return None
 
 
-GGUF = MagicReader("gguf", ((0, b"GGUF"),), artifact=True)
+GGUF = GgufReader()
 HDF5 = MagicReader("hdf5", tuple((offset, b"\x89HDF\r\n\x1a\n") for offset in (0, 512, 1024, 2048)), artifact=True)
 
 # Formats that hold no model code and no pickle: recognised so they are not "unknown".
@@ -43,37 +48,6 @@ NOT_ARTIFACTS = [
     MagicReader("audio", ((0, b"OggS"), (0, b"fLaC"), (0, b"ID3"), (8, b"WAVE")), artifact=False),
     MagicReader("video", ((4, b"ftyp"),), artifact=False),
 ]
-
-# Field tags a serialized onnx.ModelProto starts with after ir_version (field 1, varint).
-_ONNX_SECOND_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA}
-
-
-class OnnxReader:
-    """ONNX models are protobuf (no magic): recognised by a ModelProto's leading fields."""
-
-    name = "onnx"
-    artifact = True
-
-    def sniff(self, head: bytes, size: int | None) -> bool:
-        if len(head) < 4 or head[0] != 0x08:
-            return False
-        position = 1
-        version = 0
-        shift = 0
-        while position < len(head) and position < 6:
-            byte = head[position]
-            version |= (byte & 0x7F) << shift
-            position += 1
-            shift += 7
-            if not byte & 0x80:
-                break
-        else:
-            return False
-        return 1 <= version <= 32 and position < len(head) and head[position] in _ONNX_SECOND_TAGS
-
-    def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
-        return None
-
 
 _CONTROL = set(range(0x00, 0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
 

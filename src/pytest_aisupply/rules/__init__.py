@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from .base import Rule
+from .integrity import IntegrityRule
+from .license import LicenseRule
 from .no_pickle import NoPickleRule
 from .pinned_revision import PinnedRevisionRule
 from .remote_code import RemoteCodeRule
 from .safetensors import SafetensorsRule
+from .source import SourceRule
+from .unsafe_format import UnsafeFormatRule
 from .unsafe_load import UnsafeLoadRule
 
 __all__ = [
+    "IntegrityRule",
+    "LicenseRule",
     "NoPickleRule",
     "PinnedRevisionRule",
     "RemoteCodeRule",
     "Rule",
     "SafetensorsRule",
+    "SourceRule",
     "UnsafeLoadRule",
     "builtin_rules",
 ]
@@ -27,4 +34,8 @@ def builtin_rules() -> list[Rule]:
         PinnedRevisionRule(),
         RemoteCodeRule(),
         UnsafeLoadRule(),
+        UnsafeFormatRule(),
+        IntegrityRule(),
+        LicenseRule(),
+        SourceRule(),
     ]
