@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+from helpers.hub_server import HubServer, running_hub
 
 pytest_plugins = ["pytester"]
 
@@ -10,3 +16,21 @@ def _isolated_from_outer_xdist(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nested pytester runs must not believe they are xdist workers of this run."""
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+
+
+@pytest.fixture
+def hub() -> Iterator[HubServer]:
+    """A Hub-compatible HTTP server on 127.0.0.1 (see helpers/hub_server.py)."""
+    yield from running_hub()
+
+
+@pytest.fixture
+def hub_env(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point every pytest subprocess at the local Hub with a private HF cache."""
+    env = hub.client_env(tmp_path / "hf-home")
+    for key in [k for k in os.environ if k.startswith(("HF_", "HUGGINGFACE_"))]:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        if key.startswith("HF_") or key in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(key, value)
+    return env

@@ -6,31 +6,13 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers.hub_server import HubServer, running_hub
+from helpers.hub_server import HubServer
 from pytest_aisupply.lockfile import LockError, read_lock
-
-
-@pytest.fixture
-def hub() -> Iterator[HubServer]:
-    yield from running_hub()
-
-
-@pytest.fixture
-def hub_env(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Point every pytest subprocess at the local Hub with a private HF cache."""
-    env = hub.client_env(tmp_path / "hf-home")
-    for key in [k for k in os.environ if k.startswith("HF_") or k.startswith("HUGGINGFACE_")]:
-        monkeypatch.delenv(key, raising=False)
-    for key, value in env.items():
-        if key.startswith("HF_") or key in ("NO_PROXY", "no_proxy"):
-            monkeypatch.setenv(key, value)
-    return env
 
 
 def make_project(pytester: pytest.Pytester, sha: str, extra: str = "", repo: str = "org/model") -> None:

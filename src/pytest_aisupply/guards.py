@@ -1,0 +1,65 @@
+"""pytest side of the run-time guards: which guards a test gets, and its failure message."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GUARD_MARKERS = {
+    "aisupply_no_pickle": "no_pickle",
+    "aisupply_pinned": "pinned",
+    "aisupply_verified": "verified",
+}
+INI_NAMES = {"no-pickle": "no_pickle", "pinned": "pinned", "verified": "verified"}
+
+
+def wanted_guards(item: pytest.Item) -> set[str]:
+    names = {attribute for marker, attribute in GUARD_MARKERS.items() if item.get_closest_marker(marker)}
+    for value in item.config.getini("aisupply_runtime"):
+        if value not in INI_NAMES:
+            raise pytest.UsageError(
+                f"ini option aisupply_runtime: unknown guard {value!r}; use {', '.join(sorted(INI_NAMES))}"
+            )
+        names.add(INI_NAMES[value])
+    return names
+
+
+def run_guarded(item: pytest.Item, guards: set[str]) -> Generator[None, Any, Any]:
+    from . import runtime
+    from .plugin import guard_context
+
+    lock, roots, root = guard_context(item.config)
+    state = runtime.GuardState(
+        no_pickle="no_pickle" in guards,
+        pinned="pinned" in guards,
+        verified="verified" in guards,
+        lock=lock,
+        artifact_roots=roots,
+        project_root=root,
+    )
+    runtime.activate(state)
+    try:
+        result = yield
+    except BaseException:
+        finished = runtime.deactivate()
+        if finished is not None and finished.violations:
+            _fail(finished.violations)
+        raise
+    finished = runtime.deactivate()
+    if finished is not None and finished.violations:
+        _fail(finished.violations)
+    return result
+
+
+def _fail(violations: list[str]) -> None:
+    __tracebackhide__ = True
+    lines = [f"[aisupply] run-time guard refused {len(violations)} operation{'s' if len(violations) != 1 else ''}:"]
+    lines.extend(f"  - {violation}" for violation in violations)
+    pytest.fail("\n".join(lines), pytrace=False)
+
+
+def artifact_roots(root: Path, entries: tuple[str, ...]) -> tuple[Path, ...]:
+    return tuple(Path((root / entry).resolve()) for entry in entries if not any(c in entry for c in "*?["))
