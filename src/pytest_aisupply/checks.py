@@ -10,6 +10,7 @@ import pytest
 
 from .config import ConfigError, Settings
 from .engine import Engine
+from .findings import Finding
 from .hashing import HashCache
 from .items import ROOT_NAME, CheckItem, ChecksCollector, engine_key, verdict_key
 from .lockfile import Lock, LockError, entry_to_json, read_lock
@@ -92,6 +93,12 @@ class ChecksPlugin:
                 "format": item.engine.inventory.format_of(item.subject),
                 "status": verdict.status if verdict else "failed",
                 "waived": sorted({w.reason for _, w in verdict.waived}) if verdict else [],
+                "severity": verdict.severity if verdict else "error",
+                "path": _relative(item.subject.path, self.config.rootpath),
+                "findings": [_finding_json(f) for f in verdict.findings] if verdict else [],
+                "waived_findings": [
+                    {**_finding_json(f), "reason": w.reason} for f, w in (verdict.waived if verdict else [])
+                ],
             }
             inventory = item.engine.inventory
             recorded = inventory.recorded.get(item.subject.id)
@@ -102,6 +109,23 @@ class ChecksPlugin:
                 inventory.hash_cache.known.update(inventory.hash_cache.fresh)
                 inventory.hash_cache.fresh.clear()
         return report
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "message": finding.message,
+        "fix": finding.fix,
+        "where": finding.where,
+        "line": finding.line,
+        "details": list(finding.details),
+    }
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.as_posix()
 
 
 def _read_lock(settings: Settings) -> Lock | None:

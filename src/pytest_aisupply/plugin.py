@@ -3,6 +3,7 @@ work is done by the engine and the modules it uses, imported when the checks are
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,8 +13,11 @@ from . import hookspecs
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .fixture import Aisupply
+    from .lockfile import Lock
 
 settings_key = pytest.StashKey["Settings"]()
+fixture_base_key = pytest.StashKey["tuple[Settings, Lock | None]"]()
 
 MARKERS = ("aisupply: a pytest-aisupply supply-chain check (select all of them with -m aisupply)",)
 
@@ -51,6 +55,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "entries only on unfiltered runs; other rules still fail as usual",
     )
     group.addoption(
+        "--aisupply-sarif",
+        dest="aisupply_sarif",
+        metavar="PATH",
+        default=None,
+        help="write the checks' findings as SARIF 2.1.0 (for code-scanning dashboards) to PATH",
+    )
+    group.addoption(
+        "--aisupply-bom",
+        dest="aisupply_bom",
+        metavar="PATH",
+        default=None,
+        help="write a CycloneDX 1.6 ML-BOM of every model, dataset and artifact found to PATH",
+    )
+    group.addoption(
+        "--aisupply-bom-check",
+        dest="aisupply_bom_check",
+        metavar="PATH",
+        default=None,
+        help="fail when the committed CycloneDX BOM at PATH no longer matches what this run found",
+    )
+    group.addoption(
+        "--aisupply-offline",
+        action="store_true",
+        dest="aisupply_offline",
+        default=False,
+        help="put huggingface_hub, transformers and datasets in offline mode before any test module is "
+        "imported, so the suite cannot reach the Hub",
+    )
+    parser.addini(
+        "aisupply_runtime",
+        type="args",
+        default=[],
+        help="run-time guards for every test: no-pickle, pinned, verified",
+    )
+    group.addoption(
         "--aisupply-only",
         action="store_true",
         dest="aisupply_only",
@@ -66,9 +105,21 @@ def _pyproject(config: pytest.Config) -> Path:
     return config.rootpath / "pyproject.toml"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    if early_config.known_args_namespace.aisupply_offline:
+        from .offline import go_offline
+
+        go_offline()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    if config.option.aisupply_offline:
+        from .offline import go_offline
+
+        go_offline()
     if config.option.no_aisupply:
         if config.option.aisupply_only:
             raise pytest.UsageError("--aisupply-only and --no-aisupply cannot be used together")
@@ -87,6 +138,11 @@ def pytest_configure(config: pytest.Config) -> None:
         from .summary import SummaryReporter
 
         config.pluginmanager.register(SummaryReporter(config, settings), SummaryReporter.name)
+        option = config.option
+        if option.aisupply_sarif or option.aisupply_bom or option.aisupply_bom_check:
+            from .reporting import ReportWriter
+
+            config.pluginmanager.register(ReportWriter(config, settings), ReportWriter.name)
 
 
 def _load_settings(config: pytest.Config, pyproject: Path) -> Settings:
@@ -97,6 +153,58 @@ def _load_settings(config: pytest.Config, pyproject: Path) -> Settings:
         return load_settings(pyproject, root)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    from .guards import wanted_guards
+
+    guards = wanted_guards(item)
+    if not guards:
+        return (yield)
+    from .guards import run_guarded
+
+    return (yield from run_guarded(item, guards))
+
+
+@pytest.fixture
+def aisupply(request: pytest.FixtureRequest) -> Aisupply:
+    """Scan paths, list Hub references and assert supply-chain rules; honours
+    ``@pytest.mark.aisupply(**overrides)``."""
+    from .fixture import Aisupply, apply_overrides
+
+    settings, lock = _fixture_base(request.config)
+    marker = request.node.get_closest_marker("aisupply")
+    if marker is not None and marker.kwargs:
+        settings = apply_overrides(settings, marker.kwargs, request.node.nodeid)
+    return Aisupply(settings, lock)
+
+
+def _fixture_base(config: pytest.Config) -> tuple[Settings, Lock | None]:
+    cached = config.stash.get(fixture_base_key, None)
+    if cached is None:
+        from .lockfile import LockError, read_lock
+
+        settings = config.stash.get(settings_key, None)
+        if settings is None:
+            pyproject = _pyproject(config)
+            settings = _load_settings(config, pyproject)
+        lock = None
+        if settings.lockfile:
+            try:
+                lock = read_lock(settings.root / settings.lockfile)
+            except LockError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        cached = config.stash[fixture_base_key] = (settings, lock)
+    return cached
+
+
+def guard_context(config: pytest.Config) -> tuple[Lock | None, tuple[Path, ...], Path]:
+    """Lockfile and artifact roots for the run-time guards."""
+    from .guards import artifact_roots
+
+    settings, lock = _fixture_base(config)
+    return lock, artifact_roots(settings.root, settings.artifacts), settings.root
 
 
 def pytest_report_header(config: pytest.Config) -> Any:
