@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 import lzma
 import re
+import struct
 import tarfile
 import tempfile
 import zipfile
 import zlib
+from collections import Counter
 from typing import IO, BinaryIO
 
 from .bytestream import ByteReader
@@ -26,6 +28,9 @@ _MEMBER_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplemen
 #: A zip inside a stream that cannot seek (a gzip, a tar member) is copied to memory up to this
 #: size, and to a temporary file beyond it.
 _SPOOL_IN_MEMORY = 16 << 20
+#: Members read as pickles are read to their end (so their CRC-32 is checked) up to this size.
+_CRC_CHECKED = 64 << 20
+_PICKLE_FORMATS = ("pickle", "joblib", "pytorch-legacy", "numpy-object")
 
 
 class _TooLarge(Exception):
@@ -70,7 +75,7 @@ class ZipReader:
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
         if _seekable(raw):
-            self._read(raw, ctx)
+            self.read_archive(raw, ctx)
             return
         try:
             copy = _spool(raw, ctx.limits.max_decompressed_bytes)
@@ -78,9 +83,11 @@ class ZipReader:
             ctx.add_problem(f"zip archive inside a stream is too large to inspect ({exc}); not inspected")
             return
         with copy:
-            self._read(copy, ctx)
+            self.read_archive(copy, ctx)
 
-    def _read(self, raw: IO[bytes], ctx: ReadContext) -> None:
+    def read_archive(self, raw: IO[bytes], ctx: ReadContext, *, polyglot: bool = False) -> None:
+        """Check the archive's structure, then read every member. ``polyglot``: the bytes before
+        the first member are already known (and reported) to be something else."""
         try:
             archive = zipfile.ZipFile(raw)
             infos = archive.infolist()
@@ -91,6 +98,7 @@ class ZipReader:
         if len(infos) > limits.max_members:
             ctx.add_problem(f"zip archive has {len(infos)} members, over the cap of {limits.max_members}")
             return
+        broken = _check_structure(raw, archive, infos, ctx, polyglot=polyglot)
         names = [info.filename for info in infos]
         is_torch = any(_TORCH_PICKLE.search(n) for n in names) and any(_TORCH_VERSION.search(n) for n in names)
         files = [info for info in infos if not info.is_dir()]
@@ -102,6 +110,8 @@ class ZipReader:
         elif {"config.json", "metadata.json"} <= set(names):
             ctx.set_label("keras")
         for info in files:
+            if id(info) in broken:
+                continue
             where = f"{info.filename} inside the zip"
             if info.flag_bits & 0x1:
                 ctx.read_nested_problem(where, "member is encrypted and cannot be inspected")
@@ -121,9 +131,89 @@ class ZipReader:
                     if is_torch and _TORCH_STORAGE.search(info.filename):
                         _check_storage(member, info.file_size, where, ctx)
                     else:
-                        ctx.read_nested(member, info.file_size, where)  # type: ignore[arg-type]
+                        found = ctx.read_nested(member, info.file_size, where)  # type: ignore[arg-type]
+                        if found is not None and found.startswith(_PICKLE_FORMATS) and info.file_size <= _CRC_CHECKED:
+                            _read_to_end(member)  # a pickle member is read whole: its CRC is checked
             except _MEMBER_ERRORS as exc:
                 ctx.read_nested_problem(where, f"member cannot be read: {exc}")
+
+
+def _read_to_end(member: IO[bytes]) -> None:
+    """Read what is left of a member, so that zipfile compares its CRC-32 (it does at the end)."""
+    while member.read(1 << 20):
+        pass
+
+
+def _check_structure(
+    raw: IO[bytes], archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], ctx: ReadContext, *, polyglot: bool
+) -> set[int]:
+    """Structural anomalies that let two readers of one zip see different content: a name that
+    differs between the local header and the central directory, an encrypted flag set only in
+    the local header, duplicate names, members that overlap each other or the central directory,
+    bytes before the first member. Each is a problem; returns the ids of members not to read."""
+    broken: set[int] = set()
+    counts = Counter(info.filename for info in infos)
+    for name, count in sorted(counts.items()):
+        if count > 1:
+            ctx.read_nested_problem(
+                f"{name} inside the zip",
+                f"{count} members have this name: loaders disagree on which one they read (all are inspected)",
+            )
+    spans: list[tuple[int, int, str]] = []
+    directory_start = getattr(archive, "start_dir", None)
+    for info in infos:
+        where = f"{info.filename} inside the zip"
+        raw.seek(info.header_offset)
+        header = raw.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            ctx.read_nested_problem(where, f"no local file header at offset {info.header_offset}")
+            broken.add(id(info))
+            continue
+        flags, _method = struct.unpack("<HH", header[6:10])
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        local_name = raw.read(name_length)
+        central_name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
+        if local_name != central_name:
+            ctx.read_nested_problem(
+                where,
+                f"the local header names this member {local_name.decode('utf-8', 'replace')!r}: loaders that "
+                "read local headers and those that read the central directory see different members",
+            )
+            broken.add(id(info))
+        if flags & 0x1 and not info.flag_bits & 0x1:
+            ctx.read_nested_problem(where, "member is marked encrypted in its local header only; cannot be inspected")
+            broken.add(id(info))
+        data_end = info.header_offset + 30 + name_length + extra_length + info.compress_size
+        spans.append((info.header_offset, data_end, info.filename))
+        if directory_start is not None and data_end > directory_start:
+            ctx.read_nested_problem(where, "member data runs into the central directory")
+            broken.add(id(info))
+    spans.sort()
+    reach, owner = 0, ""
+    for start, end, name in spans:
+        if start < reach:
+            ctx.read_nested_problem(
+                f"{name} inside the zip",
+                f"member overlaps {owner!r} (bytes {start}-{min(end, reach) - 1} belong to both): the same bytes "
+                "are read as two members",
+            )
+        if end > reach:
+            reach, owner = end, name
+    first = spans[0][0] if spans else directory_start
+    if first and not polyglot:
+        raw.seek(0)
+        prefix = read_pickle(ByteReader(raw, size=first))  # type: ignore[arg-type]
+        if prefix.imports or prefix.complete:
+            ctx.read_nested_pickle(
+                "before the first zip member",
+                prefix,
+                "a pickle stream before the zip archive (a pickle-then-zip polyglot)",
+            )
+        ctx.add_problem(
+            f"{first} bytes before the first zip member are not part of the archive (a polyglot file: other "
+            "loaders read them)"
+        )
+    return broken
 
 
 def _check_storage(member: IO[bytes], size: int, where: str, ctx: ReadContext) -> None:

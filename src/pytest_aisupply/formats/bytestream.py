@@ -26,6 +26,10 @@ class ByteReader:
         self._base = start
         self._eof = False
         self.bytes_read = 0
+        # A copy of the bytes consumed since start_capture(), while it stays under its limit.
+        self._capture: bytearray | None = None
+        self._capture_from = 0
+        self._capture_limit = 0
 
     @property
     def offset(self) -> int:
@@ -45,6 +49,8 @@ class ByteReader:
             return True
         if self._eof:
             return False
+        self._capture_to(self._pos)
+        self._capture_from = 0
         parts = [self._buf[self._pos :]]
         self._base += self._pos
         self._pos = 0
@@ -94,10 +100,14 @@ class ByteReader:
             self._pos += n
             return
         rest = n - available
+        self._capture_to(len(self._buf))
+        self._capture_from = 0
+        if self._capture is not None and len(self._capture) + rest > self._capture_limit:
+            self._capture = None
         self._base += len(self._buf)
         self._buf = b""
         self._pos = 0
-        if self._size is not None and _seekable(self._raw):
+        if self._capture is None and self._size is not None and _seekable(self._raw):
             self._raw.seek(rest, 1)
             self._base += rest
             return
@@ -107,8 +117,32 @@ class ByteReader:
                 self._eof = True
                 raise TruncatedError(f"stream ends {rest} bytes before the end of a value")
             self.bytes_read += len(chunk)
+            if self._capture is not None:
+                self._capture += chunk
             rest -= len(chunk)
             self._base += len(chunk)
+
+    def start_capture(self, limit: int) -> None:
+        """Keep a copy of the bytes consumed from here on, as long as they stay within ``limit``
+        (a larger span is given up, without reading anything more than usual)."""
+        self._capture = bytearray()
+        self._capture_from = self._pos
+        self._capture_limit = limit
+
+    def stop_capture(self) -> bytes | None:
+        """The bytes consumed since :meth:`start_capture`, or None when they exceeded its limit."""
+        self._capture_to(self._pos)
+        captured = self._capture
+        self._capture = None
+        return None if captured is None else bytes(captured)
+
+    def _capture_to(self, end: int) -> None:
+        if self._capture is not None:
+            if len(self._capture) + end - self._capture_from > self._capture_limit:
+                self._capture = None
+            else:
+                self._capture += self._buf[self._capture_from : end]
+        self._capture_from = end
 
     def read_line(self, keep: int, limit: int) -> bytes:
         """Read up to and including a newline; return at most ``keep`` bytes of it (no newline).

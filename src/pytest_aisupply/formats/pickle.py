@@ -1,8 +1,17 @@
 """Static reading of pickle streams.
 
 Walks the opcodes of a stream and simulates only as much of the unpickler's stack and memo as is
-needed to name every global the stream would import. Nothing is unpickled and no payload bigger
-than a short string is kept in memory: byte and string payloads are skipped by their length.
+needed to say what the stream would do: every global it would import (``GLOBAL``,
+``STACK_GLOBAL`` with operands from the stack or the memo, ``INST``, ``EXT*`` registry codes) and
+what it does with them: calls (``REDUCE``, ``NEWOBJ``, ``NEWOBJ_EX``, ``OBJ``, ``INST``), state
+set on a class, function or module object (``BUILD``, ``SETITEM`` ...), attributes reached
+through ``getattr``-like callables (``builtins.getattr``, ``operator.attrgetter`` ...) when their
+operands are constants, and bytes handed to callables that unpickle them (``pickle.loads``,
+``torch.storage._load_from_bytes``), which are kept for a nested reading when small enough.
+
+Nothing is unpickled. Memory does not grow with the data: byte and string payloads are skipped by
+their length (only short strings, and the bytes handed to an unpickling callable, are kept), and
+tracked containers are bounded.
 
 joblib writes numpy array data *between* the opcodes of its pickle, right after each
 ``NumpyArrayWrapper`` is built; the walker tracks just enough of the wrapper's state (shape and
@@ -11,6 +20,7 @@ dtype) to skip that data, or to read the nested pickle stream of an object array
 
 from __future__ import annotations
 
+import codecs
 import math
 import re
 from collections.abc import Sequence
@@ -27,17 +37,64 @@ KEPT_STRING_CHARS: Final = 256
 MAX_LINE_BYTES: Final = 64 << 20
 #: Torch's legacy (pre-zip) checkpoints start with this number pickled as a LONG1.
 TORCH_LEGACY_MAGIC: Final = 0x1950A86A20F9469CFC6C
+#: Largest bytes payload handed to an unpickling callable that is kept for a nested reading.
+NESTED_BYTES_CAP: Final = 16 << 20
+#: Most bytes kept for nested readings over one stream (and the streams nested in it).
+NESTED_TOTAL_CAP: Final = 64 << 20
+#: Streams up to this size keep a copy of their bytes (``PickleStream.raw``), for explanations.
+RAW_COPY_CAP: Final = 256 << 10
 
 _DENSE_MEMO_LIMIT: Final = 1 << 24
-#: Memo entries holding tracked containers (tuples, dicts, dtypes, instances) kept at most.
-_RICH_MEMO_LIMIT: Final = 1 << 16
+#: Memo entries whose value is kept, at most (beyond, a memo slot is only known to be set, and
+#: its value is opaque: a global or name fetched from it cannot be resolved, which fails closed).
+_MEMO_VALUES_LIMIT: Final = 1 << 16
+#: Of those, entries holding tracked containers (tuples, dicts, dtypes, instances, bytes).
+_RICH_MEMO_LIMIT: Final = 1 << 14
 #: Longest tuple, and most dict entries, whose items are tracked.
 _TRACKED_ITEMS: Final = 64
+#: Distinct (global, use) pairs and hazards recorded per stream; more are counted, not kept.
+_MAX_USES: Final = 1024
+_MAX_HAZARDS: Final = 64
 _JOBLIB_WRAPPER_MODULES: Final = frozenset({"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"})
-_COPYREG_MODULES: Final = frozenset({"copyreg", "copy_reg"})
 _DTYPE_DESCR_SIZE = re.compile(r"[A-Za-z]+([0-9]+)\Z")
 _INT_LINE = re.compile(rb"[-+]?[0-9]+\Z")
 _LONG_LINE = re.compile(rb"[-+]?[0-9]+L?\Z")
+
+#: Module names the unpickler maps (Python 2 names, C accelerator modules) to the one whose
+#: behaviour the walker knows.
+_CANONICAL_MODULES: Final = {
+    "__builtin__": "builtins",
+    "copy_reg": "copyreg",
+    "_operator": "operator",
+    "_functools": "functools",
+    "_pickle": "pickle",
+    "cPickle": "pickle",
+    "importlib._bootstrap": "importlib",
+}
+# Callables whose effect the walker follows (canonical dotted names).
+_GETATTR: Final = frozenset({"builtins.getattr"})
+_GETITEM: Final = frozenset({"operator.getitem", "builtins.dict.get", "builtins.dict.__getitem__"})
+_GETTERS: Final = {"operator.attrgetter": "attr", "operator.itemgetter": "item", "operator.methodcaller": "method"}
+_PARTIAL: Final = frozenset({"functools.partial"})
+_IMPORTERS: Final = frozenset({"builtins.__import__", "importlib.import_module", "importlib.__import__"})
+_RESOLVERS: Final = frozenset({"pkgutil.resolve_name"})
+#: Callables that unpickle (or torch.load) the bytes they are given.
+UNPICKLING_CALLABLES: Final = frozenset(
+    {
+        "pickle.loads",
+        "pickle._loads",
+        "torch.storage._load_from_bytes",
+        "dill.loads",
+        "dill._dill.loads",
+        "cloudpickle.loads",
+        "cloudpickle.cloudpickle.loads",
+    }
+)
+#: torch helpers that call the function given as their first argument.
+_CALLS_FIRST_ARGUMENT: Final = frozenset({"torch._tensor._rebuild_from_type_v2", "torch._tensor._rebuild_from_type"})
+_RECONSTRUCTORS: Final = frozenset({"copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__"})
+#: Names under which a module's namespace holds the builtins (``os.__builtins__`` ...).
+_NAMESPACE_ATTRIBUTES: Final = frozenset({"__dict__", "__globals__", "__builtins__"})
 
 
 class PickleStructureError(Exception):
@@ -46,16 +103,65 @@ class PickleStructureError(Exception):
 
 @dataclass(frozen=True)
 class PickleImport:
-    """A global the stream would import when unpickled."""
+    """A global the stream would import when unpickled.
+
+    ``via`` is set for a global the stream reaches as an attribute or item of another object
+    through a ``getattr``-like callable (``builtins.getattr``, ``operator.attrgetter`` ...): the
+    name of that callable; ``opcode`` is then the opcode that called it.
+    """
 
     module: str
     name: str
     opcode: str
     offset: int
+    via: str = ""
 
     @property
     def dotted(self) -> str:
         return f"{self.module}.{self.name}"
+
+    @property
+    def label(self) -> str:
+        """The name with how it is reached: ``builtins.eval via builtins.getattr``."""
+        return f"{self.dotted} via {self.via}" if self.via else self.dotted
+
+
+@dataclass(frozen=True)
+class GlobalUse:
+    """Something the stream does with a global: ``action`` is ``called`` (REDUCE, NEWOBJ,
+    NEWOBJ_EX, OBJ, INST) or ``called via <callable>`` (a helper that calls its argument)."""
+
+    dotted: str
+    action: str
+    opcode: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class Hazard:
+    """Something the stream does that no allowlist makes safe: state set on a class, function or
+    module object, a call the walker cannot resolve, bytes handed to an unpickling callable that
+    cannot be analysed."""
+
+    message: str
+    offset: int
+
+
+@dataclass
+class NestedPayload:
+    """Bytes the stream hands to a callable that unpickles them (``pickle.loads``,
+    ``torch.storage._load_from_bytes`` ...), kept for a nested reading. A reader that reads them
+    sets ``analysed`` and drops ``data``."""
+
+    via: str
+    offset: int
+    length: int
+    data: bytes | None
+    analysed: bool = False
+
+    @property
+    def where(self) -> str:
+        return f"bytes passed to {self.via} at offset {self.offset}"
 
 
 @dataclass
@@ -66,10 +172,15 @@ class PickleStream:
     protocol: int = 0
     end: int | None = None
     imports: list[PickleImport] = field(default_factory=list)
+    uses: list[GlobalUse] = field(default_factory=list)
+    hazards: list[Hazard] = field(default_factory=list)
+    nested: list[NestedPayload] = field(default_factory=list)
     opcodes: int = 0
     persistent_ids: int = 0
     first_value: int | None = None
     error: str | None = None
+    #: The stream's bytes, when it is at most RAW_COPY_CAP long (for explanations).
+    raw: bytes | None = None
 
     @property
     def complete(self) -> bool:
@@ -82,6 +193,12 @@ class PickleStream:
             seen.setdefault(item.dotted, None)
         return list(seen)
 
+    def uses_of(self, dotted: str) -> list[GlobalUse]:
+        return [use for use in self.uses if use.dotted == dotted]
+
+
+# -- values on the simulated stack ------------------------------------------------------------
+
 
 class _Mark:
     __slots__ = ()
@@ -91,16 +208,73 @@ class _Opaque:
     __slots__ = ()
 
 
-class _Global:
-    __slots__ = ("module", "name")
+class _NoneValue:
+    __slots__ = ()
 
-    def __init__(self, module: str, name: str) -> None:
+
+class _Global:
+    """A global object (class, function, module attribute). ``via`` is set when it was reached
+    through a ``getattr``-like callable rather than imported by name."""
+
+    __slots__ = ("canonical", "module", "name", "via")
+
+    def __init__(self, module: str, name: str, via: str = "") -> None:
         self.module = module
+        self.name = name
+        self.via = via
+        self.canonical = f"{_CANONICAL_MODULES.get(module, module)}.{name}"
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.name}"
+
+    @property
+    def is_builtins_namespace(self) -> bool:
+        """``X.__builtins__`` (the builtins module or its dict), ``builtins.__dict__``."""
+        last = self.name.rpartition(".")[2]
+        return last == "__builtins__" or self.canonical == "builtins.__dict__"
+
+
+class _Module:
+    """A module object, as returned by ``importlib.import_module`` or ``sys.modules[...]``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
         self.name = name
 
 
-class _NoneValue:
-    __slots__ = ()
+class _Bytes:
+    """A bytes payload: its length and offset, and its content only when kept."""
+
+    __slots__ = ("data", "length", "offset")
+
+    def __init__(self, offset: int, length: int, data: bytes | None) -> None:
+        self.offset = offset
+        self.length = length
+        self.data = data
+
+
+class _Getter:
+    """``operator.attrgetter/itemgetter/methodcaller(...)``: calling it reads attributes or
+    items of its argument (and, for methodcaller, calls the method)."""
+
+    __slots__ = ("kind", "names", "via")
+
+    def __init__(self, kind: str, names: tuple[str, ...] | None, via: str) -> None:
+        self.kind = kind
+        self.names = names
+        self.via = via
+
+
+class _Partial:
+    """``functools.partial(func, *args)``: calling it calls ``func``."""
+
+    __slots__ = ("args", "func")
+
+    def __init__(self, func: object, args: tuple[object, ...] | None) -> None:
+        self.func = func
+        self.args = args
 
 
 class _Dict:
@@ -160,7 +334,24 @@ class _Instance:
 _MARK: Final = _Mark()
 _OPAQUE: Final = _Opaque()
 _NONE: Final = _NoneValue()
-_StackValue = Union[_Mark, _Opaque, _NoneValue, _Global, _Dict, _Dtype, _Instance, str, int, "tuple[object, ...]"]
+_StackValue = Union[
+    _Mark,
+    _Opaque,
+    _NoneValue,
+    _Global,
+    _Module,
+    _Bytes,
+    _Getter,
+    _Partial,
+    _Dict,
+    _Dtype,
+    _Instance,
+    str,
+    int,
+    "tuple[object, ...]",
+]
+_CHEAP_MEMO = (str, int, _NoneValue, _Global, _Module, _Getter, _Partial)
+_RICH_MEMO = (tuple, _Dict, _Dtype, _Instance, _Bytes)
 
 # Opcodes grouped by what the walker must do with them.
 _PUSH_ONLY = frozenset(b"\x88\x89]\x8f(")  # no argument, push one value (MARK handled apart)
@@ -170,7 +361,7 @@ _UNSIGNED_LEN = {
     0x8C: (1, "str"),  # SHORT_BINUNICODE
     ord("X"): (4, "str"),  # BINUNICODE
     0x8D: (8, "str"),  # BINUNICODE8
-    ord("U"): (1, "bytes"),  # SHORT_BINSTRING
+    ord("U"): (1, "str8"),  # SHORT_BINSTRING (a Python 2 str: decoded to str by the unpickler)
     ord("C"): (1, "bytes"),  # SHORT_BINBYTES
     ord("B"): (4, "bytes"),  # BINBYTES
     0x8E: (8, "bytes"),  # BINBYTES8
@@ -183,6 +374,16 @@ _OPCODE_NAMES = {
     0x82: "EXT1",
     0x83: "EXT2",
     0x84: "EXT4",
+    0x52: "REDUCE",
+    0x81: "NEWOBJ",
+    0x92: "NEWOBJ_EX",
+    ord("o"): "OBJ",
+    ord("b"): "BUILD",
+    ord("s"): "SETITEM",
+    ord("u"): "SETITEMS",
+    ord("a"): "APPEND",
+    ord("e"): "APPENDS",
+    0x90: "ADDITEMS",
 }
 
 
@@ -213,6 +414,37 @@ class _MemoSlots:
         return index in self._sparse
 
 
+class _Shared:
+    """State shared by a stream and the streams nested in it (joblib object arrays)."""
+
+    def __init__(self, stream: PickleStream) -> None:
+        self.stream = stream
+        self.seen_imports: set[tuple[str, str]] = set()
+        self.seen_uses: set[tuple[str, str, str]] = set()
+        self.kept_bytes = 0
+        #: Whether an unpickling callable has been pushed: only then are bytes payloads kept.
+        self.unpickler_seen = False
+
+    def add_import(self, value: _Global, opcode: str, offset: int) -> None:
+        key = (value.dotted, value.via)
+        if key not in self.seen_imports:
+            self.seen_imports.add(key)
+            self.stream.imports.append(PickleImport(value.module, value.name, opcode, offset, value.via))
+        if value.canonical in UNPICKLING_CALLABLES:
+            self.unpickler_seen = True
+
+    def add_use(self, dotted: str, action: str, opcode: str, offset: int) -> None:
+        key = (dotted, action, opcode)
+        if key not in self.seen_uses and len(self.seen_uses) < _MAX_USES:
+            self.seen_uses.add(key)
+            self.stream.uses.append(GlobalUse(dotted, action, opcode, offset))
+
+    def add_hazard(self, message: str, offset: int) -> None:
+        hazards = self.stream.hazards
+        if len(hazards) < _MAX_HAZARDS and not any(h.message == message for h in hazards):
+            hazards.append(Hazard(message, offset))
+
+
 def _decode_line(raw: bytes, what: str, offset: int) -> str:
     try:
         return raw.decode("utf-8")
@@ -227,12 +459,14 @@ def read_pickle(reader: ByteReader) -> PickleStream:
     somewhere inside the stream.
     """
     stream = PickleStream(start=reader.offset)
+    reader.start_capture(RAW_COPY_CAP)
     try:
-        _walk(reader, stream)
+        _walk(reader, stream, _Shared(stream))
     except PickleStructureError as exc:
         stream.error = str(exc)
     except TruncatedError as exc:
         stream.error = f"truncated: {exc}"
+    stream.raw = reader.stop_capture()
     return stream
 
 
@@ -265,22 +499,6 @@ def _is_joblib_wrapper(value: object) -> bool:
     )
 
 
-def _instance_of(cls: object) -> _StackValue:
-    return _Instance(cls) if isinstance(cls, _Global) else _OPAQUE
-
-
-def _reduce(func: object, args: object) -> _StackValue:
-    """The value REDUCE builds, as far as the walker tracks it."""
-    if not isinstance(func, _Global):
-        return _OPAQUE
-    first = args[0] if isinstance(args, tuple) and args else None
-    if func.name == "dtype" and func.module.partition(".")[0] == "numpy" and isinstance(first, str):
-        return _Dtype(first)
-    if func.name in ("_reconstructor", "__newobj__", "__newobj_ex__") and func.module in _COPYREG_MODULES:
-        return _instance_of(first)
-    return _Instance(func)
-
-
 def _joblib_array_layout(state: object, offset: int) -> tuple[int, bool, bool]:
     """(data bytes, holds objects, has a padding byte) of the array joblib writes after a
     ``NumpyArrayWrapper`` is built with ``state``."""
@@ -310,16 +528,59 @@ def _joblib_array_layout(state: object, offset: int) -> tuple[int, bool, bool]:
     return math.prod(shape) * itemsize, False, isinstance(alignment, int)
 
 
-def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> None:
+def _describe_value(value: object) -> str:
+    if isinstance(value, _Global):
+        return f"the global {value.dotted}"
+    if isinstance(value, _Module):
+        return f"the module {value.name}"
+    if isinstance(value, _Instance):
+        return f"an object of {value.cls.dotted}"
+    if isinstance(value, (_Getter, _Partial)):
+        return "a callable built by the stream"
+    if isinstance(value, (str, int, tuple, _Bytes, _NoneValue)):
+        return f"a constant ({type(value).__name__.lstrip('_').lower()})"
+    return "a value the stream computed"
+
+
+def _attribute(base: object, name: str, via: str) -> _StackValue | None:
+    """``getattr(base, name)`` as far as it can be told statically; None when it cannot."""
+    if not name or not isinstance(name, str):
+        return None
+    if isinstance(base, _Module):
+        return _Global(base.name, name, via) if base.name != "builtins" else _Global("builtins", name, via)
+    if isinstance(base, _Global):
+        if base.is_builtins_namespace:
+            return _Global("builtins", name, via)
+        return _Global(base.module, f"{base.name}.{name}", via)
+    if isinstance(base, _Instance):
+        return _Global(base.cls.module, f"{base.cls.name}.{name}", via)
+    return None
+
+
+def _item(base: object, key: object, via: str) -> _StackValue | None:
+    """``base[key]`` for the namespaces that hold globals (``__builtins__``, a module's
+    ``__dict__``, ``sys.modules``); None when it cannot be told statically."""
+    if not isinstance(key, str) or not key:
+        return None
+    if isinstance(base, _Global):
+        if base.is_builtins_namespace:
+            return _Global("builtins", key, via)
+        if base.canonical == "sys.modules":
+            return _Module(key)
+        owner, _, last = base.name.rpartition(".")
+        if last in _NAMESPACE_ATTRIBUTES:
+            return _Global(base.module, f"{owner}.{key}" if owner else key, via)
+    return None
+
+
+def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: bool = True) -> None:
     stack: list[_StackValue] = []
     memo: dict[int, _StackValue] = {}
     slots = _MemoSlots()
     frame_end: int | None = None
-    imports = stream.imports
     rich_memo = 0
-    # Tuples and dicts are only tracked once the stream imports joblib's wrapper or numpy.dtype
-    # (they are what joblib's array headers are made of); until then they stay opaque, cheaply.
-    tracking = False
+    op_offset = reader.offset
+    op = 0
 
     def pop() -> _StackValue:
         if not stack or stack[-1] is _MARK:
@@ -340,9 +601,11 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             raise PickleStructureError(f"memo store with an empty stack at offset {op_offset}")
         slots.add(index)
         top = stack[-1]
-        if isinstance(top, (str, _Global, int, _NoneValue)):
+        if len(memo) >= _MEMO_VALUES_LIMIT and index not in memo:
+            return
+        if isinstance(top, _CHEAP_MEMO):
             memo[index] = top
-        elif isinstance(top, (tuple, _Dict, _Dtype, _Instance)) and rich_memo < _RICH_MEMO_LIMIT:
+        elif isinstance(top, _RICH_MEMO) and rich_memo < _RICH_MEMO_LIMIT:
             rich_memo += 1
             memo[index] = top
         else:
@@ -353,14 +616,149 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             raise PickleStructureError(f"memo reference to unset slot {index} at offset {op_offset}")
         stack.append(memo.get(index, _OPAQUE))
 
-    def add_import(module: str, name: str, opcode: int) -> _Global:
-        nonlocal tracking
-        imports.append(PickleImport(module, name, _OPCODE_NAMES[opcode], op_offset))
-        if joblib and not tracking:
-            tracking = (name == "NumpyArrayWrapper" and module in _JOBLIB_WRAPPER_MODULES) or (
-                name == "dtype" and module.partition(".")[0] == "numpy"
+    def imported(module: str, name: str) -> _Global:
+        value = _Global(module, name)
+        shared.add_import(value, _OPCODE_NAMES[op], op_offset)
+        return value
+
+    def reached(value: _StackValue | None, via: str, what: str) -> _StackValue:
+        """Record a global reached through a getattr-like callable; an attribute or item that
+        cannot be told statically is a hazard."""
+        if value is None:
+            shared.add_hazard(
+                f"{_OPCODE_NAMES[op]} at offset {op_offset} reads {what} through {via}, which cannot be "
+                "resolved statically",
+                op_offset,
             )
-        return _Global(module, name)
+            return _OPAQUE
+        if isinstance(value, _Global):
+            shared.add_import(value, _OPCODE_NAMES[op], op_offset)
+        return value
+
+    def hazard(message: str) -> None:
+        shared.add_hazard(f"{_OPCODE_NAMES[op]} at offset {op_offset} {message}", op_offset)
+
+    def call(func: object, args: object, how: str = "called") -> _StackValue:
+        """The value a call of ``func`` with ``args`` (a tuple, when known) builds, recording the
+        call and following the callables whose effect matters."""
+        opname = _OPCODE_NAMES[op]
+        if isinstance(func, _Partial):
+            if func.func is None:
+                hazard("calls a functools.partial whose function cannot be resolved statically")
+                return _OPAQUE
+            combined = func.args + args if func.args is not None and isinstance(args, tuple) else None
+            return call(func.func, combined, "called via functools.partial")
+        if isinstance(func, _Getter):
+            return call_getter(func, args)
+        if not isinstance(func, _Global):
+            hazard(f"calls {_describe_value(func)}, not a named global; what it runs cannot be told statically")
+            return _OPAQUE
+        shared.add_use(func.dotted, how, opname, op_offset)
+        name = func.canonical
+        known = args if isinstance(args, tuple) else None
+        first = known[0] if known else None
+        if name in _GETATTR:
+            if known is None or len(known) < 2 or not isinstance(known[1], str):
+                hazard(f"calls {func.dotted} with operands that cannot be read statically")
+                return _OPAQUE
+            return reached(
+                _attribute(first, known[1], func.dotted),
+                func.dotted,
+                f"attribute {known[1]!r} of {_describe_value(first)}",
+            )
+        if name in _GETITEM:
+            if known is None or len(known) < 2:
+                hazard(f"calls {func.dotted} with operands that cannot be read statically")
+                return _OPAQUE
+            return reached(
+                _item(first, known[1], func.dotted), func.dotted, f"item {known[1]!r} of {_describe_value(first)}"
+            )
+        if name in _GETTERS:
+            names = [item for item in known if isinstance(item, str)] if known is not None else []
+            complete = known is not None and len(names) == len(known) > 0
+            return _Getter(_GETTERS[name], tuple(names) if complete else None, func.dotted)
+        if name in _PARTIAL:
+            if known is None or not known:
+                return _Partial(None, None)
+            return _Partial(first, known[1:])
+        if name in _IMPORTERS:
+            if not isinstance(first, str):
+                hazard(f"imports a module whose name cannot be read statically through {func.dotted}")
+                return _OPAQUE
+            fromlist = known[3] if known is not None and len(known) > 3 else None
+            top_only = name == "builtins.__import__" and not (isinstance(fromlist, tuple) and fromlist)
+            return _Module(first.partition(".")[0] if top_only else first)
+        if name in _RESOLVERS:
+            if not isinstance(first, str) or not first:
+                hazard(f"resolves a name that cannot be read statically through {func.dotted}")
+                return _OPAQUE
+            module, colon, rest = first.partition(":")
+            if not colon:
+                module, _, rest = first.rpartition(".")
+            return reached(_Global(module, rest, func.dotted) if module and rest else None, func.dotted, repr(first))
+        if name in UNPICKLING_CALLABLES:
+            payload = first
+            if isinstance(payload, _Bytes) and payload.data is not None:
+                shared.stream.nested.append(NestedPayload(func.dotted, payload.offset, payload.length, payload.data))
+            elif isinstance(payload, _Bytes):
+                hazard(
+                    f"passes {payload.length} bytes (from offset {payload.offset}) to {func.dotted}, which "
+                    f"unpickles them; they were not kept for analysis (over the {NESTED_BYTES_CAP >> 20} MiB "
+                    "cap, or given before the callable), so they cannot be shown safe"
+                )
+            else:
+                hazard(f"passes {_describe_value(payload)} to {func.dotted}, which unpickles it; it cannot be analysed")
+            return _OPAQUE
+        if name in _CALLS_FIRST_ARGUMENT:
+            if known is None or not known:
+                hazard(f"calls {func.dotted} with arguments that cannot be read statically")
+                return _OPAQUE
+            inner_args = known[2] if len(known) > 2 else None
+            call(first, inner_args, f"called via {func.dotted}")
+            return _OPAQUE
+        if name in _RECONSTRUCTORS:
+            if isinstance(first, _Global):
+                shared.add_use(first.dotted, f"instantiated via {func.dotted}", opname, op_offset)
+                return _Instance(first)
+            if known is not None:
+                hazard(f"instantiates {_describe_value(first)} through {func.dotted}")
+            return _OPAQUE
+        if func.name == "dtype" and func.module.partition(".")[0] == "numpy" and isinstance(first, str):
+            return _Dtype(first)
+        return _Instance(func)
+
+    def call_getter(getter: _Getter, args: object) -> _StackValue:
+        target = args[0] if isinstance(args, tuple) and len(args) == 1 else None
+        if getter.names is None or target is None:
+            hazard(f"calls an {getter.via.rpartition('.')[2]} whose operands cannot be read statically")
+            return _OPAQUE
+        results: list[object] = []
+        for name in getter.names:
+            if getter.kind == "item":
+                value = reached(
+                    _item(target, name, getter.via), getter.via, f"item {name!r} of {_describe_value(target)}"
+                )
+            else:
+                value = target
+                for part in name.split("."):
+                    value = reached(
+                        _attribute(value, part, getter.via),
+                        getter.via,
+                        f"attribute {name!r} of {_describe_value(target)}",
+                    )
+                if getter.kind == "method":
+                    call(value, None, f"called via {getter.via}")
+                    value = _OPAQUE
+            results.append(value)
+        return results[0] if len(results) == 1 else tuple(results)  # type: ignore[return-value]
+
+    def mutate(target: object, what: str) -> None:
+        """SETITEM(S), APPEND(S), ADDITEMS or BUILD applied to ``target``."""
+        if isinstance(target, (_Global, _Module)):
+            hazard(
+                f"{what} {_describe_value(target)} (a class, function or module object): it changes code "
+                "or state that later runs"
+            )
 
     def joblib_array(state: _StackValue) -> None:
         """Skip the array data joblib wrote right after a NumpyArrayWrapper was built, or read
@@ -372,8 +770,8 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
                 raise PickleStructureError(f"joblib array data inside a pickle frame at offset {reader.offset}")
             frame_end = None
         if has_objects:
-            nested = PickleStream(start=reader.offset, imports=imports)
-            _walk(reader, nested, joblib=False)
+            nested = PickleStream(start=reader.offset)
+            _walk(reader, nested, shared, joblib=False)
             stream.opcodes += nested.opcodes
             stream.persistent_ids += nested.persistent_ids
             return
@@ -381,15 +779,25 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             reader.skip(reader.read(1)[0])
         reader.skip(size)
 
+    def bytes_value(length: int) -> _Bytes:
+        """A bytes payload of ``length`` at the reader: kept only when an unpickling callable was
+        pushed before it (it may be its argument) and it fits the caps; skipped otherwise."""
+        if shared.unpickler_seen and length <= NESTED_BYTES_CAP and shared.kept_bytes + length <= NESTED_TOTAL_CAP:
+            shared.kept_bytes += length
+            return _Bytes(op_offset, length, reader.read(length))
+        reader.skip(length)
+        return _Bytes(op_offset, length, None)
+
     while True:
         op_offset = reader.offset
         if frame_end is not None and op_offset >= frame_end:
             if op_offset > frame_end:
                 raise PickleStructureError(f"opcode straddles the end of a frame at offset {frame_end}")
             frame_end = None
-        op = reader.read_byte()
-        if op is None:
+        read_op = reader.read_byte()
+        if read_op is None:
             raise TruncatedError(f"no STOP opcode before the end of the data (offset {op_offset})")
+        op = read_op
         stream.opcodes += 1
 
         if op in _PUSH_ONLY:
@@ -399,21 +807,22 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
         elif op == 0x29:  # EMPTY_TUPLE
             stack.append(())
         elif op == 0x7D:  # EMPTY_DICT
-            stack.append(_Dict() if tracking else _OPAQUE)
+            stack.append(_Dict())
         elif op in _INT_ARG_PUSH:  # BININT, BININT1, BININT2
             width, signed = _INT_ARG_PUSH[op]
-            raw = reader.read(width)
-            stack.append(int.from_bytes(raw, "little", signed=signed) if tracking else _OPAQUE)
+            stack.append(int.from_bytes(reader.read(width), "little", signed=signed))
         elif op in _FIXED_ARG_PUSH:
             reader.read(_FIXED_ARG_PUSH[op])
             stack.append(_OPAQUE)
         elif op in _UNSIGNED_LEN:
             width, kind = _UNSIGNED_LEN[op]
             length = int.from_bytes(reader.read(width), "little")
-            if kind == "str" and length <= KEPT_STRING_CHARS * 4:
+            if kind == "bytes":
+                stack.append(bytes_value(length))
+            elif length <= KEPT_STRING_CHARS * 4:
                 raw = reader.read(length)
                 try:
-                    text = raw.decode("utf-8", "surrogatepass")
+                    text = raw.decode("utf-8", "surrogatepass") if kind == "str" else raw.decode("latin-1")
                 except UnicodeDecodeError as exc:
                     raise PickleStructureError(f"string at offset {op_offset} is not UTF-8") from exc
                 stack.append(text if len(text) <= KEPT_STRING_CHARS else _OPAQUE)
@@ -424,12 +833,14 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             length = int.from_bytes(reader.read(4), "little", signed=True)
             if length < 0:
                 raise PickleStructureError(f"negative BINSTRING length at offset {op_offset}")
-            reader.skip(length)
-            stack.append(_OPAQUE)
+            if length <= KEPT_STRING_CHARS:
+                stack.append(reader.read(length).decode("latin-1"))
+            else:
+                reader.skip(length)
+                stack.append(_OPAQUE)
         elif op == 0x8A:  # LONG1
             length = reader.read(1)[0]
-            raw = reader.read(length)
-            value = int.from_bytes(raw, "little", signed=True)
+            value = int.from_bytes(reader.read(length), "little", signed=True)
             if stream.opcodes <= 3 and stream.first_value is None:
                 stream.first_value = value
             stack.append(value)
@@ -459,11 +870,19 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             except ValueError as exc:
                 raise PickleStructureError(f"bad FLOAT argument at offset {op_offset}") from exc
             stack.append(_OPAQUE)
-        elif op == 0x53:  # STRING: quoted repr
-            line = reader.read_line(MAX_LINE_BYTES, MAX_LINE_BYTES)
-            if len(line) < 2 or line[0] != line[-1] or line[:1] not in (b"'", b'"'):
+        elif op == 0x53:  # STRING: quoted repr, escapes decoded
+            keep = KEPT_STRING_CHARS + 3
+            line = reader.read_line(keep, MAX_LINE_BYTES)
+            whole = len(line) < keep
+            if len(line) < 2 or line[:1] not in (b"'", b'"') or (whole and line[0] != line[-1]):
                 raise PickleStructureError(f"STRING argument at offset {op_offset} is not quoted")
-            stack.append(_OPAQUE)
+            if whole:
+                try:
+                    stack.append(codecs.escape_decode(line[1:-1])[0].decode("latin-1"))
+                except ValueError as exc:
+                    raise PickleStructureError(f"bad STRING escape at offset {op_offset}") from exc
+            else:
+                stack.append(_OPAQUE)
         elif op == 0x56:  # UNICODE: raw-unicode-escape line
             line = reader.read_line(KEPT_STRING_CHARS + 1, MAX_LINE_BYTES)
             if len(line) <= KEPT_STRING_CHARS:
@@ -476,21 +895,21 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             if not module or not name:
                 raise PickleStructureError(f"empty module or name in the global at offset {op_offset}")
             if op == 0x69:
-                pop_mark()
-                stack.append(_Instance(add_import(module, name, op)))
+                inst_args = tuple(pop_mark())
+                stack.append(call(imported(module, name), inst_args))
             else:
-                stack.append(add_import(module, name, op))
+                stack.append(imported(module, name))
         elif op == 0x93:  # STACK_GLOBAL
             name_value = pop()
             module_value = pop()
             if isinstance(module_value, str) and isinstance(name_value, str):
-                stack.append(add_import(module_value, name_value, op))
+                stack.append(imported(module_value, name_value))
             else:
-                stack.append(add_import("<unresolved>", "<unresolved>", op))
+                stack.append(imported("<unresolved>", "<unresolved>"))
         elif op in (0x82, 0x83, 0x84):  # EXT1/2/4: global looked up in copyreg's registry
             width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
             code = int.from_bytes(reader.read(width), "little", signed=op == 0x84)
-            stack.append(add_import("<copyreg extension>", str(code), op))
+            stack.append(imported("<copyreg extension>", str(code)))
         elif op == 0x2E:  # STOP
             if not stack or stack[-1] is _MARK:
                 raise PickleStructureError(f"STOP with an empty stack at offset {op_offset}")
@@ -543,22 +962,15 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             pop_mark()
         elif op == 0x74:  # TUPLE
             items = pop_mark()
-            stack.append(tuple(items) if tracking and len(items) <= _TRACKED_ITEMS else _OPAQUE)
+            stack.append(tuple(items) if len(items) <= _TRACKED_ITEMS else _OPAQUE)
         elif op in (0x85, 0x86, 0x87):  # TUPLE1..3
             values = [pop() for _ in range(op - 0x84)]
-            if tracking:
-                values.reverse()
-                stack.append(tuple(values))
-            else:
-                stack.append(_OPAQUE)
+            values.reverse()
+            stack.append(tuple(values))
         elif op == 0x64:  # DICT
-            items = pop_mark()
-            if tracking:
-                built = _Dict()
-                built.update(items)
-                stack.append(built)
-            else:
-                stack.append(_OPAQUE)
+            built = _Dict()
+            built.update(pop_mark())
+            stack.append(built)
         elif op in (0x6C, 0x91):  # LIST, FROZENSET
             pop_mark()
             stack.append(_OPAQUE)
@@ -567,6 +979,8 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             target = pop()
             if isinstance(target, _Dict):
                 target.update(items)
+            else:
+                mutate(target, "sets items on")
             stack.append(target)
         elif op == 0x73:  # SETITEM
             item = pop()
@@ -574,26 +988,30 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             target = pop()
             if isinstance(target, _Dict):
                 target.set(key, item)
+            else:
+                mutate(target, "sets an item on")
             stack.append(target)
         elif op in (0x65, 0x90):  # APPENDS, ADDITEMS
             pop_mark()
-            pop()
-            stack.append(_OPAQUE)
+            target = pop()
+            mutate(target, "adds items to")
+            stack.append(target if isinstance(target, (_Global, _Module)) else _OPAQUE)
         elif op == 0x61:  # APPEND
             pop()
-            pop()
-            stack.append(_OPAQUE)
+            target = pop()
+            mutate(target, "appends to")
+            stack.append(target if isinstance(target, (_Global, _Module)) else _OPAQUE)
         elif op == 0x52:  # REDUCE
             args = pop()
             func = pop()
-            stack.append(_reduce(func, args))
-        elif op == 0x81:  # NEWOBJ
+            stack.append(call(func, args))
+        elif op == 0x81:  # NEWOBJ: cls.__new__(cls, *args)
+            args = pop()
+            stack.append(call(pop(), args))
+        elif op == 0x92:  # NEWOBJ_EX: cls.__new__(cls, *args, **kwargs)
             pop()
-            stack.append(_instance_of(pop()))
-        elif op == 0x92:  # NEWOBJ_EX
-            pop()
-            pop()
-            stack.append(_instance_of(pop()))
+            args = pop()
+            stack.append(call(pop(), args))
         elif op == 0x62:  # BUILD
             state = pop()
             target = pop()
@@ -606,11 +1024,25 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
             elif joblib and _is_joblib_wrapper(target):
                 joblib_array(state)
                 stack.append(_OPAQUE)
+            elif isinstance(target, _Partial):
+                # functools.partial.__setstate__((func, args, kwargs, dict)) replaces the function.
+                new_func = state[0] if isinstance(state, tuple) and state else None
+                target.func = new_func if isinstance(new_func, (_Global, _Getter, _Partial)) else None
+                target.args = (
+                    state[1] if isinstance(state, tuple) and len(state) > 1 and isinstance(state[1], tuple) else None
+                )
+                stack.append(target)
+            elif isinstance(target, _Getter):
+                target.names = None
+                stack.append(target)
             else:
-                stack.append(_OPAQUE)
-        elif op == 0x6F:  # OBJ: MARK cls args... -> object
+                mutate(target, "sets the state of")
+                stack.append(target if isinstance(target, (_Global, _Module)) else _OPAQUE)
+        elif op == 0x6F:  # OBJ: MARK cls args... -> cls(*args)
             items = pop_mark()
-            stack.append(_instance_of(items[0]) if items else _OPAQUE)
+            if not items:
+                raise PickleStructureError(f"OBJ without a class at offset {op_offset}")
+            stack.append(call(items[0], tuple(items[1:])))
         elif op == 0x50:  # PERSID
             reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES)
             stream.persistent_ids += 1
@@ -622,8 +1054,7 @@ def _walk(reader: ByteReader, stream: PickleStream, *, joblib: bool = True) -> N
         elif op == 0x97:  # NEXT_BUFFER (out-of-band buffer)
             stack.append(_OPAQUE)
         elif op == 0x98:  # READONLY_BUFFER
-            pop()
-            stack.append(_OPAQUE)
+            stack.append(pop())
         else:
             raise PickleStructureError(f"unknown opcode 0x{op:02x} at offset {op_offset}")
 

@@ -1,4 +1,9 @@
-"""Readers for files that are pickle streams: raw pickles, joblib dumps, legacy torch files."""
+"""Readers for files that are pickle streams: raw pickles, joblib dumps, legacy torch files.
+
+Bytes a stream hands to an unpickling callable (``pickle.loads(b'...')``,
+``torch.storage._load_from_bytes(b'...')``) are read like any member, with every reader (they
+may be a pickle, a torch zip, a compressed stream ...), at a location that names the call.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,57 @@ from .bytestream import ByteReader
 from .core import ReadContext
 from .pickle import TORCH_LEGACY_MAGIC, PickleStream, looks_like_pickle_start, read_pickle, read_pickles
 
+#: How far from the end of a file the end-of-central-directory record of a zip may start
+#: (22 bytes plus a comment of up to 64 KiB).
+_ZIP_TAIL = 22 + (1 << 16)
+
+
+def record_stream(ctx: ReadContext, stream: PickleStream, note: str = "") -> None:
+    """Record a stream in the context, then read the bytes it hands to unpickling callables."""
+    ctx.add_pickle(stream, note)
+    for payload in stream.nested:
+        data, payload.data = payload.data, None
+        if data is None:
+            continue
+        ctx.read_nested(io.BytesIO(data), len(data), payload.where)
+        payload.analysed = True
+
 
 def record_pickles(raw: BinaryIO, size: int | None, ctx: ReadContext, *, note: str = "") -> list[PickleStream]:
     """Read every consecutive pickle stream from ``raw`` into the context."""
     streams, trailing = read_pickles(ByteReader(raw, size=size))
     for stream in streams:
-        ctx.add_pickle(stream, note)
+        record_stream(ctx, stream, note)
     if trailing is not None:
         ctx.add_detail("trailing_bytes_at", trailing)
+        _check_zip_after(raw, size, trailing, ctx)
     return streams
+
+
+def _check_zip_after(raw: BinaryIO, size: int | None, trailing: int, ctx: ReadContext) -> None:
+    """A zip after the pickle streams makes a pickle-then-zip polyglot: ``pickle.load`` runs the
+    pickle, zip readers (``zipfile``, ``numpy.load`` of an ``.npz``, Keras) read the members.
+    Both are read; the polyglot itself is a problem."""
+    if size is None or not _seekable(raw):
+        return
+    raw.seek(max(trailing, size - _ZIP_TAIL))
+    if b"PK\x05\x06" not in raw.read(_ZIP_TAIL):
+        return
+    ctx.add_problem(
+        f"a zip archive follows the pickle stream (from offset {trailing}): a pickle-then-zip polyglot, "
+        "which pickle loaders and zip loaders read as different content"
+    )
+    from .archives import ZipReader  # archives reads pickles too: imported here, not at the top
+
+    raw.seek(0)
+    ZipReader().read_archive(raw, ctx, polyglot=True)
+
+
+def _seekable(raw: BinaryIO) -> bool:
+    try:
+        return raw.seekable()
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def pickle_label(streams: list[PickleStream]) -> str:

@@ -1,4 +1,11 @@
-"""Which pickle globals ``pickle = "scan"`` allows: an allowlist, never a denylist."""
+"""Which pickle globals ``pickle = "scan"`` allows: an allowlist, never a denylist.
+
+A global is allowed when it is in the default allowlist or the project's
+``pickle_allowed_globals``: exact names, or ``package.*`` patterns. A pattern never allows a
+callable that reaches arbitrary code (``builtins.getattr``, ``eval``, ``operator.attrgetter``,
+``functools.partial``, ``importlib.*``, ``pickle.loads``, ``os.*`` ...) nor any dunder attribute
+(``X.__builtins__``, ``X.__globals__``): those pass only when named exactly.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: What real torch.save(state_dict / nn.Module), numpy arrays and scalars, OrderedDict and
-#: joblib's numpy wrappers import; nothing more.
+#: joblib's numpy wrappers import; nothing more. (``torch.nn.functional.relu``/``gelu`` are the
+#: activations torch.nn's Transformer layers keep as attributes.)
 DEFAULT_ALLOWED = frozenset(
     {
         "collections.OrderedDict",
@@ -16,6 +24,8 @@ DEFAULT_ALLOWED = frozenset(
         "torch._utils._rebuild_parameter",
         "torch._utils._rebuild_parameter_with_state",
         "torch.Size",
+        "torch.nn.functional.relu",
+        "torch.nn.functional.gelu",
         *(
             f"torch.{kind}Storage"
             for kind in (
@@ -73,12 +83,25 @@ _NUMPY_DTYPE_CLASS = re.compile(r"numpy\.dtypes\.\w+DType\Z")
 
 #: Globals that reach arbitrary code: a pattern never allows them, only their exact name does.
 _NEVER_BY_PATTERN = re.compile(
-    r"(builtins\.(getattr|setattr|eval|exec|compile|__import__|open|breakpoint|input|globals|vars)"
-    r"|operator\.(attrgetter|methodcaller|getitem)"
-    r"|functools\.(partial|reduce)"
-    r"|importlib(\..*)?|pkgutil\.resolve_name|runpy\..*|code\..*|pickle\..*|_pickle\..*|marshal\..*"
-    r"|types\.(FunctionType|CodeType)|torch\.storage\._load_from_bytes|torch\.load|torch\.hub\..*"
-    r"|os\..*|posix\..*|nt\..*|subprocess\..*|sys\..*|shutil\..*|socket\..*|ctypes\..*)\Z"
+    r"(builtins\.(getattr|setattr|delattr|eval|exec|compile|__import__|open|breakpoint|input|globals|locals|vars"
+    r"|help|type|super|memoryview)"
+    r"|_?operator\.(attrgetter|itemgetter|methodcaller|getitem|setitem|delitem|call)"
+    r"|_?functools\..*|importlib(\..*)?|_?imp\..*|pkgutil\..*|runpy\..*|code\..*|codeop\..*"
+    r"|_?pickle\..*|cPickle\..*|pickletools\..*|copyreg\.(add_extension|dispatch_table|pickle)|copy_reg\..*"
+    r"|marshal\..*|types\..*|inspect\..*|ctypes(\..*)?|_ctypes\..*|cffi\..*|dill(\..*)?|cloudpickle(\..*)?"
+    r"|os\..*|posix\..*|nt\..*|_?posixsubprocess\..*|subprocess\..*|pty\..*|sys\..*|shutil\..*|signal\..*"
+    r"|_?thread(ing)?\..*|multiprocessing\..*|concurrent\..*|asyncio\..*|_?socket\..*|ssl\..*|select\..*"
+    r"|urllib\..*|http\..*|ftplib\..*|smtplib\..*|telnetlib\..*|xmlrpc\..*|webbrowser\..*|requests\..*"
+    r"|pydoc\..*|timeit\..*|c?[pP]rofile\..*|pdb\..*|bdb\..*|trace\..*|doctest\..*|unittest\..*|idlelib\..*"
+    r"|uuid\..*|mailcap\..*|ensurepip\..*|pip\..*|_?pip_?\w*\..*|setuptools\..*|distutils\..*|venv\..*"
+    r"|site\..*|zipimport\..*|tempfile\..*|platform\..*|sysconfig\..*|logging\.config\..*"
+    r"|torch\.(load|hub\..*|storage\._load_from_bytes|_tensor\._rebuild_from_type(_v2)?|jit\..*"
+    r"|utils\.cpp_extension\..*|_C\..*|_dynamo\..*|_inductor\..*|package\..*|_ops\..*|ops\..*"
+    r"|fx\..*|distributed\..*|testing\..*|_export\..*|export\..*|compiler\..*|library\..*|_classes\..*"
+    r"|serialization\..*|multiprocessing\..*|utils\.(data\.datapipes|benchmark|bottleneck|collect_env)\..*)"
+    r"|numpy\.(load|testing\..*|f2py\..*|distutils\..*|lib\.npyio\..*|lib\._npyio_impl\..*)"
+    r"|joblib\.(load|numpy_pickle\.load.*|parallel\..*|Parallel|delayed)"
+    r"|.*\.__\w+__(\..*)?)\Z"
 )
 
 
@@ -112,3 +135,7 @@ class PicklePolicy:
         if _TORCH_NN_CLASS.match(dotted) or _NUMPY_DTYPE_CLASS.match(dotted):
             return True
         return any(dotted.startswith(prefix) for prefix in self.prefixes)
+
+
+#: The default allowlist alone.
+DEFAULT_POLICY = PicklePolicy.from_settings(())
