@@ -147,7 +147,10 @@ def main() -> None:
         generate(generated, args.files)
         result = scan(generated)
         print()
-        print("| Corpus | Files | Items | Findings by rule | Unparseable | Time | Peak RSS above baseline | Parses per file |")
+        print(
+            "| Corpus | Files | Items | Findings by rule | Unparseable | Time | Peak RSS above baseline "
+            "| Parses per file |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 
         def row(name: str, data: dict[str, object]) -> None:
