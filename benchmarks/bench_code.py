@@ -109,9 +109,7 @@ def generate(root: Path, count: int) -> None:
 
 
 def scan(root: Path) -> dict[str, object]:
-    output = subprocess.run(
-        [sys.executable, "-c", _SCAN, str(root)], check=True, capture_output=True, text=True
-    ).stdout
+    output = subprocess.run([sys.executable, "-c", _SCAN, str(root)], check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -119,8 +117,18 @@ def wheel_sources(wheels: Path | None, workdir: Path) -> list[tuple[str, Path]]:
     if wheels is None:
         wheels = workdir / "wheels"
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheels),
-             "transformers", "sentence-transformers"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "-d",
+                str(wheels),
+                "transformers",
+                "sentence-transformers",
+            ],
             check=True,
             capture_output=True,
         )
@@ -138,8 +146,10 @@ def main() -> None:
     parser.add_argument("--wheels", type=Path, default=None)
     parser.add_argument("--files", type=int, default=10_000)
     args = parser.parse_args()
-    print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
-          f"Python {platform.python_version()}")
+    print(
+        f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as temporary:
         workdir = Path(temporary)
         generated = workdir / "generated"

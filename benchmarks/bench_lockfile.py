@@ -85,8 +85,10 @@ def main() -> None:
         second_time, second_out = timed([*pytest_cmd, "-k", "integrity"], root)
         third_time, third_out = timed([*pytest_cmd], root)
         mib = total / (1 << 20)
-        print(f"date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; cores: {os.cpu_count()}; "
-              f"{args.files} files, {mib:.0f} MiB in all")
+        print(
+            f"date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; cores: {os.cpu_count()}; "
+            f"{args.files} files, {mib:.0f} MiB in all"
+        )
         print()
         print("| Run | Wall time | Throughput | rchar (bytes read by the process) |")
         print("| --- | --- | --- | --- |")
