@@ -6,16 +6,13 @@ from __future__ import annotations
 import os
 import random
 import sys
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
+from helpers.timing import run_with_timeout
 from pytest_aisupply.discovery import FoundFile, Walker, display_relpath
-
-T = TypeVar("T")
 
 needs_symlinks = pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
@@ -38,26 +35,6 @@ def relpaths(root: Path, entries: Iterable[str] = (".",), exclude: Iterable[str]
 
 def problems(root: Path, entries: Iterable[str] = (".",), exclude: Iterable[str] = ()) -> dict[str, str]:
     return {item.relpath: item.problem for item in found(root, entries, exclude) if item.problem is not None}
-
-
-def run_with_timeout(function: Callable[[], T], timeout: float = 20) -> T:
-    """Run ``function`` in a daemon thread; fail instead of hanging the test run."""
-    result: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(function())
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), f"walking did not finish within {timeout} s"
-    if errors:
-        raise errors[0]
-    return result[0]
 
 
 @pytest.fixture

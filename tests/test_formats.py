@@ -8,12 +8,10 @@ import os
 import pickle
 import stat
 import sys
-import threading
 import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -46,6 +44,7 @@ from helpers.artifacts import (
     write_zip_bomb,
     zip_bytes,
 )
+from helpers.timing import run_with_timeout
 from pytest_aisupply.formats import ArtifactFacts, Limits, analyze_path, builtin_readers, sniff_path
 from pytest_aisupply.formats.bytestream import ByteReader
 from pytest_aisupply.formats.pickle import read_pickle, read_pickles
@@ -769,27 +768,6 @@ def test_directory_named_like_a_model(tmp_path: Path) -> None:
         sniff_path(path, READERS)
 
 
-T = TypeVar("T")
-
-
-def run_with_timeout(function: Callable[[], T], timeout: float = 10) -> T:
-    """Run ``function`` in a daemon thread; fail instead of hanging the test run."""
-    result: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(function())
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), f"{function} blocked for {timeout} s"
-    if errors:
-        raise errors[0]
-    return result[0]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
