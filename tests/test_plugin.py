@@ -271,7 +271,7 @@ def test_waiver_with_matching_sha256_passes_and_is_reported(pytester: pytest.Pyt
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["1 checks: 1 waived", "waived: no-pickle::legacy/old_model.pt (vendor model, replaced by Q3)"]
+        ["1 check: 1 waived", "waived: no-pickle::legacy/old_model.pt (vendor model, replaced by Q3)"]
     )
 
 
@@ -304,7 +304,7 @@ def test_rule_set_to_warn_passes_with_a_warning(pytester: pytest.Pytester) -> No
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
-        ["*AisupplyWarning: [[]aisupply[]] no-pickle: evil.pkl (raw pickle): 1 finding", "1 checks: 1 warned"]
+        ["*AisupplyWarning: [[]aisupply[]] no-pickle: evil.pkl (raw pickle): 1 finding", "1 check: 1 warned"]
     )
 
 

@@ -55,7 +55,7 @@ class SummaryReporter:
             return
         terminalreporter.section("aisupply")
         counts = ", ".join(f"{self.statuses[s]} {s}" for s in STATUSES if self.statuses[s])
-        terminalreporter.write_line(f"{total} checks: {counts}")
+        terminalreporter.write_line(f"{total} check{'s' if total != 1 else ''}: {counts}")
         if self.formats:
             listing = ", ".join(f"{name} {count}" for name, count in sorted(self.formats.items()))
             terminalreporter.write_line(f"artifacts by format: {listing}")
