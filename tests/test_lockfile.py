@@ -233,3 +233,24 @@ def test_stale_review_fails(pytester: pytest.Pytester) -> None:
     result = run(pytester, "-k", "integrity")
     result.assert_outcomes(failed=1, deselected=result.parseoutcomes().get("deselected", 0))
     result.stdout.fnmatch_lines(["*stale review: reviewed on 2020-01-01, more than 30 days ago*"])
+
+
+def test_unresolvable_revision_passes_when_the_lock_pins_the_repo(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.aisupply]\ncode = ['src']\nartifacts = ['src']\n")
+    src = pytester.mkdir("src")
+    (src / "load.py").write_text(
+        "import os\nfrom transformers import AutoModel\n"
+        "AutoModel.from_pretrained('org/locked', revision=os.environ['REV'])\n"
+        "AutoModel.from_pretrained('org/other', revision=os.environ['REV'])\n"
+    )
+    sha = "a" * 40
+    (pytester.path / "aisupply.lock").write_text(
+        f"version = 1\n\n[[hub]]\nrepo_type = 'model'\nrepo_id = 'org/locked'\nrevision = '{sha}'\n"
+        "license = ['mit']\ngated = 'false'\nbase_models = []\nreachable_from = ['refs/heads/main']\n"
+        "reviewed = 2026-01-01\nfiles = []\n"
+    )
+    result = run(pytester, "-k", "pinned")
+    result.assert_outcomes(failed=1, deselected=result.parseoutcomes().get("deselected", 0))
+    result.stdout.fnmatch_lines(
+        ["*[[]aisupply[]] pinned-revision: src/load.py: 1 finding", "*org/other*cannot be verified*"]
+    )

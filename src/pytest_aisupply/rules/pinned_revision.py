@@ -52,6 +52,17 @@ def revision_problem(reference: HubReference) -> str | None:
     return f"revision {revision!r} is a branch or tag, which can move"
 
 
+def _locked_elsewhere(reference: HubReference, inventory: Inventory) -> bool:
+    """A revision that cannot be read statically passes when the lockfile pins the same repo."""
+    lock = inventory.lock
+    return (
+        reference.revision is UNRESOLVED
+        and isinstance(reference.repo_id, str)
+        and lock is not None
+        and lock.hub_entry(reference.repo_type, reference.repo_id) is not None
+    )
+
+
 class PinnedRevisionRule(CodeRule):
     id = "pinned-revision"
     summary = "Hub models, datasets and torch.hub repos are pinned to a 40-hex commit"
@@ -73,7 +84,7 @@ class PinnedRevisionRule(CodeRule):
                 )
                 continue
             problem = revision_problem(reference)
-            if problem is None:
+            if problem is None or _locked_elsewhere(reference, inventory):
                 continue
             if reference.repo_id is UNRESOLVED and reference.revision is not UNRESOLVED:
                 problem += "; the repo id cannot be verified statically either"
