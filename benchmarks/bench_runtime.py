@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-_TEST = '''
+_TEST = """
 import json
 
 
@@ -29,7 +29,7 @@ def test_{n}(tmp_path):
     path.write_text(json.dumps(data))
     assert json.loads(path.read_text())["name"] == "case-{n}"
     assert sum(x * x for x in range(2000)) > 0
-'''
+"""
 
 
 def run(root: Path, *args: str) -> float:
@@ -64,7 +64,9 @@ def main() -> None:
             times["plugin, no guard"].append(run(root))
             times["no-pickle guard"].append(run(guarded))
         base = statistics.median(times["without plugin"])
-        print(f"date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; {args.tests} tests, median of {args.repeat}")
+        print(
+            f"date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; {args.tests} tests, median of {args.repeat}"
+        )
         print()
         print("| Suite run | Median wall time | Overhead vs without plugin |")
         print("| --- | --- | --- |")
