@@ -696,7 +696,9 @@ def test_zip_bomb_is_not_inflated(tmp_path: Path) -> None:
     assert facts.format == "zip"
     [problem] = facts.problems
     assert problem.where == "zeros.bin inside the zip"
-    assert "zip bomb cap" in problem.message
+    assert "a zip bomb: the bomb_ratio cap; to allow more, raise it with [tool.aisupply.limits] bomb_ratio" in (
+        problem.message
+    )
 
 
 def test_gzip_bomb_stops_at_the_cap(tmp_path: Path) -> None:
@@ -707,7 +709,7 @@ def test_gzip_bomb_stops_at_the_cap(tmp_path: Path) -> None:
 
     assert time.monotonic() - started < 5
     assert facts.format == "gzip"
-    assert "compression bomb cap" in messages(facts)
+    assert "compression bomb (the bomb_ratio cap" in messages(facts)
 
 
 def test_gzip_of_plain_zeros_is_unknown_content_read_only_at_its_head(tmp_path: Path) -> None:
@@ -725,7 +727,7 @@ def test_decompression_caps_are_configurable(tmp_path: Path) -> None:
     path = write(tmp_path / "small.gz", data)
     limits = Limits(bomb_min_bytes=64 << 10, bomb_ratio=10)
 
-    assert "compression bomb cap" in messages(analyze(path, limits))
+    assert "compression bomb (the bomb_ratio cap" in messages(analyze(path, limits))
     assert analyze(path).problems == []
 
 

@@ -36,7 +36,9 @@ class ChecksPlugin:
         update = bool(config.option.aisupply_update)
         if update and lock is None:
             raise pytest.UsageError('--aisupply-update needs a lockfile: [tool.aisupply] lockfile is set to ""')
-        engine = Engine(settings, rules, readers, lock=lock, hash_cache=self.hash_cache, update=update)
+        engine = Engine(
+            settings, rules, readers, limits=settings.limits, lock=lock, hash_cache=self.hash_cache, update=update
+        )
         engine.inventory.parallel_hashing = not hasattr(config, "workerinput")
         config.stash[engine_key] = engine
         if update and lock is not None and not hasattr(config, "workerinput"):

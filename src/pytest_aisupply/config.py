@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from .findings import SEVERITIES, Severity
+from .limits import Limits
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,6 +68,13 @@ class Settings:
     rules: Mapping[str, Severity] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
     rule_lines: Mapping[str, int] = field(default_factory=dict)
+    #: ``[tool.aisupply.limits]``: the caps set explicitly (the others keep their defaults).
+    limit_overrides: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def limits(self) -> Limits:
+        """The resource caps every reader works within."""
+        return Limits(**self.limit_overrides)
 
     def severity(self, rule_id: str, default: Severity = "error") -> Severity:
         return self.rules.get(rule_id, default)
@@ -121,6 +129,8 @@ def load_settings(pyproject: Path | None, root: Path) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{pyproject.name}: invalid TOML: {exc}") from exc
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError(f"{pyproject.name}: invalid TOML: values nested too deeply") from None
     table = data.get("tool", {}).get("aisupply", {}) if isinstance(data.get("tool"), dict) else {}
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject.name}: [{TABLE}] must be a table")
@@ -235,6 +245,8 @@ class _Parser:
             values["rules"], values["rule_lines"] = self.parse_rules(table["rules"])
         if "waive" in table:
             values["waivers"] = self.parse_waivers(table["waive"])
+        if "limits" in table:
+            values["limit_overrides"] = self.parse_limits(table["limits"])
         self.check_roots(values)
         return Settings(root=self.root, source=self.source, **values)
 
@@ -255,6 +267,21 @@ class _Parser:
             if line is not None:
                 lines[rule_id] = line
         return severities, lines
+
+    def parse_limits(self, limits: Any) -> dict[str, int]:
+        header = f"{TABLE}.limits"
+        if not isinstance(limits, dict):
+            raise self.error("limits", f"expected a table of cap = positive integer, got {_describe(limits)}")
+        known = Limits.keys()
+        values: dict[str, int] = {}
+        for key, value in limits.items():
+            if key not in known:
+                hint = _did_you_mean(key, known)
+                raise self.error(key, f"unknown key{hint}; known keys: {', '.join(sorted(known))}", header=header)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise self.error(key, f"expected a positive integer, got {_describe(value)}", header=header)
+            values[key] = value
+        return values
 
     def parse_waivers(self, entries: Any) -> tuple[Waiver, ...]:
         header = f"{TABLE}.waive"
@@ -310,7 +337,11 @@ class _Parser:
                 if has_magic(entry):
                     continue
                 path = self.root / entry
-                if not path.exists():
+                try:
+                    exists = path.exists()
+                except (OSError, ValueError) as exc:  # a name too long, a NUL byte ...
+                    raise self.error(key, f"{entry!r} cannot be used as a path: {exc}") from None
+                if not exists:
                     raise self.error(key, f"{entry!r} does not exist (relative to {self.root})")
 
 
@@ -328,6 +359,7 @@ _TOP_LEVEL_KEYS = (
     "max_review_age_days",
     "rules",
     "waive",
+    "limits",
 )
 
 

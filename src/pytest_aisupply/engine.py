@@ -67,11 +67,12 @@ class Engine:
 
     def subjects(self) -> list[tuple[Rule, list[Subject]]]:
         """Every (rule, subjects) pair to check, in a stable order (rule order, then subject id)."""
-        result = []
-        for rule in self.active_rules():
-            unique = {subject.id: subject for subject in rule.subjects(self.inventory)}
-            result.append((rule, [unique[key] for key in sorted(unique)]))
-        return result
+        return [(rule, self.subjects_of(rule)) for rule in self.active_rules()]
+
+    def subjects_of(self, rule: Rule) -> list[Subject]:
+        """One rule's subjects, by id (may raise whatever the rule raises)."""
+        unique = {subject.id: subject for subject in rule.subjects(self.inventory)}
+        return [unique[key] for key in sorted(unique)]
 
     def evaluate(self, rule_id: str, subject: Subject) -> Verdict:
         rule = self.rules[rule_id]

@@ -58,7 +58,7 @@ class Inventory:
         self.settings = settings
         self.root = settings.root
         self.readers = list(readers)
-        self.limits = limits or Limits()
+        self.limits = limits or settings.limits
         self._facts: dict[Path, ArtifactFacts] = {}
         self.walker = Walker(self.root, settings.exclude)
         self.lock = lock
@@ -138,7 +138,7 @@ class Inventory:
         """Python files and notebooks under ``settings.code``, parsed on demand, once."""
         from .code.index import CodeIndex
 
-        return CodeIndex(self.root, self.walker, self.settings.code)
+        return CodeIndex(self.root, self.walker, self.settings.code, self.limits)
 
     def format_of(self, subject: Subject) -> str | None:
         """The artifact's format as read (more precise than sniffed), or as sniffed."""

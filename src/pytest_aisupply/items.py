@@ -23,6 +23,13 @@ class AisupplyWarning(pytest.PytestWarning):
     """A supply-chain check set to "warn" found something."""
 
 
+REPORT_IT = "this is a bug in pytest-aisupply or in the rule; please report it (with the file, if you can share it)"
+
+
+class InternalError(Exception):
+    """An exception escaped the plugin or a rule: the check fails, saying so; the session goes on."""
+
+
 class CheckFailed(Exception):
     """Raised by a check item; rendered by ``repr_failure`` without a traceback."""
 
@@ -39,7 +46,18 @@ class ChecksCollector(pytest.Collector):
         self.engine = engine
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        for rule, subjects in self.engine.subjects():
+        for rule in self.engine.active_rules():
+            try:
+                subjects = self.engine.subjects_of(rule)
+            except Exception as exc:
+                # One rule that cannot list its subjects fails one item; the others still run.
+                collector = RuleCollector.from_parent(self, name=rule.id, rule=rule, subjects=[])
+                collector.error = (
+                    f"internal error in rule {rule.id} while collecting its subjects: "
+                    f"{type(exc).__name__}: {exc}; {REPORT_IT}"
+                )
+                yield collector
+                continue
             if subjects:
                 yield RuleCollector.from_parent(self, name=rule.id, rule=rule, subjects=subjects)
 
@@ -49,8 +67,11 @@ class RuleCollector(pytest.Collector):
         super().__init__(**kwargs)
         self.rule = rule
         self.subjects = subjects
+        self.error: str | None = None
 
     def collect(self) -> Iterable[pytest.Item]:
+        if self.error is not None:
+            yield CollectionErrorItem.from_parent(self, name="<collection>", message=self.error)
         for subject in self.subjects:
             yield CheckItem.from_parent(self, name=subject.id, rule_id=self.rule.id, subject=subject)
 
@@ -69,6 +90,17 @@ class CheckItem(pytest.Item):
         return self.config.stash[engine_key]
 
     def runtest(self) -> None:
+        try:
+            self._runtest()
+        except (CheckFailed, Warning):  # a verdict; a warning that "-W error" made an error
+            raise
+        except Exception as exc:
+            raise InternalError(
+                f"[aisupply] {self.rule_id}: {self.subject.id}: internal error while checking "
+                f"{self.subject.path}: {type(exc).__name__}: {exc}; {REPORT_IT}"
+            ) from exc
+
+    def _runtest(self) -> None:
         verdict = self.engine.evaluate(self.rule_id, self.subject)
         self.stash[verdict_key] = verdict
         status = verdict.status
@@ -82,9 +114,29 @@ class CheckItem(pytest.Item):
             self.add_report_section("call", "aisupply", render_waived(verdict))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
-        if isinstance(excinfo.value, CheckFailed):
+        if isinstance(excinfo.value, (CheckFailed, InternalError)):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.subject.path, None, f"[aisupply] {self.rule_id}: {self.subject.id}"
+
+
+class CollectionErrorItem(pytest.Item):
+    """Stands for the checks of a rule whose subjects could not be collected: it fails."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+        self.add_marker(ROOT_NAME)
+
+    def runtest(self) -> None:
+        raise InternalError(f"[aisupply] {self.message}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, InternalError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"[aisupply] {self.nodeid}"

@@ -106,12 +106,112 @@ def read_lock(path: Path) -> Lock:
     except (OSError, UnicodeDecodeError) as exc:
         raise LockError(f"{path.name}: cannot be read: {exc}") from exc
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = fast_parse(text)
+        if data is None:
+            data = tomllib.loads(text)
+    except ValueError as exc:  # TOMLDecodeError, and int() of a number too long to convert
         raise LockError(
             f"{path.name}: invalid TOML: {exc}; fix it or delete it and run pytest --aisupply-update"
         ) from exc
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise LockError(
+            f"{path.name}: invalid TOML: values nested too deeply; fix it or delete it and run pytest --aisupply-update"
+        ) from None
     return _Reader(path, text).parse(data)
+
+
+_COMMENT = re.compile(r"#[^\x00-\x08\x0a-\x1f\x7f]*\Z")
+_KEY_VALUE = re.compile(
+    r"([A-Za-z0-9_-]+) = (?:"
+    r'"([^"\\\x00-\x08\x0a-\x1f\x7f]*)"'  # a basic string without escapes
+    r"|(0|-?[1-9][0-9]{0,17})"  # an integer that fits 64 bits
+    r"|([0-9]{4}-[0-9]{2}-[0-9]{2})"  # a date
+    r"|(true|false)"
+    r"|(\[\]?))\Z"  # an empty array, or the start of a multi-line one
+)
+_ARRAY_ITEM = re.compile(r'    (?:"([^"\\\x00-\x08\x0a-\x1f\x7f]*)"|\{ (.+) \}),\Z')
+_INLINE_PAIR = re.compile(r'([A-Za-z0-9_-]+) = (?:"([^"\\\x00-\x08\x0a-\x1f\x7f]*)"|(0|-?[1-9][0-9]{0,17}))(, |\Z)')
+_TABLES = {"[[artifact]]": ("artifact",), "[[hub]]": ("hub",), "[[hub.files]]": ("hub", "files")}
+
+
+def fast_parse(text: str) -> dict[str, Any] | None:
+    """The document as :func:`render_lock` writes it, read line by line: tomllib takes seconds
+    on a lockfile of a hundred thousand entries. None for anything outside that narrow form
+    (escapes, inline tables, other spacing ...), which tomllib then reads; where it returns a
+    value, it is the one tomllib returns (the fuzz tests compare them)."""
+    document: dict[str, Any] = {}
+    table = document
+    array: list[Any] | None = None
+    assigned: set[int] = set()  # arrays written as values, which a [[table]] header may not extend
+    for line in text.split("\n"):
+        if array is not None:
+            if line == "]":
+                array = None
+                continue
+            item = _ARRAY_ITEM.match(line)
+            if item is None:
+                return None
+            if item[2] is None:
+                array.append(item[1])
+                continue
+            inline = _inline_table(item[2])
+            if inline is None:
+                return None
+            array.append(inline)
+            continue
+        if not line or _COMMENT.match(line):
+            continue
+        path = _TABLES.get(line)
+        if path is not None:
+            if path == ("hub", "files"):
+                hubs = document.get("hub")
+                if not hubs:
+                    return None
+                parent = hubs[-1]
+            else:
+                parent = document
+            entries = parent.setdefault(path[-1], [])
+            if not isinstance(entries, list) or id(entries) in assigned:
+                return None
+            table = {}
+            entries.append(table)
+            continue
+        match = _KEY_VALUE.match(line)
+        if match is None:
+            return None
+        key, string, integer, date, boolean, opening = match.groups()
+        if key in table:
+            return None  # a duplicate key: tomllib says where
+        if string is not None:
+            table[key] = string
+        elif integer is not None:
+            table[key] = int(integer)
+        elif date is not None:
+            try:
+                table[key] = dt.date.fromisoformat(date)
+            except ValueError:
+                return None
+        elif boolean is not None:
+            table[key] = boolean == "true"
+        else:
+            array = table[key] = []
+            assigned.add(id(array))
+            if opening == "[]":
+                array = None
+    return None if array is not None else document
+
+
+def _inline_table(body: str) -> dict[str, Any] | None:
+    """``key = "text", key = 12`` (the inside of an inline table of strings and integers)."""
+    table: dict[str, Any] = {}
+    position = 0
+    while position < len(body):
+        pair = _INLINE_PAIR.match(body, position)
+        if pair is None or pair[1] in table or (pair[4] == ", " and pair.end() == len(body)):
+            return None
+        table[pair[1]] = pair[2] if pair[2] is not None else int(pair[3])
+        position = pair.end()
+    return table or None
 
 
 class _Reader:
@@ -180,6 +280,12 @@ class _Reader:
         except ValueError as exc:
             raise self.fail(table, index, f"'reviewed' is not a date: {value!r}") from exc
 
+    def _strings(self, raw: Mapping[str, Any], index: int, key: str) -> tuple[str, ...]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail("hub", index, f"'{key}' must be an array of strings")
+        return tuple(value)
+
     def _artifact(self, raw: Mapping[str, Any], index: int) -> ArtifactEntry:
         table = "artifact"
         sha256 = self._require(raw, table, index, "sha256", str)
@@ -202,7 +308,10 @@ class _Reader:
         if not _SHA1.match(revision):
             raise self.fail(table, index, "'revision' must be a 40-hex commit")
         files = []
-        for file_index, item in enumerate(raw.get("files", [])):
+        raw_files = raw.get("files", [])
+        if not isinstance(raw_files, list):
+            raise self.fail(table, index, "'files' must be an array of tables")
+        for file_index, item in enumerate(raw_files):
             if not isinstance(item, dict) or not isinstance(item.get("path"), str):
                 raise self.fail(table, index, f"files[{file_index}] needs a 'path'")
             sha256, git_sha1 = item.get("sha256"), item.get("git_sha1")
@@ -217,7 +326,12 @@ class _Reader:
                 raise self.fail(table, index, f"files[{file_index}] needs an integer 'size'")
             files.append(HubFile(item["path"], size, sha256, git_sha1))
         license_value = raw.get("license", [])
-        licenses = (license_value,) if isinstance(license_value, str) else tuple(license_value)
+        licenses = (license_value,) if isinstance(license_value, str) else self._strings(raw, index, "license")
+        for key in ("license_name", "license_link", "author", "scan"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise self.fail(table, index, f"'{key}' must be a string")
+        if not isinstance(raw.get("gated", "false"), (str, bool)):
+            raise self.fail(table, index, "'gated' must be a string or a boolean")
         return HubEntry(
             repo_type=self._require(raw, table, index, "repo_type", str),
             repo_id=self._require(raw, table, index, "repo_id", str),
@@ -228,8 +342,8 @@ class _Reader:
             license_link=raw.get("license_link"),
             gated=str(raw.get("gated", "false")),
             author=raw.get("author"),
-            base_models=tuple(raw.get("base_models", ())),
-            reachable_from=tuple(raw.get("reachable_from", ())),
+            base_models=self._strings(raw, index, "base_models"),
+            reachable_from=self._strings(raw, index, "reachable_from"),
             scan=raw.get("scan"),
             files=tuple(files),
         )

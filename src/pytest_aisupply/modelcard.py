@@ -33,6 +33,19 @@ class CardFacts:
         return (str(value),) if value else ()
 
 
+def _type_problem(metadata: dict[Any, Any]) -> str | None:
+    """Why the keys the checks read do not have the types the Hub gives them, or None."""
+    for key in ("license", "base_model"):
+        value = metadata.get(key)
+        items = value if isinstance(value, list) else [value]
+        if value is not None and not all(isinstance(item, (str, int, float)) for item in items):
+            return f"'{key}' must be a string or a list of strings"
+    name = metadata.get("license_name")
+    if name is not None and not isinstance(name, str):
+        return "'license_name' must be a string"
+    return None
+
+
 def read_card(readme: Path) -> CardFacts | None:
     """Front matter of a README.md (None when it has none), plus ``adapter_config.json``'s
     ``base_model_name_or_path`` next to it."""
@@ -47,12 +60,19 @@ def read_card(readme: Path) -> CardFacts | None:
         import yaml  # type: ignore[import-untyped]
 
         try:
-            loaded = yaml.safe_load(match[1])
+            # LibYAML's parser when PyYAML has it: the pure-Python one takes quadratic time on
+            # deep nesting (a few KiB of '[' take a second) before it fails.
+            loaded = yaml.load(match[1], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as exc:
             return CardFacts({}, f"model card metadata is not valid YAML: {exc}")
+        except RecursionError:
+            return CardFacts({}, "model card metadata is nested too deeply to be read")
         if loaded is not None and not isinstance(loaded, dict):
             return CardFacts({}, "model card metadata is not a mapping")
         metadata = dict(loaded or {})
+        problem = _type_problem(metadata)
+        if problem:
+            return CardFacts({}, f"model card metadata: {problem}")
     adapter = readme.parent / "adapter_config.json"
     if adapter.is_file():
         try:

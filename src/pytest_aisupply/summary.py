@@ -41,7 +41,13 @@ class SummaryReporter:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data: dict[str, Any] | None = getattr(report, "aisupply", None)
-        if not data or report.when != "call":
+        if not data:
+            # A check that failed without a verdict: a worker that crashed running it, a rule
+            # whose subjects could not be collected. It counts as failed, never as nothing.
+            if report.failed and report.nodeid.startswith("aisupply::") and report.when not in ("setup", "teardown"):
+                self.statuses["failed"] += 1
+            return
+        if report.when != "call":
             return
         self.statuses[data["status"]] += 1
         if data["rule"] == "no-pickle" and data.get("format"):

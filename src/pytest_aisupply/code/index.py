@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..discovery import Walker
+from ..limits import Limits
 from .references import CodeFacts, extract
 from .sources import SourceFile, read_source
 
@@ -60,10 +61,11 @@ class ParsedCode:
 
 
 class CodeIndex:
-    def __init__(self, root: Path, walker: Walker, entries: tuple[str, ...]) -> None:
+    def __init__(self, root: Path, walker: Walker, entries: tuple[str, ...], limits: Limits | None = None) -> None:
         self.root = root
         self.walker = walker
         self.entries = entries
+        self.limits = limits or Limits()
         self._parsed: dict[Path, ParsedCode] = {}
 
     @cached_property
@@ -77,7 +79,7 @@ class CodeIndex:
     def parsed(self, code_file: CodeFile) -> ParsedCode:
         cached = self._parsed.get(code_file.path)
         if cached is None:
-            source = read_source(code_file.path)
+            source = read_source(code_file.path, self.limits)
             if code_file.problem:
                 facts = CodeFacts(error=code_file.problem)
             elif source.error:

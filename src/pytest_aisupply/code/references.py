@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +112,10 @@ class CodeFacts:
 def extract(text: str, filename: str, base_dir: Path | None = None) -> CodeFacts:
     """Parse ``text`` and return what it references. A syntax error is reported, not raised."""
     try:
-        tree = ast.parse(text, filename=filename)
+        with warnings.catch_warnings():
+            # Invalid escapes and the like are warnings, which "-W error" would turn into errors.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=filename)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""

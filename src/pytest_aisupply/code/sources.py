@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..limits import Limits, cap_hint
+
 _MAGIC_LINE = re.compile(r"^\s*(%|!|\?|[A-Za-z_][\w.]*\?\s*$)")
 
 
@@ -33,13 +35,27 @@ class SourceFile:
         return ""
 
 
-def read_source(path: Path) -> SourceFile:
+def read_source(path: Path, limits: Limits | None = None) -> SourceFile:
+    """The text to parse. A file over its cap (``max_notebook_bytes``, ``max_code_file_bytes``)
+    is not read: its ``error`` says which cap it exceeds."""
+    limits = limits or Limits()
+    notebook = path.suffix == ".ipynb"
+    key = "max_notebook_bytes" if notebook else "max_code_file_bytes"
+    cap: int = getattr(limits, key)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(cap + 1)
     except OSError as exc:
-        return SourceFile("", error=f"cannot be read: {exc.strerror or exc}")
-    if path.suffix == ".ipynb":
-        return _read_notebook(raw)
+        return SourceFile("", error=f"cannot be read: {exc.strerror or exc}", notebook=notebook)
+    if len(raw) > cap:
+        return SourceFile("", error=f"larger than {cap} bytes ({cap_hint(key)}); not parsed", notebook=notebook)
+    if notebook:
+        return read_notebook(raw, limits.max_code_file_bytes)
+    return parse_source(raw)
+
+
+def parse_source(raw: bytes) -> SourceFile:
+    """A Python file's bytes as text (UTF-8, with or without a BOM)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -47,7 +63,9 @@ def read_source(path: Path) -> SourceFile:
     return SourceFile(text, lines=tuple(text.splitlines()))
 
 
-def _read_notebook(raw: bytes) -> SourceFile:
+def read_notebook(raw: bytes, max_code_bytes: int = Limits.max_code_file_bytes) -> SourceFile:
+    """A notebook's code cells as one text, magics blanked; code cells holding more than
+    ``max_code_bytes`` characters are not kept (an error naming the cap)."""
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -57,6 +75,7 @@ def _read_notebook(raw: bytes) -> SourceFile:
         return SourceFile("", error="notebook has no 'cells' list", notebook=True)
     text_lines: list[str] = []
     origin: list[tuple[int, int]] = []
+    code_bytes = 0
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -65,6 +84,14 @@ def _read_notebook(raw: bytes) -> SourceFile:
             source = "".join(part for part in source if isinstance(part, str))
         if not isinstance(source, str):
             return SourceFile("", error=f"cell {number} has a source that is not text", notebook=True)
+        code_bytes += len(source)
+        if code_bytes > max_code_bytes:
+            return SourceFile(
+                "",
+                error=f"its code cells hold more than {max_code_bytes} characters "
+                f"({cap_hint('max_code_file_bytes')}); not parsed",
+                notebook=True,
+            )
         lines = source.splitlines()
         cell_magic = bool(lines) and lines[0].lstrip().startswith("%%")
         for line_number, line in enumerate(lines, start=1):

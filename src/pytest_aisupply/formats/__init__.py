@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from ..limits import Limits
 from .archives import RAR, SEVEN_ZIP, TarReader, ZipReader
 from .compression import compressed_readers
 from .core import (
     HEAD_SIZE,
     ArtifactFacts,
     FormatReader,
-    Limits,
     PickleFact,
     Problem,
     ReadContext,

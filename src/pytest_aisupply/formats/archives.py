@@ -14,6 +14,7 @@ import zlib
 from collections import Counter
 from typing import IO, BinaryIO
 
+from ..limits import cap_hint
 from .bytestream import ByteReader
 from .core import ReadContext
 from .pickle import looks_like_pickle_start, read_pickle
@@ -80,7 +81,10 @@ class ZipReader:
         try:
             copy = _spool(raw, ctx.limits.max_decompressed_bytes)
         except _TooLarge as exc:
-            ctx.add_problem(f"zip archive inside a stream is too large to inspect ({exc}); not inspected")
+            ctx.add_problem(
+                f"zip archive inside a stream is too large to inspect ({exc}; {cap_hint('max_decompressed_bytes')}); "
+                "not inspected"
+            )
             return
         with copy:
             self.read_archive(copy, ctx)
@@ -96,12 +100,15 @@ class ZipReader:
             return
         limits = ctx.limits
         if len(infos) > limits.max_members:
-            ctx.add_problem(f"zip archive has {len(infos)} members, over the cap of {limits.max_members}")
+            ctx.add_problem(
+                f"zip archive has {len(infos)} members, over the cap of {limits.max_members} "
+                f"({cap_hint('max_members')}); not inspected"
+            )
             return
         broken = _check_structure(raw, archive, infos, ctx, polyglot=polyglot)
         names = [info.filename for info in infos]
         is_torch = any(_TORCH_PICKLE.search(n) for n in names) and any(_TORCH_VERSION.search(n) for n in names)
-        files = [info for info in infos if not info.is_dir()]
+        files = [info for info in infos if not info.filename.endswith("/")]  # is_dir() fails on ""
         ctx.add_detail("zip_members", len(files))
         if is_torch:
             ctx.set_label("pytorch-zip")
@@ -119,11 +126,12 @@ class ZipReader:
             if info.compress_type not in _ZIP_METHODS:
                 ctx.read_nested_problem(where, f"member uses unsupported compression method {info.compress_type}")
                 continue
-            if _is_bomb(info.file_size, info.compress_size, ctx):
+            bomb = _bomb_cap(info.file_size, info.compress_size, ctx)
+            if bomb is not None:
                 ctx.read_nested_problem(
                     where,
-                    f"member expands {info.compress_size} bytes to {info.file_size} bytes "
-                    "(zip bomb cap); not inspected",
+                    f"member expands {info.compress_size} bytes to {info.file_size} bytes (a zip bomb: "
+                    f"{cap_hint(bomb)}); not inspected",
                 )
                 continue
             try:
@@ -202,7 +210,7 @@ def _check_structure(
     first = spans[0][0] if spans else directory_start
     if first and not polyglot:
         raw.seek(0)
-        prefix = read_pickle(ByteReader(raw, size=first))  # type: ignore[arg-type]
+        prefix = read_pickle(ByteReader(raw, size=first), max_opcodes=ctx.limits.max_pickle_opcodes)  # type: ignore[arg-type]
         if prefix.imports or prefix.complete:
             ctx.read_nested_pickle(
                 "before the first zip member",
@@ -222,16 +230,19 @@ def _check_storage(member: IO[bytes], size: int, where: str, ctx: ReadContext) -
     if not looks_like_pickle_start(head):
         return
     member.seek(0)
-    stream = read_pickle(ByteReader(member, size=size))  # type: ignore[arg-type]
+    stream = read_pickle(ByteReader(member, size=size), max_opcodes=ctx.limits.max_pickle_opcodes)  # type: ignore[arg-type]
     if stream.complete:
         ctx.read_nested_pickle(where, stream, "pickle hidden in a tensor storage member")
 
 
-def _is_bomb(expanded: int, compressed: int, ctx: ReadContext) -> bool:
+def _bomb_cap(expanded: int, compressed: int, ctx: ReadContext) -> str | None:
+    """The cap a member's declared sizes break, if any."""
     limits = ctx.limits
     if expanded > limits.max_decompressed_bytes:
-        return True
-    return expanded >= limits.bomb_min_bytes and expanded > limits.bomb_ratio * max(compressed, 1)
+        return "max_decompressed_bytes"
+    if expanded >= limits.bomb_min_bytes and expanded > limits.bomb_ratio * max(compressed, 1):
+        return "bomb_ratio"
+    return None
 
 
 class TarReader:
@@ -250,7 +261,8 @@ class TarReader:
                     count += 1
                     if count > ctx.limits.max_members:
                         ctx.add_problem(
-                            f"tar archive has more than {ctx.limits.max_members} members; rest not inspected"
+                            f"tar archive has more than {ctx.limits.max_members} members "
+                            f"({cap_hint('max_members')}); the rest is not inspected"
                         )
                         return
                     names.add(member.name)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import BinaryIO
 
 CHUNK_SIZE = 1 << 16
+#: Largest single read: a value the stream announces as long is read piece by piece, so memory
+#: grows with the bytes that are really there, never with the length a file claims.
+MAX_CHUNK = 1 << 20
 
 
 class TruncatedError(Exception):
@@ -55,7 +58,7 @@ class ByteReader:
         self._base += self._pos
         self._pos = 0
         while available < wanted:
-            chunk = self._raw.read(max(CHUNK_SIZE, wanted - available))
+            chunk = self._raw.read(min(max(CHUNK_SIZE, wanted - available), MAX_CHUNK))
             if not chunk:
                 self._eof = True
                 break
@@ -112,7 +115,7 @@ class ByteReader:
             self._base += rest
             return
         while rest:
-            chunk = self._raw.read(min(rest, 1 << 20))
+            chunk = self._raw.read(min(rest, MAX_CHUNK))
             if not chunk:
                 self._eof = True
                 raise TruncatedError(f"stream ends {rest} bytes before the end of a value")

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from ..limits import cap_hint
 from .core import ReadContext
 
 
@@ -40,14 +41,24 @@ class _Guarded(io.RawIOBase):
         self._ctx.decompressed += len(data)
         limits = self._ctx.limits
         if self._ctx.decompressed > limits.max_decompressed_bytes:
-            raise LimitExceeded(f"more than {limits.max_decompressed_bytes} decompressed bytes (cap)")
+            raise LimitExceeded(
+                f"more than {limits.max_decompressed_bytes} decompressed bytes ({cap_hint('max_decompressed_bytes')})"
+            )
         if self.produced >= limits.bomb_min_bytes:
             consumed = max(_tell(self._source) - self._source_start, 1)
             if self.produced > limits.bomb_ratio * consumed:
                 raise LimitExceeded(
-                    f"expands more than {limits.bomb_ratio}x ({consumed} bytes gave {self.produced}); "
-                    "compression bomb cap"
+                    f"expands more than {limits.bomb_ratio}x ({consumed} bytes gave {self.produced}): a "
+                    f"compression bomb ({cap_hint('bomb_ratio')})"
                 )
+        # Streams nested in streams: each may stay under the ratio while the file as a whole
+        # expands without bound. The total is held to the same ratio of the file's size.
+        total, size = self._ctx.decompressed, self._ctx.facts.size
+        if total >= limits.bomb_min_bytes and total > limits.bomb_ratio * max(size, 1):
+            raise LimitExceeded(
+                f"expands the {size}-byte file to more than {limits.bomb_ratio}x its size ({total} bytes "
+                f"decompressed): a compression bomb ({cap_hint('bomb_ratio')})"
+            )
         return data
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]

@@ -18,22 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from ..limits import Limits, cap_hint
 from .bytestream import ByteReader
 from .pickle import PickleStream, read_pickle
 
 HEAD_SIZE = 4096
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource caps shared by every reader; hitting one is a finding, never a silent pass."""
-
-    max_depth: int = 6
-    max_members: int = 20_000
-    max_decompressed_bytes: int = 8 << 30
-    bomb_ratio: int = 200
-    bomb_min_bytes: int = 256 << 20
-    max_safetensors_header: int = 100_000_000
 
 
 @runtime_checkable
@@ -194,7 +183,9 @@ class ReadContext:
         artifact format, e.g. text)."""
         if self.depth >= self.limits.max_depth:
             self._where.append(where)
-            self.add_problem(f"nested deeper than {self.limits.max_depth} levels; not inspected")
+            self.add_problem(
+                f"nested deeper than {self.limits.max_depth} levels ({cap_hint('max_depth')}); not inspected"
+            )
             self._where.pop()
             return "too-deep"
         self._where.append(where)
@@ -221,6 +212,9 @@ class ReadContext:
                     return "pickle-polyglot"
         if reader is None:
             if not head:
+                if size:
+                    self.add_problem(f"no data, though {size} bytes are declared (truncated or crafted)")
+                    return "unknown"
                 return None
             self.add_problem("format not recognised from its content, so it cannot be shown to hold no pickle")
             return "unknown"

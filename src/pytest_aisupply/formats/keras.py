@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import lzma
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,8 @@ from typing import IO, Any, BinaryIO
 from .core import ReadContext
 from .misc import HDF5
 
+#: What reading a zip member can raise for corrupt data (zlib and lzma have their own errors).
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error, lzma.LZMAError)
 #: A configuration (config.json, model_config) larger than this is not parsed (a problem).
 MAX_CONFIG_BYTES = 64 << 20
 #: JSON nesting deeper than this, or more values than this, is not walked (a problem).
@@ -92,7 +96,7 @@ class KerasArchiveReader:
         try:
             with zipfile.ZipFile(raw) as archive:
                 data = _read_member(archive, "config.json", result)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        except _ZIP_ERRORS as exc:
             _fail(result, f"zip archive cannot be read: {exc}")
             return
         if data is not None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import ast
 from typing import BinaryIO
 
+from ..limits import cap_hint
 from .bytestream import ByteReader, TruncatedError
 from .core import ReadContext
 from .pickle import read_pickles
-
-MAX_HEADER_BYTES = 1 << 20
 
 
 def descr_has_objects(descr: object) -> bool:
@@ -41,8 +40,11 @@ class NpyReader:
             else:
                 ctx.add_problem(f"unknown .npy format version {major}; cannot be inspected")
                 return
-            if length > MAX_HEADER_BYTES:
-                ctx.add_problem(f".npy header of {length} bytes is over the {MAX_HEADER_BYTES}-byte cap")
+            cap = ctx.limits.max_header_bytes
+            if length > cap:
+                ctx.add_problem(
+                    f".npy header of {length} bytes is over the {cap}-byte cap ({cap_hint('max_header_bytes')})"
+                )
                 return
             text = reader.read(length).decode("utf-8" if major == 3 else "latin-1")
         except (TruncatedError, UnicodeDecodeError) as exc:
@@ -59,6 +61,6 @@ class NpyReader:
         if not descr_has_objects(header["descr"]):
             return
         ctx.set_label("numpy-object")
-        streams, _ = read_pickles(reader)
+        streams, _ = read_pickles(reader, max_opcodes=ctx.limits.max_pickle_opcodes)
         for stream in streams:
             ctx.add_pickle(stream, "data of an object array (numpy stores object arrays as a pickle)")

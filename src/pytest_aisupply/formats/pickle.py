@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Union
 
+from ..limits import Limits, cap_hint
 from .bytestream import ByteReader, TruncatedError
 
 #: Highest pickle protocol this reader knows; a PROTO opcode above it is a structural problem.
@@ -417,8 +418,9 @@ class _MemoSlots:
 class _Shared:
     """State shared by a stream and the streams nested in it (joblib object arrays)."""
 
-    def __init__(self, stream: PickleStream) -> None:
+    def __init__(self, stream: PickleStream, max_opcodes: int) -> None:
         self.stream = stream
+        self.max_opcodes = max_opcodes
         self.seen_imports: set[tuple[str, str]] = set()
         self.seen_uses: set[tuple[str, str, str]] = set()
         self.kept_bytes = 0
@@ -452,16 +454,19 @@ def _decode_line(raw: bytes, what: str, offset: int) -> str:
         raise PickleStructureError(f"{what} at offset {offset} is not UTF-8") from exc
 
 
-def read_pickle(reader: ByteReader) -> PickleStream:
+_DEFAULT_MAX_OPCODES: Final = Limits.max_pickle_opcodes
+
+
+def read_pickle(reader: ByteReader, *, max_opcodes: int = _DEFAULT_MAX_OPCODES) -> PickleStream:
     """Read one pickle stream from the reader's position up to and including its STOP opcode.
 
-    Structural problems end the reading and are recorded in ``error``; the reader is then left
-    somewhere inside the stream.
+    Structural problems, and more than ``max_opcodes`` opcodes, end the reading and are recorded
+    in ``error``; the reader is then left somewhere inside the stream.
     """
     stream = PickleStream(start=reader.offset)
     reader.start_capture(RAW_COPY_CAP)
     try:
-        _walk(reader, stream, _Shared(stream))
+        _walk(reader, stream, _Shared(stream, max_opcodes))
     except PickleStructureError as exc:
         stream.error = str(exc)
     except TruncatedError as exc:
@@ -470,7 +475,9 @@ def read_pickle(reader: ByteReader) -> PickleStream:
     return stream
 
 
-def read_pickles(reader: ByteReader, *, max_streams: int = 64) -> tuple[list[PickleStream], int | None]:
+def read_pickles(
+    reader: ByteReader, *, max_streams: int = 64, max_opcodes: int = _DEFAULT_MAX_OPCODES
+) -> tuple[list[PickleStream], int | None]:
     """Read consecutive pickle streams (as torch's legacy format and hidden payloads have them).
 
     Returns the streams and the offset of trailing bytes that are not a further pickle, if any.
@@ -480,7 +487,7 @@ def read_pickles(reader: ByteReader, *, max_streams: int = 64) -> tuple[list[Pic
     streams: list[PickleStream] = []
     while len(streams) < max_streams:
         start = reader.offset
-        stream = read_pickle(reader)
+        stream = read_pickle(reader, max_opcodes=max_opcodes)
         if streams and not stream.complete:
             if stream.imports:
                 streams.append(stream)
@@ -799,6 +806,11 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             raise TruncatedError(f"no STOP opcode before the end of the data (offset {op_offset})")
         op = read_op
         stream.opcodes += 1
+        if stream.opcodes > shared.max_opcodes:
+            raise PickleStructureError(
+                f"more than {shared.max_opcodes} opcodes ({cap_hint('max_pickle_opcodes')}); the rest of the "
+                f"stream from offset {op_offset} is not read"
+            )
 
         if op in _PUSH_ONLY:
             stack.append(_MARK if op == 0x28 else _OPAQUE)

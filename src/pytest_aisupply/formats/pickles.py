@@ -32,7 +32,7 @@ def record_stream(ctx: ReadContext, stream: PickleStream, note: str = "") -> Non
 
 def record_pickles(raw: BinaryIO, size: int | None, ctx: ReadContext, *, note: str = "") -> list[PickleStream]:
     """Read every consecutive pickle stream from ``raw`` into the context."""
-    streams, trailing = read_pickles(ByteReader(raw, size=size))
+    streams, trailing = read_pickles(ByteReader(raw, size=size), max_opcodes=ctx.limits.max_pickle_opcodes)
     for stream in streams:
         record_stream(ctx, stream, note)
     if trailing is not None:

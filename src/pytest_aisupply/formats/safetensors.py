@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from ..limits import cap_hint
 from .bytestream import ByteReader, TruncatedError
 from .core import ReadContext
 
@@ -76,7 +77,7 @@ def validate_header(reader: ByteReader, size: int | None, cap: int) -> Safetenso
         return result
     result.header_size = length
     if length > cap:
-        problems.append(f"header length {length} is over the {cap}-byte cap")
+        problems.append(f"header length {length} is over the {cap}-byte cap ({cap_hint('max_header_bytes')})")
         return result
     if size is not None and length > size - 8:
         problems.append(f"header length {length} points past the end of the file ({size} bytes)")
@@ -176,7 +177,7 @@ class SafetensorsReader:
         return length >= 2 and head[8:9] == b"{" and head[9:10] in b'"} \n\t\r'
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
-        header = validate_header(ByteReader(raw, size=size), size, ctx.limits.max_safetensors_header)
+        header = validate_header(ByteReader(raw, size=size), size, ctx.limits.max_header_bytes)
         ctx.add_detail("safetensors", (ctx.where, header))
 
 

@@ -25,8 +25,15 @@ class SourceRule:
     id = RULE_ID
     summary = "repo ids match allowed_sources and not denied_sources"
 
+    #: The origins of the last inventory asked about (each check needs them: computing them per
+    #: check took quadratic time on a lockfile of many Hub entries).
+    _cached: tuple[Inventory, dict[str, list[str]]] | None = None
+
     def _origins(self, inventory: Inventory) -> dict[str, list[str]]:
         """Subject id ('model:org/name') -> where the repo is referenced."""
+        cached = self._cached
+        if cached is not None and cached[0] is inventory:
+            return cached[1]
         origins: dict[str, list[str]] = {}
         for use in inventory.hub_uses:
             reference = use.reference
@@ -43,6 +50,7 @@ class SourceRule:
             for base in card.base_models():
                 if not base.startswith(("./", "/", "../")):
                     origins.setdefault(f"model:{base}", []).append(f"base model in {folder}/README.md")
+        self._cached = (inventory, origins)
         return origins
 
     def subjects(self, inventory: Inventory) -> Iterator[Subject]:
