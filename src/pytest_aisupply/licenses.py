@@ -85,9 +85,13 @@ def _check_expression(declared: str, keys: set[str]) -> LicenseVerdict:
     licensing = get_spdx_licensing()
     try:
         expression = licensing.parse(declared, validate=False)
+        ok = _evaluate(expression, keys)
     except ExpressionError as exc:
         return LicenseVerdict(False, declared, f"not a valid SPDX expression: {exc}")
-    ok = _evaluate(expression, keys)
+    except (IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # The expression parser is not made for hostile text: unbalanced or deep nesting makes
+        # it fail in other ways (found by fuzzing).
+        return LicenseVerdict(False, declared, f"not a valid SPDX expression ({type(exc).__name__})")
     return LicenseVerdict(ok, declared, "" if ok else "no alternative of the expression is in allowed_licenses")
 
 

@@ -140,7 +140,7 @@ def worker_main(args: argparse.Namespace) -> int:
         seeds_of(name)
     worker = Worker(args, names)
     if args.engine == "random":
-        rng = random.Random(args.worker_id)
+        rng = random.Random(args.seed * 1000 + args.worker_id)
         while True:
             index = rng.randrange(len(names))
             seeds = seeds_of(names[index])
@@ -168,7 +168,7 @@ def worker_main(args: argparse.Namespace) -> int:
             str(corpus),
             f"-runs={args.inputs * 2}",
             f"-max_len={args.max_len}",
-            f"-seed={args.worker_id + 1}",
+            f"-seed={args.seed * 1000 + args.worker_id + 1}",
             "-timeout=0",  # the per-input timeout is the SIGALRM of Worker.one
             f"-rss_limit_mb={args.rss_limit_mb}",
             "-print_final_stats=1",
@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         default_engine = "random"
     parser.add_argument("--engine", choices=("atheris", "random"), default=default_engine)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds after which an input is a hang")
+    parser.add_argument("--seed", type=int, default=0, help="another seed explores other inputs (default: 0)")
     parser.add_argument("--max-len", type=int, default=8192, help="largest input, in bytes")
     parser.add_argument("--rss-limit-mb", type=int, default=2048, help="a job above this RSS is stopped (atheris)")
     parser.add_argument(
@@ -266,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             f"--inputs={count}",
             f"--engine={args.engine}",
             f"--timeout={args.timeout}",
+            f"--seed={args.seed}",
             f"--max-len={args.max_len}",
             f"--rss-limit-mb={args.rss_limit_mb}",
             f"--out={out}",
@@ -284,9 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(json.loads(stats.read_text(encoding="utf-8")))
     wall = time.monotonic() - started
     total = sum(result["inputs"] for result in results)
-    print(
-        f"engine {args.engine}, {args.jobs} jobs, {total:,} inputs in {wall:.0f} s ({total / max(wall, 1e-9):,.0f}/s)"
-    )
+    rate = total / max(wall, 1e-9)
+    print(f"engine {args.engine}, seed {args.seed}, {args.jobs} jobs, {total:,} inputs in {wall:.0f} s ({rate:,.0f}/s)")
     print(f"per-input timeout {args.timeout} s, inputs up to {args.max_len:,} bytes")
     print(_format_table(results))
     for result in results:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import ctypes  # noqa: F401 - loaded before any target is armed: numpy loads it lazily (ctypes.dlopen)
 import datetime as dt
 import gzip
 import io
@@ -575,6 +576,7 @@ def _card_seeds() -> list[bytes]:
         b"---\nlicense: [mit, other]\nlicense_name: acme\nbase_model:\n - a/b\n - c/d\n---\ntext\n",
         b"---\na: &a [1, 2]\nb: &b [*a, *a]\nlicense: *b\n---\n",
         b"no front matter\n",
+        b"---\nlicense: (mit OR apache-2.0) AND bsd-3-clause WITH classpath-exception-2.0\nbase_model: a/b\n---\n",
     ]
 
 

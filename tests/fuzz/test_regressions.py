@@ -149,3 +149,25 @@ def test_claimed_lengths_are_read_piece_by_piece() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20
+
+
+@pytest.mark.parametrize("declared", ["()(", "((" * 30 + ")(" + "he"])
+def test_license_expressions_the_parser_cannot_take_are_not_allowed(declared: str) -> None:
+    from pytest_aisupply.licenses import check_license
+
+    verdict = check_license((declared,), ("mit",))  # license_expression raised IndexError
+    assert not verdict.allowed
+    assert "not a valid SPDX expression" in verdict.reason
+
+
+def _npy(descr: str) -> bytes:
+    header = f"{{'descr': {descr}, 'fortran_order': False, 'shape': (2,), }}".encode()
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\x80\x03]q\x00(K\x01K\x02e."
+
+
+@pytest.mark.parametrize("descr", ["'|T'", "'object'", "'i4,O'", "[('a', 'object')]", "'float64'"])
+def test_npy_dtypes_that_numpy_reads_as_objects_are_findings(descr: str) -> None:
+    facts = analyze_bytes(_npy(descr))  # numpy unpickles the data of these; the reader saw plain data
+    check_facts(facts)
+    assert facts.pickles or facts.problems

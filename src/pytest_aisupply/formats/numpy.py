@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import BinaryIO
 
 from ..limits import cap_hint
@@ -13,12 +14,42 @@ from .pickle import read_pickles
 
 def descr_has_objects(descr: object) -> bool:
     """Whether a numpy dtype description (``'|O'``, ``'<f8'``, or a structured list) holds
-    Python objects anywhere."""
+    Python objects anywhere: ``O``, or ``T`` (numpy 2's StringDType, also stored as a pickle)."""
     if isinstance(descr, str):
-        return descr.lstrip("<>|=").startswith("O")
+        return descr.lstrip("<>|=").startswith(("O", "T"))
     if isinstance(descr, (list, tuple)):
         return any(descr_has_objects(part) for part in descr)
     return False
+
+
+#: The type codes numpy writes for data without objects: bool, integers, floats, complex, bytes,
+#: str, void, datetime and timedelta with their unit.
+_PLAIN_DESCR = re.compile(r"[<>|=]?(?:[?biufcSUVa][0-9]*|[mM]8(?:\[[0-9]*[A-Za-z]+\])?)\Z")
+
+
+def descr_is_plain(descr: object, depth: int = 0) -> bool:
+    """Whether a dtype description is one that numpy writes for data without objects (numpy reads
+    any string ``numpy.dtype`` accepts, such as ``'object'`` or ``'i4,O'``, which hold objects)."""
+    if depth > 32:
+        return False
+    if isinstance(descr, str):
+        return bool(_PLAIN_DESCR.match(descr))
+    if isinstance(descr, list):
+        return all(
+            isinstance(field, tuple)
+            and len(field) in (2, 3)
+            and isinstance(field[0], (str, tuple))
+            and descr_is_plain(field[1], depth + 1)
+            and (len(field) == 2 or _is_shape(field[2]))
+            for field in descr
+        )
+    return False
+
+
+def _is_shape(value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value >= 0
+    return isinstance(value, tuple) and all(isinstance(dim, int) and not isinstance(dim, bool) for dim in value)
 
 
 class NpyReader:
@@ -58,7 +89,13 @@ class NpyReader:
         if not isinstance(header, dict) or "descr" not in header:
             ctx.add_problem(".npy header has no 'descr' entry; cannot tell whether it holds objects")
             return
-        if not descr_has_objects(header["descr"]):
+        descr = header["descr"]
+        if not descr_has_objects(descr):
+            if not descr_is_plain(descr):
+                ctx.add_problem(
+                    f".npy dtype {descr!r:.100} is not one numpy writes for plain data; numpy may read it as "
+                    "holding objects (stored as a pickle), so it cannot be shown safe"
+                )
             return
         ctx.set_label("numpy-object")
         streams, _ = read_pickles(reader, max_opcodes=ctx.limits.max_pickle_opcodes)

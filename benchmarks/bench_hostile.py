@@ -1,0 +1,32 @@
+"""Time and peak memory of the hostile-file checks (the issue's acceptance bounds).
+
+Run from the repository root on an idle machine:
+
+    python benchmarks/bench_hostile.py
+
+It runs tests/test_hostile.py with ``--durations=0`` and prints each test's call time; the
+tests themselves assert the findings and the 256 MiB memory bound, and guard time only loosely.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+
+def main() -> None:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_hostile.py", "--durations=0"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; exit code {result.returncode}")
+    print()
+    print("| Test | Call time |")
+    print("| --- | --- |")
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "call" and parts[0].endswith("s"):
+            print(f"| `{parts[2].split('::')[-1]}` | {parts[0]} |")
+
+
+if __name__ == "__main__":
+    main()
