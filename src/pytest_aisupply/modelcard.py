@@ -65,6 +65,8 @@ def read_card(readme: Path) -> CardFacts | None:
             loaded = yaml.load(match[1], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as exc:
             return CardFacts({}, f"model card metadata is not valid YAML: {exc}")
+        except (ValueError, TypeError, OverflowError) as exc:  # a date like 2020-13-45, !!float x ...
+            return CardFacts({}, f"model card metadata has a value that cannot be read: {exc}")
         except RecursionError:
             return CardFacts({}, "model card metadata is nested too deeply to be read")
         if loaded is not None and not isinstance(loaded, dict):

@@ -576,6 +576,8 @@ def _card_seeds() -> list[bytes]:
         b"---\nlicense: [mit, other]\nlicense_name: acme\nbase_model:\n - a/b\n - c/d\n---\ntext\n",
         b"---\na: &a [1, 2]\nb: &b [*a, *a]\nlicense: *b\n---\n",
         b"no front matter\n",
+        b"---\nlicense: mit\ndate: 2020-01-02\nwhen: 2020-01-02 10:11:12\nscore: !!float 1.5\n"
+        b"bin: !!binary aGk=\n---\n",
         b"---\nlicense: (mit OR apache-2.0) AND bsd-3-clause WITH classpath-exception-2.0\nbase_model: a/b\n---\n",
     ]
 

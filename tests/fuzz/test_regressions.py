@@ -76,6 +76,14 @@ def test_model_card_metadata_of_the_wrong_type_is_an_error(tmp_path: Path, front
     assert card.error is not None
 
 
+@pytest.mark.parametrize("value", ["2020-13-45", "!!float x", "!!timestamp 2020-99-99", "1" * 5000])
+def test_model_card_values_yaml_cannot_convert_are_an_error(tmp_path: Path, value: str) -> None:
+    (tmp_path / "README.md").write_text(f"---\nlicense: mit\nx: {value}\n---\n", encoding="utf-8")
+    card = read_card(tmp_path / "README.md")  # ValueError escaped read_card
+    assert card is not None
+    assert card.error is not None
+
+
 def test_aliases_cannot_make_a_card_expensive(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{n}: &a{n} [*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}]" for n in range(1, 12)]
@@ -151,7 +159,7 @@ def test_claimed_lengths_are_read_piece_by_piece() -> None:
     assert peak < 8 << 20
 
 
-@pytest.mark.parametrize("declared", ["()(", "((" * 30 + ")(" + "he"])
+@pytest.mark.parametrize("declared", ["()(", "((" * 30 + ")(" + "he", "(OR apache-2.0) AND bsd-3-clause"])
 def test_license_expressions_the_parser_cannot_take_are_not_allowed(declared: str) -> None:
     from pytest_aisupply.licenses import check_license
 
