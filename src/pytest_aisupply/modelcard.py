@@ -65,10 +65,10 @@ def read_card(readme: Path) -> CardFacts | None:
             loaded = yaml.load(match[1], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as exc:
             return CardFacts({}, f"model card metadata is not valid YAML: {exc}")
-        except (ValueError, TypeError, OverflowError) as exc:  # a date like 2020-13-45, !!float x ...
-            return CardFacts({}, f"model card metadata has a value that cannot be read: {exc}")
         except RecursionError:
             return CardFacts({}, "model card metadata is nested too deeply to be read")
+        except Exception as exc:  # PyYAML's constructors: ValueError for 2020-13-45, IndexError for !!float ''
+            return CardFacts({}, f"model card metadata has a value that cannot be read: {type(exc).__name__}: {exc}")
         if loaded is not None and not isinstance(loaded, dict):
             return CardFacts({}, "model card metadata is not a mapping")
         metadata = dict(loaded or {})

@@ -76,7 +76,7 @@ def test_model_card_metadata_of_the_wrong_type_is_an_error(tmp_path: Path, front
     assert card.error is not None
 
 
-@pytest.mark.parametrize("value", ["2020-13-45", "!!float x", "!!timestamp 2020-99-99", "1" * 5000])
+@pytest.mark.parametrize("value", ["2020-13-45", "!!float x", "!!float ''", "!!timestamp 2020-99-99", "1" * 5000])
 def test_model_card_values_yaml_cannot_convert_are_an_error(tmp_path: Path, value: str) -> None:
     (tmp_path / "README.md").write_text(f"---\nlicense: mit\nx: {value}\n---\n", encoding="utf-8")
     card = read_card(tmp_path / "README.md")  # ValueError escaped read_card
