@@ -473,3 +473,49 @@ def test_same_verdicts_serial_and_under_xdist(pytester: pytest.Pytester) -> None
         f"aisupply::no-pickle::models/{name}.bin" for name in chosen
     }
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path over plain opcodes reads exactly like the general loop
+# --------------------------------------------------------------------------------------------
+
+
+def _plain_shapes() -> dict[str, object]:
+    """Objects whose pickles are long runs of constants, containers and memo opcodes, with
+    repeats (memo references), frames and buffer boundaries (each pickle is over 64 KiB)."""
+    shared = ("shared", 3)
+    return {
+        "strings": [f"token-{index:06d}-" + "x" * (index % 300) for index in range(3_000)],
+        "vocab": {f"tok{index}": index * 7919 - 40_000 for index in range(12_000)},
+        "rows": [(index, f"name{index}", index * 0.5, None, index % 2 == 0, shared) for index in range(4_000)],
+        "nested": {
+            f"k{index}": {"a": [index, (index, "b")], "c": {1, 2}, "d": b"\x00" * (index % 40)}
+            for index in range(2_000)
+        },
+        "text": [part + str(index) for index in range(40) for part in ("é" * 200, "x" * 2_000, "\udcff" * 9, "\x00\n")],
+        "arrays": {f"w{index}": np.arange(index % 50, dtype="f4") for index in range(800)},
+    }
+
+
+@pytest.mark.parametrize("protocol", range(6))
+@pytest.mark.parametrize("shape", list(_plain_shapes()))
+def test_the_plain_opcode_fast_path_reports_what_the_general_loop_does(shape: str, protocol: int) -> None:
+    from helpers.walker import first_difference
+
+    data = pickle.dumps(_plain_shapes()[shape], protocol=protocol)
+    assert len(data) > 64 << 10
+    assert first_difference(data, steps=(7,)) is None
+    # and around a stream cut anywhere, and one that hits the opcode cap midway
+    assert first_difference(data[: len(data) // 2 + 3], steps=(7,)) is None
+    assert first_difference(data, steps=(), max_opcodes=1_234) is None
+
+
+def test_the_fast_path_reports_what_the_general_loop_does_on_malicious_and_joblib_files(tmp_path: Path) -> None:
+    from helpers.walker import first_difference
+
+    files = [sample.data for sample in corpus(tmp_path / "MARKER", with_large=False)]
+    joblib.dump({"coef": np.arange(3_000.0), "names": np.array(["a", None] * 500, dtype=object)}, tmp_path / "m.joblib")
+    files.append((tmp_path / "m.joblib").read_bytes())
+    for data in files:
+        assert first_difference(data, steps=(1, 7)) is None
+    assert not (tmp_path / "MARKER").exists()

@@ -243,10 +243,15 @@ def analyze_bytes(data: bytes, name: str = "artifact.bin", limits: Limits = FUZZ
 
 
 def run_artifact(data: bytes) -> bool:
+    from helpers.walker import first_difference
+
     facts = analyze_bytes(data)
     finding = check_facts(facts)
     _check_pickle_oracle(data, facts)
     _check_npy_oracle(data, facts, finding)
+    difference = first_difference(data)
+    if difference is not None:
+        raise PropertyFailure(f"the walker's fast path and general loop disagree: {difference[:2000]}")
     return finding
 
 

@@ -68,6 +68,17 @@ class ByteReader:
         self._buf = b"".join(parts)
         return available >= wanted
 
+    def window(self) -> tuple[bytes, int, int]:
+        """The buffered bytes, the cursor's index in them and the absolute offset of their first
+        byte: a caller may read the buffer directly and then move the cursor with :meth:`advance_to`."""
+        return self._buf, self._pos, self._base
+
+    def advance_to(self, index: int) -> None:
+        """Move the cursor to ``index`` of the current :meth:`window` (bytes already buffered)."""
+        if not self._pos <= index <= len(self._buf):
+            raise ValueError(f"cursor index {index} outside the buffered window")
+        self._pos = index
+
     def at_eof(self) -> bool:
         return not self._fill(1)
 
@@ -154,17 +165,20 @@ class ByteReader:
         """
         kept = bytearray()
         consumed = 0
+        start = self.offset
         while True:
             if not self._fill(1):
-                raise TruncatedError(f"stream ends inside a text line at offset {self.offset}")
+                raise TruncatedError(f"stream ends inside the text line starting at offset {start}")
             newline = self._buf.find(b"\n", self._pos)
             end = len(self._buf) if newline < 0 else newline
+            if consumed + end - self._pos > limit:
+                # Stop exactly at the limit: where a reading stops must not depend on buffering.
+                self._pos += limit - consumed
+                raise TruncatedError(f"text line starting at offset {start} is longer than {limit} bytes")
             piece = self._buf[self._pos : end]
             if len(kept) < keep:
                 kept += piece[: keep - len(kept)]
             consumed += len(piece)
-            if consumed > limit:
-                raise TruncatedError(f"text line longer than {limit} bytes at offset {self.offset}")
             if newline >= 0:
                 self._pos = newline + 1
                 return bytes(kept)

@@ -288,6 +288,8 @@ class _Dict:
         self.complete = True
 
     def set(self, key: object, value: object) -> None:
+        if not self.complete:  # only a complete dict's items are ever read
+            return
         if isinstance(key, str) and (key in self.items or len(self.items) < _TRACKED_ITEMS):
             self.items[key] = value
         else:
@@ -298,6 +300,8 @@ class _Dict:
         if len(items) % 2:
             self.complete = False
         for position in range(0, len(items) - 1, 2):
+            if not self.complete:
+                return
             self.set(items[position], items[position + 1])
 
 
@@ -389,15 +393,36 @@ _OPCODE_NAMES = {
 
 
 class _MemoSlots:
-    """Which memo indices are set: a bitmap for the usual dense range, a set beyond it."""
+    """Which memo indices are set.
+
+    Picklers fill the memo in order (MEMOIZE, or PUT of the next index), so the usual set is the
+    range ``0 .. count - 1``, kept as just ``count`` while ``contiguous``. The first index out of
+    order switches to a bitmap for the dense range and a set beyond it.
+    """
 
     def __init__(self) -> None:
+        self.contiguous = True
         self._bits = bytearray()
+        self._dense_limit = _DENSE_MEMO_LIMIT
         self._sparse: set[int] = set()
         self.count = 0
 
+    def _to_bitmap(self) -> None:
+        self.contiguous = False
+        # The range already set stays in the bitmap however long it is (at most one bit per opcode).
+        self._dense_limit = max(_DENSE_MEMO_LIMIT, self.count)
+        full, rest = divmod(self.count, 8)
+        self._bits = bytearray(b"\xff" * full + (bytes([(1 << rest) - 1]) if rest else b""))
+
     def add(self, index: int) -> None:
-        if index < _DENSE_MEMO_LIMIT:
+        if self.contiguous:
+            if index < self.count:
+                return
+            if index == self.count:
+                self.count += 1
+                return
+            self._to_bitmap()
+        if index < self._dense_limit:
             byte, bit = divmod(index, 8)
             if byte >= len(self._bits):
                 self._bits.extend(bytes(byte - len(self._bits) + 1 + len(self._bits) // 2))
@@ -409,10 +434,37 @@ class _MemoSlots:
             self.count += 1
 
     def __contains__(self, index: int) -> bool:
-        if index < _DENSE_MEMO_LIMIT:
+        if self.contiguous:
+            return index < self.count
+        if index < self._dense_limit:
             byte, bit = divmod(index, 8)
             return byte < len(self._bits) and bool(self._bits[byte] & (1 << bit))
         return index in self._sparse
+
+
+class _Memo:
+    """The unpickler's memo as far as it is tracked: which slots are set, and the values of the
+    first ``_MEMO_VALUES_LIMIT`` of them (of which at most ``_RICH_MEMO_LIMIT`` containers)."""
+
+    __slots__ = ("rich", "slots", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[int, _StackValue] = {}
+        self.slots = _MemoSlots()
+        self.rich = 0
+
+    def put(self, index: int, top: _StackValue) -> None:
+        self.slots.add(index)
+        values = self.values
+        if len(values) >= _MEMO_VALUES_LIMIT and index not in values:
+            return
+        if isinstance(top, _CHEAP_MEMO):
+            values[index] = top
+        elif isinstance(top, _RICH_MEMO) and self.rich < _RICH_MEMO_LIMIT:
+            self.rich += 1
+            values[index] = top
+        else:
+            values.pop(index, None)
 
 
 class _Shared:
@@ -457,16 +509,17 @@ def _decode_line(raw: bytes, what: str, offset: int) -> str:
 _DEFAULT_MAX_OPCODES: Final = Limits.max_pickle_opcodes
 
 
-def read_pickle(reader: ByteReader, *, max_opcodes: int = _DEFAULT_MAX_OPCODES) -> PickleStream:
+def read_pickle(reader: ByteReader, *, max_opcodes: int = _DEFAULT_MAX_OPCODES, fast: bool = True) -> PickleStream:
     """Read one pickle stream from the reader's position up to and including its STOP opcode.
 
     Structural problems, and more than ``max_opcodes`` opcodes, end the reading and are recorded
-    in ``error``; the reader is then left somewhere inside the stream.
+    in ``error``; the reader is then left somewhere inside the stream. ``fast=False`` reads every
+    opcode through the general loop alone (the reference the fast path is tested against).
     """
     stream = PickleStream(start=reader.offset)
     reader.start_capture(RAW_COPY_CAP)
     try:
-        _walk(reader, stream, _Shared(stream, max_opcodes))
+        _walk(reader, stream, _Shared(stream, max_opcodes), fast=fast)
     except PickleStructureError as exc:
         stream.error = str(exc)
     except TruncatedError as exc:
@@ -476,7 +529,7 @@ def read_pickle(reader: ByteReader, *, max_opcodes: int = _DEFAULT_MAX_OPCODES) 
 
 
 def read_pickles(
-    reader: ByteReader, *, max_streams: int = 64, max_opcodes: int = _DEFAULT_MAX_OPCODES
+    reader: ByteReader, *, max_streams: int = 64, max_opcodes: int = _DEFAULT_MAX_OPCODES, fast: bool = True
 ) -> tuple[list[PickleStream], int | None]:
     """Read consecutive pickle streams (as torch's legacy format and hidden payloads have them).
 
@@ -487,7 +540,7 @@ def read_pickles(
     streams: list[PickleStream] = []
     while len(streams) < max_streams:
         start = reader.offset
-        stream = read_pickle(reader, max_opcodes=max_opcodes)
+        stream = read_pickle(reader, max_opcodes=max_opcodes, fast=fast)
         if streams and not stream.complete:
             if stream.imports:
                 streams.append(stream)
@@ -580,12 +633,240 @@ def _item(base: object, key: object, via: str) -> _StackValue | None:
     return None
 
 
-def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: bool = True) -> None:
+def _run_plain(
+    buf: bytes,
+    pos: int,
+    end: int,
+    budget: int,
+    stack: list[_StackValue],
+    marks: list[int],
+    memo: _Memo,
+    base: int,
+    keep_bytes: bool,
+) -> tuple[int, int]:
+    """Step over the plain opcodes at ``buf[pos:end]``: constants, containers and the memo, the
+    bulk of any large pickle, with the same effect on ``stack``, ``marks`` and ``memo`` as
+    :func:`_walk`'s general loop. Returns the index of the first opcode left to that loop and
+    the number of opcodes read (at most ``budget``).
+
+    It stops, without reading it, at any opcode that imports, calls or changes a global, at any
+    opcode it would need to report (a malformed one, a stack underflow), and at one that does not
+    end before ``end`` (the buffer's or the frame's end): the general loop then reads that opcode,
+    so the verdict, the messages and the offsets are exactly the ones it gives alone. This loop
+    exists for speed (one Python-level step per opcode instead of several calls)."""
+    ops = 0
+    append = stack.append
+    values = memo.values
+    slots = memo.slots
+    # -1 while the memo's slots are not a plain range: every memo opcode is then left to _walk.
+    count = slots.count if slots.contiguous else -1
+    rich = memo.rich
+    room = len(values) < _MEMO_VALUES_LIMIT
+    while pos < end and ops < budget:
+        op = buf[pos]
+        if op == 0x8C:  # SHORT_BINUNICODE (the most frequent opcode; at most 255 bytes, always kept)
+            if pos + 2 > end:
+                break
+            stop = pos + 2 + buf[pos + 1]
+            if stop > end:
+                break
+            try:
+                value: _StackValue = buf[pos + 2 : stop].decode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:
+                break
+            append(value)
+            pos = stop
+            ops += 1
+            if pos < end and buf[pos] == 0x94 and count >= 0 and ops < budget:  # and its MEMOIZE
+                if room:
+                    values[count] = value
+                    room = len(values) < _MEMO_VALUES_LIMIT
+                count += 1
+                pos += 1
+                ops += 1
+            continue
+        if op == 0x58 or op == 0x55:  # BINUNICODE, SHORT_BINSTRING
+            width = 4 if op == 0x58 else 1
+            start = pos + 1 + width
+            if start > end:
+                break
+            length = buf[pos + 1] if width == 1 else int.from_bytes(buf[pos + 1 : start], "little")
+            stop = start + length
+            if stop > end:
+                break
+            if length <= KEPT_STRING_CHARS * 4:
+                try:
+                    text = buf[start:stop].decode("latin-1" if op == 0x55 else "utf-8", "surrogatepass")
+                except UnicodeDecodeError:
+                    break
+                value = text if len(text) <= KEPT_STRING_CHARS else _OPAQUE
+            else:
+                value = _OPAQUE
+            append(value)
+            pos = stop
+            ops += 1
+            # Picklers memoize every string: take a MEMOIZE or BINPUT of the next slot in the same step.
+            if pos < end and count >= 0 and ops < budget:
+                follow = buf[pos]
+                if follow == 0x94 or (follow == 0x71 and pos + 2 <= end and buf[pos + 1] == count):
+                    if room:
+                        if value is _OPAQUE:
+                            values.pop(count, None)
+                        else:
+                            values[count] = value
+                        room = len(values) < _MEMO_VALUES_LIMIT
+                    count += 1
+                    pos += 1 if follow == 0x94 else 2
+                    ops += 1
+            continue
+        if op == 0x94 or op == 0x71 or op == 0x72:  # MEMOIZE, BINPUT, LONG_BINPUT
+            if op == 0x94:
+                index, size = count, 1
+            elif op == 0x71:
+                if pos + 2 > end:
+                    break
+                index, size = buf[pos + 1], 2
+            else:
+                if pos + 5 > end:
+                    break
+                index, size = int.from_bytes(buf[pos + 1 : pos + 5], "little"), 5
+            if count < 0 or index > count or not stack:
+                break
+            top = stack[-1]
+            if top is _MARK:
+                break
+            if room or index in values:
+                if isinstance(top, _CHEAP_MEMO):
+                    values[index] = top
+                elif isinstance(top, _RICH_MEMO) and rich < _RICH_MEMO_LIMIT:
+                    rich += 1
+                    values[index] = top
+                else:
+                    values.pop(index, None)
+                room = len(values) < _MEMO_VALUES_LIMIT
+            if index == count:
+                count += 1
+            pos += size
+        elif op == 0x68 or op == 0x6A:  # BINGET, LONG_BINGET
+            size = 2 if op == 0x68 else 5
+            if pos + size > end:
+                break
+            index = buf[pos + 1] if op == 0x68 else int.from_bytes(buf[pos + 1 : pos + 5], "little")
+            if index >= count:  # unset, or the slots are not a plain range
+                break
+            append(values.get(index, _OPAQUE))
+            pos += size
+        elif op == 0x4B:  # BININT1
+            if pos + 2 > end:
+                break
+            append(buf[pos + 1])
+            pos += 2
+        elif op == 0x4A:  # BININT
+            if pos + 5 > end:
+                break
+            append(int.from_bytes(buf[pos + 1 : pos + 5], "little", signed=True))
+            pos += 5
+        elif op == 0x4D:  # BININT2
+            if pos + 3 > end:
+                break
+            append(buf[pos + 1] | buf[pos + 2] << 8)
+            pos += 3
+        elif op == 0x47:  # BINFLOAT
+            if pos + 9 > end:
+                break
+            append(_OPAQUE)
+            pos += 9
+        elif op == 0x28:  # MARK
+            marks.append(len(stack))
+            append(_MARK)
+            pos += 1
+        elif op == 0x88 or op == 0x89 or op == 0x5D or op == 0x8F:  # NEWTRUE, NEWFALSE, EMPTY_LIST, EMPTY_SET
+            append(_OPAQUE)
+            pos += 1
+        elif op == 0x4E:  # NONE
+            append(_NONE)
+            pos += 1
+        elif op == 0x29:  # EMPTY_TUPLE
+            append(())
+            pos += 1
+        elif op == 0x7D:  # EMPTY_DICT
+            append(_Dict())
+            pos += 1
+        elif 0x85 <= op <= 0x87:  # TUPLE1, TUPLE2, TUPLE3
+            size = op - 0x84
+            if len(stack) - size <= (marks[-1] if marks else -1):
+                break
+            items = tuple(stack[-size:])
+            del stack[-size:]
+            append(items)
+            pos += 1
+        elif op == 0x74 or op == 0x6C or op == 0x91 or op == 0x64:  # TUPLE, LIST, FROZENSET, DICT
+            if not marks:
+                break
+            index = marks.pop()
+            items_list = stack[index + 1 :]
+            del stack[index:]
+            if op == 0x74:
+                append(tuple(items_list) if len(items_list) <= _TRACKED_ITEMS else _OPAQUE)
+            elif op == 0x64:
+                built = _Dict()
+                built.update(items_list)
+                append(built)
+            else:
+                append(_OPAQUE)
+            pos += 1
+        elif op == 0x65 or op == 0x90 or op == 0x75:  # APPENDS, ADDITEMS, SETITEMS
+            if not marks:
+                break
+            index = marks[-1]
+            target = stack[index - 1] if index else _MARK
+            if target is _MARK or isinstance(target, (_Global, _Module)):
+                break
+            marks.pop()
+            if op == 0x75 and isinstance(target, _Dict):
+                target.update(stack[index + 1 :])
+            del stack[index - 1 :]
+            append(target if op == 0x75 else _OPAQUE)
+            pos += 1
+        elif op == 0x61 or op == 0x73:  # APPEND, SETITEM
+            size = 2 if op == 0x61 else 3
+            if len(stack) - size <= (marks[-1] if marks else -1):
+                break
+            target = stack[-size]
+            if isinstance(target, (_Global, _Module)):
+                break
+            if op == 0x73 and isinstance(target, _Dict):
+                target.set(stack[-2], stack[-1])
+            del stack[-size:]
+            append(target if op == 0x73 else _OPAQUE)
+            pos += 1
+        elif op == 0x43 or op == 0x42:  # SHORT_BINBYTES, BINBYTES
+            if keep_bytes:  # an unpickling callable was pushed: _walk keeps the bytes
+                break
+            width = 1 if op == 0x43 else 4
+            if pos + 1 + width > end:
+                break
+            length = int.from_bytes(buf[pos + 1 : pos + 1 + width], "little")
+            stop = pos + 1 + width + length
+            if stop > end:
+                break
+            append(_Bytes(base + pos, length, None))
+            pos = stop
+        else:
+            break
+        ops += 1
+    if count >= 0:
+        slots.count = count
+    memo.rich = rich
+    return pos, ops
+
+
+def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: bool = True, fast: bool = True) -> None:
     stack: list[_StackValue] = []
-    memo: dict[int, _StackValue] = {}
-    slots = _MemoSlots()
+    #: Indices of the MARKs on the stack, innermost last.
+    marks: list[int] = []
+    memo = _Memo()
     frame_end: int | None = None
-    rich_memo = 0
     op_offset = reader.offset
     op = 0
 
@@ -595,33 +876,22 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
         return stack.pop()
 
     def pop_mark() -> list[_StackValue]:
-        for index in range(len(stack) - 1, -1, -1):
-            if stack[index] is _MARK:
-                items = stack[index + 1 :]
-                del stack[index:]
-                return items
-        raise PickleStructureError(f"no MARK on the stack for the opcode at offset {op_offset}")
+        if not marks:
+            raise PickleStructureError(f"no MARK on the stack for the opcode at offset {op_offset}")
+        index = marks.pop()
+        items = stack[index + 1 :]
+        del stack[index:]
+        return items
 
     def memo_put(index: int) -> None:
-        nonlocal rich_memo
         if not stack or stack[-1] is _MARK:
             raise PickleStructureError(f"memo store with an empty stack at offset {op_offset}")
-        slots.add(index)
-        top = stack[-1]
-        if len(memo) >= _MEMO_VALUES_LIMIT and index not in memo:
-            return
-        if isinstance(top, _CHEAP_MEMO):
-            memo[index] = top
-        elif isinstance(top, _RICH_MEMO) and rich_memo < _RICH_MEMO_LIMIT:
-            rich_memo += 1
-            memo[index] = top
-        else:
-            memo.pop(index, None)
+        memo.put(index, stack[-1])
 
     def memo_get(index: int) -> None:
-        if index not in slots:
+        if index not in memo.slots:
             raise PickleStructureError(f"memo reference to unset slot {index} at offset {op_offset}")
-        stack.append(memo.get(index, _OPAQUE))
+        stack.append(memo.values.get(index, _OPAQUE))
 
     def imported(module: str, name: str) -> _Global:
         value = _Global(module, name)
@@ -778,7 +1048,7 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             frame_end = None
         if has_objects:
             nested = PickleStream(start=reader.offset)
-            _walk(reader, nested, shared, joblib=False)
+            _walk(reader, nested, shared, joblib=False, fast=fast)
             stream.opcodes += nested.opcodes
             stream.persistent_ids += nested.persistent_ids
             return
@@ -796,6 +1066,15 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
         return _Bytes(op_offset, length, None)
 
     while True:
+        if fast:
+            window, index, base = reader.window()
+            end = len(window) if frame_end is None else min(len(window), frame_end - base)
+            if index < end:
+                budget = shared.max_opcodes - stream.opcodes
+                index, count = _run_plain(window, index, end, budget, stack, marks, memo, base, shared.unpickler_seen)
+                if count:
+                    reader.advance_to(index)
+                    stream.opcodes += count
         op_offset = reader.offset
         if frame_end is not None and op_offset >= frame_end:
             if op_offset > frame_end:
@@ -813,7 +1092,11 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             )
 
         if op in _PUSH_ONLY:
-            stack.append(_MARK if op == 0x28 else _OPAQUE)
+            if op == 0x28:  # MARK
+                marks.append(len(stack))
+                stack.append(_MARK)
+            else:
+                stack.append(_OPAQUE)
         elif op == 0x4E:  # NONE
             stack.append(_NONE)
         elif op == 0x29:  # EMPTY_TUPLE
@@ -952,7 +1235,7 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
                 index = int.from_bytes(reader.read(1 if op == 0x71 else 4), "little")
             memo_put(index)
         elif op == 0x94:  # MEMOIZE
-            memo_put(slots.count)
+            memo_put(memo.slots.count)
         elif op in (0x67, 0x68, 0x6A):  # GET, BINGET, LONG_BINGET
             if op == 0x67:
                 line = reader.read_line(32, 32)
@@ -968,6 +1251,7 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
         elif op == 0x30:  # POP
             if stack and stack[-1] is _MARK:
                 stack.pop()  # CPython's POP also discards a bare MARK
+                marks.pop()
             else:
                 pop()
         elif op == 0x31:  # POP_MARK
