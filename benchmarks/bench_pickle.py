@@ -1,9 +1,9 @@
 """Benchmarks for ``pickle = "scan"``: the static pickle walker on large files, and the same files
-through picklescan and modelscan for comparison.
+through picklescan, modelscan and modelaudit for comparison.
 
 Run from the repository root, with the environment the plugin is installed in:
 
-    python benchmarks/bench_pickle.py [--workdir DIR] [--keep] [--peers VENV]
+    python benchmarks/bench_pickle.py [--workdir DIR] [--keep] [--peers VENV ...]
 
 It builds, in a fresh temporary directory (under DIR, default the system temporary directory):
 
@@ -12,7 +12,7 @@ It builds, in a fresh temporary directory (under DIR, default the system tempora
 3. a 100 MiB raw pickle of small objects (1.6 million short strings in a list, protocol 4): the
    walker's worst case, every opcode being a value it must step over;
 4. the malicious corpus of the test suite (``tests/helpers/malicious.py``), each sample as a
-   ``.pkl`` file (the extension picklescan and modelscan scan), plus four benign files.
+   ``.pkl`` file (the extension the peer scanners scan), plus four benign files.
 
 Each large file is scanned by the plugin's engine (``pickle = "scan"``, default allowlist) in a
 fresh subprocess, which reports the wall time, ``ArtifactFacts.bytes_read``, the verdict and the
@@ -21,10 +21,26 @@ imports, from ``/proc/self/status``; ``ru_maxrss`` would include the parent's pe
 carries across ``exec``), and, in a second subprocess, the ``tracemalloc`` peak of the scan. Times are the
 median of 5 runs (warm page cache).
 
-picklescan and modelscan are not dependencies of the project: ``--peers VENV`` names a virtual
-environment that has them (for instance ``python3 -m venv /tmp/peers && /tmp/peers/bin/pip install
-picklescan modelscan``); without it, or if they are missing there, the comparison is skipped and
-the script says so. Both are run on every file, once each (their exit codes are their verdicts).
+picklescan, modelscan and modelaudit are not dependencies of the project: ``--peers VENV`` names a
+virtual environment that has some of them, and may be given more than once; each tool is taken from
+the first of those environments whose ``bin/`` has it, and its version is read from that environment.
+modelaudit pins its own numpy, so it gets an environment of its own; its core install needs no extra
+for pickle and PyTorch zip files (the ``pytorch`` extra only adds torch, for its weight-distribution
+scanner). For instance:
+
+    python3 -m venv /tmp/peers && /tmp/peers/bin/pip install picklescan modelscan
+    python3 -m venv /tmp/peers-modelaudit && /tmp/peers-modelaudit/bin/pip install modelaudit
+    python benchmarks/bench_pickle.py --peers /tmp/peers --peers /tmp/peers-modelaudit
+
+A tool found in none of them is skipped, and the script says so. Each tool is run on every file,
+once, in its own process with a 600 s timeout (reported as ``timeout``). picklescan's and
+modelscan's exit codes are their verdicts (0 clean, 1 flagged, 2 error, 3 skipped). modelaudit runs
+as ``modelaudit scan --no-cache --format json FILE`` with ``PROMPTFOO_DISABLE_TELEMETRY=1``,
+``NO_ANALYTICS=1`` and ``HF_HUB_OFFLINE=1``, and gives two verdicts from that one run: its exit code
+(0 clean, 1 any WARNING or CRITICAL issue, 2 error or incomplete coverage), and its CRITICAL issues
+only (``flagged`` if the JSON report has one; otherwise ``error`` on exit 2, ``warnings only`` on
+exit 1, ``clean`` on exit 0), since its exit code is 1 for the warnings it gives ordinary torch and
+numpy pickles.
 """
 
 from __future__ import annotations
@@ -169,14 +185,57 @@ def our_corpus_verdicts(folder: Path) -> tuple[dict[str, bool], float]:
     return flagged, time.perf_counter() - started
 
 
+PEER_TIMEOUT = 600
+MODELAUDIT_ENV = {"PROMPTFOO_DISABLE_TELEMETRY": "1", "NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1"}
+
+
 def peer(tool: Path, path: Path) -> tuple[str, float]:
     """Run picklescan or modelscan on one file: its verdict (from its exit code) and time."""
     args = [str(tool), "-p", str(path)]
     started = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, cwd=path.parent, timeout=600)
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, cwd=path.parent, timeout=PEER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return "timeout", time.perf_counter() - started
     elapsed = time.perf_counter() - started
     meaning = {0: "clean", 1: "flagged", 2: "error", 3: "skipped"}.get(done.returncode, f"exit {done.returncode}")
     return meaning, elapsed
+
+
+def modelaudit(tool: Path, path: Path) -> tuple[str, str, float]:
+    """Run modelaudit on one file: its exit-code verdict, its CRITICAL-issues verdict, and time."""
+    args = [str(tool), "scan", "--no-cache", "--format", "json", str(path)]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            cwd=path.parent,
+            timeout=PEER_TIMEOUT,
+            env={**os.environ, **MODELAUDIT_ENV},
+        )
+    except subprocess.TimeoutExpired:
+        return "timeout", "timeout", time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    by_exit = {0: "clean", 1: "flagged", 2: "error"}.get(done.returncode, f"exit {done.returncode}")
+    try:
+        issues = json.loads(done.stdout)["issues"]
+        critical = any(issue.get("severity") == "critical" for issue in issues)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return by_exit, f"no JSON report ({by_exit})", elapsed
+    if critical:
+        return by_exit, "flagged", elapsed
+    return by_exit, {0: "clean", 1: "warnings only"}.get(done.returncode, by_exit), elapsed
+
+
+def run_peer(name: str, tool: Path, path: Path) -> tuple[dict[str, str], float]:
+    """One run of a peer tool on one file: its verdict under each column it fills, and the time."""
+    if name == "modelaudit":
+        by_exit, by_critical, elapsed = modelaudit(tool, path)
+        return {"modelaudit (exit code)": by_exit, "modelaudit (CRITICAL only)": by_critical}, elapsed
+    verdict, elapsed = peer(tool, path)
+    return {name: verdict}, elapsed
 
 
 def met(ok: bool) -> str:
@@ -191,7 +250,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--peers", type=Path, default=None, help="a venv with picklescan and modelscan")
+    parser.add_argument(
+        "--peers",
+        type=Path,
+        action="append",
+        default=[],
+        help="a venv with some of picklescan, modelscan and modelaudit (may be given more than once)",
+    )
     options = parser.parse_args()
 
     import numpy
@@ -269,22 +334,23 @@ def main() -> None:
         )
 
         ours, ours_seconds = our_corpus_verdicts(corpus_dir)
-        tools = {}
-        if options.peers is None:
-            print("\npicklescan / modelscan: skipped (no --peers VENV given)")
+        tools: dict[str, Path] = {}
+        venvs: dict[str, Path] = {}
+        if not options.peers:
+            print("\npicklescan / modelscan / modelaudit: skipped (no --peers VENV given)")
         else:
-            for name in ("picklescan", "modelscan"):
-                tool = options.peers / "bin" / name
-                if tool.exists():
-                    tools[name] = tool
+            for name in ("picklescan", "modelscan", "modelaudit"):
+                venv = next((venv for venv in options.peers if (venv / "bin" / name).exists()), None)
+                if venv is not None:
+                    tools[name], venvs[name] = venv / "bin" / name, venv
                 else:
-                    print(f"\n{name}: not installed in {options.peers}; skipped")
+                    print(f"\n{name}: not installed in {', '.join(map(str, options.peers))}; skipped")
         if tools:
             versions = {}
             for name in tools:
                 done = subprocess.run(
                     [
-                        str(options.peers / "bin" / "python"),
+                        str(venvs[name] / "bin" / "python"),
                         "-c",
                         f"import importlib.metadata as m; print(m.version({name!r}))",
                     ],
@@ -292,16 +358,31 @@ def main() -> None:
                     text=True,
                 )
                 versions[name] = done.stdout.strip() or "?"
-            print("\n### The same files through picklescan and modelscan\n")
+            names = list(tools)
+            listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            print(f"\n### The same files through {listed}\n")
             print("Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()) + "\n")
-            print("| File | pytest-aisupply (scan) | " + " | ".join(tools) + " |")
-            print("| --- | --- | " + " | ".join("---" for _ in tools) + " |")
+            if "modelaudit" in tools:
+                print(
+                    "modelaudit: `modelaudit scan --no-cache --format json FILE`, telemetry off; one run per file "
+                    "gives both columns: its exit code (1 for any WARNING or CRITICAL issue) and its CRITICAL "
+                    "issues only (`warnings only`: exit 1 without a CRITICAL issue).\n"
+                )
+            columns = [
+                column
+                for name in tools
+                for column in (
+                    ("modelaudit (exit code)", "modelaudit (CRITICAL only)") if name == "modelaudit" else (name,)
+                )
+            ]
+            print("| File | pytest-aisupply (scan) | " + " | ".join(columns) + " |")
+            print("| --- | --- | " + " | ".join("---" for _ in columns) + " |")
             for path in (torch_path, arrays_path, objects_path):
                 seconds, run, _, _ = results[path.name]
                 cells = [f"{run['status']}, {seconds * 1000:,.1f} ms"]
-                for tool in tools.values():
-                    verdict, elapsed = peer(tool, path)
-                    cells.append(f"{verdict}, {elapsed * 1000:,.1f} ms")
+                for name, tool in tools.items():
+                    per_column, elapsed = run_peer(name, tool, path)
+                    cells.extend(f"{verdict}, {elapsed * 1000:,.1f} ms" for verdict in per_column.values())
                 print(f"| {path.name} | " + " | ".join(cells) + " |")
 
             print("\nCorpus: the test suite's malicious samples (each as `<name>.pkl`) and 4 benign files.\n")
@@ -312,13 +393,11 @@ def main() -> None:
                 "pytest-aisupply": {n: "flagged" if f else "clean" for n, f in ours.items()}
             }
             for name, tool in tools.items():
-                verdicts[name] = {}
-                total = 0.0
                 for file in sorted(expected):
-                    verdict, elapsed = peer(tool, corpus_dir / file)
-                    verdicts[name][file] = verdict
-                    total += elapsed
-                times[name] = total
+                    per_column, elapsed = run_peer(name, tool, corpus_dir / file)
+                    for column, verdict in per_column.items():
+                        verdicts.setdefault(column, {})[file] = verdict
+                        times[column] = times.get(column, 0.0) + elapsed
             for name, per_file in verdicts.items():
                 counts = {"malicious flagged": 0, "malicious not flagged": 0, "benign flagged": 0, "benign clean": 0}
                 for file, kind in expected.items():
@@ -343,6 +422,8 @@ def main() -> None:
                     if (verdicts[name].get(file) == "flagged") == (verdicts["pytest-aisupply"][file] == "flagged")
                 )
                 how = "in-process, all files" if name == "pytest-aisupply" else "one process per file"
+                if name == "modelaudit (CRITICAL only)":
+                    how += ", the same runs"
                 print(
                     f"| {name} | {counts['malicious flagged']} | {counts['benign flagged']} "
                     f"| {agree}/{len(expected)} | {times[name]:,.2f} s ({how}) |"
