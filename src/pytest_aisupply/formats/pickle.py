@@ -662,7 +662,9 @@ def _run_plain(
     count = slots.count if slots.contiguous else -1
     rich = memo.rich
     room = len(values) < _MEMO_VALUES_LIMIT
-    while pos < end and ops < budget:
+    # Every opcode is at least one byte: ending the run early bounds it to ``budget`` opcodes.
+    end = min(end, pos + budget)
+    while pos < end:
         op = buf[pos]
         if op == 0x8C:  # SHORT_BINUNICODE (the most frequent opcode; at most 255 bytes, always kept)
             if pos + 2 > end:
@@ -677,7 +679,7 @@ def _run_plain(
             append(value)
             pos = stop
             ops += 1
-            if pos < end and buf[pos] == 0x94 and count >= 0 and ops < budget:  # and its MEMOIZE
+            if pos < end and buf[pos] == 0x94 and count >= 0:  # and its MEMOIZE
                 if room:
                     values[count] = value
                     room = len(values) < _MEMO_VALUES_LIMIT
@@ -706,7 +708,7 @@ def _run_plain(
             pos = stop
             ops += 1
             # Picklers memoize every string: take a MEMOIZE or BINPUT of the next slot in the same step.
-            if pos < end and count >= 0 and ops < budget:
+            if pos < end and count >= 0:
                 follow = buf[pos]
                 if follow == 0x94 or (follow == 0x71 and pos + 2 <= end and buf[pos + 1] == count):
                     if room:
@@ -719,7 +721,22 @@ def _run_plain(
                     pos += 1 if follow == 0x94 else 2
                     ops += 1
             continue
-        if op == 0x94 or op == 0x71 or op == 0x72:  # MEMOIZE, BINPUT, LONG_BINPUT
+        if op == 0x4B:  # BININT1
+            if pos + 2 > end:
+                break
+            append(buf[pos + 1])
+            pos += 2
+        elif op == 0x4A:  # BININT
+            if pos + 5 > end:
+                break
+            append(int.from_bytes(buf[pos + 1 : pos + 5], "little", signed=True))
+            pos += 5
+        elif op == 0x4D:  # BININT2
+            if pos + 3 > end:
+                break
+            append(buf[pos + 1] | buf[pos + 2] << 8)
+            pos += 3
+        elif op == 0x94 or op == 0x71 or op == 0x72:  # MEMOIZE, BINPUT, LONG_BINPUT
             if op == 0x94:
                 index, size = count, 1
             elif op == 0x71:
@@ -756,21 +773,6 @@ def _run_plain(
                 break
             append(values.get(index, _OPAQUE))
             pos += size
-        elif op == 0x4B:  # BININT1
-            if pos + 2 > end:
-                break
-            append(buf[pos + 1])
-            pos += 2
-        elif op == 0x4A:  # BININT
-            if pos + 5 > end:
-                break
-            append(int.from_bytes(buf[pos + 1 : pos + 5], "little", signed=True))
-            pos += 5
-        elif op == 0x4D:  # BININT2
-            if pos + 3 > end:
-                break
-            append(buf[pos + 1] | buf[pos + 2] << 8)
-            pos += 3
         elif op == 0x47:  # BINFLOAT
             if pos + 9 > end:
                 break
