@@ -20,8 +20,9 @@ Each large file is scanned by the plugin's engine (``pickle = "scan"``, default 
 fresh subprocess, which reports the wall time, ``ArtifactFacts.bytes_read``, the verdict and the
 peak resident memory above the interpreter (``VmHWM`` after the scan minus ``VmRSS`` after the
 imports, from ``/proc/self/status``; ``ru_maxrss`` would include the parent's peak, which Linux
-carries across ``exec``), and, in a second subprocess, the ``tracemalloc`` peak of the scan. Times are the
-median of 5 runs (warm page cache).
+carries across ``exec``), and, in a second subprocess, the ``tracemalloc`` peak of the scan; next to
+it, ``sha256sum`` and ``cat`` of the same file, and the ratios. Times are the median of 5 runs (warm
+page cache).
 
 picklescan, modelscan and modelaudit are not dependencies of the project: ``--peers VENV`` names a
 virtual environment that has some of them, and may be given more than once; each tool is taken from
@@ -253,6 +254,16 @@ def run_peer(name: str, tool: Path, path: Path) -> tuple[dict[str, str], float]:
     return {name: verdict}, elapsed
 
 
+def tool_seconds(command: str, path: Path) -> float:
+    """Median wall time of ``command FILE > /dev/null`` (``sha256sum`` or ``cat``) over REPS runs."""
+    times = []
+    for _ in range(REPS):
+        started = time.perf_counter()
+        subprocess.run([command, str(path)], stdout=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
@@ -311,16 +322,20 @@ def main() -> None:
             size = path.stat().st_size
             first = runs[0]
             results[path.name] = (seconds, first, rss, traced)
+            sha256sum, cat = tool_seconds("sha256sum", path), tool_seconds("cat", path)
             rows.append(
                 f"| {path.name} | {fmt_bytes(size)} | {seconds * 1000:,.1f} ms | {size / seconds / 1e6:,.0f} MB/s | "
+                f"{sha256sum * 1000:,.1f} ms | {cat * 1000:,.1f} ms | "
+                f"{seconds / sha256sum:.3g}x | {seconds / cat:.3g}x | "
                 f"{first['bytes_read']:,} B | {fmt_bytes(rss)} | {fmt_bytes(traced['traced_peak'])} | "
                 f"{first['format']}: {first['status']} |"
             )
         print(
-            "| File | Size | Scan wall time | Throughput (size / time) | Bytes read "
-            "| Peak RSS above the interpreter | tracemalloc peak | Verdict |"
+            "| File | Size | Scan wall time | Throughput (size / time) | `sha256sum` | `cat > /dev/null` "
+            "| Scan / sha256sum | Scan / cat | Bytes read | Peak RSS above the interpreter | tracemalloc peak "
+            "| Verdict |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(rows))
 
         torch_seconds, torch_run, _, _ = results[torch_path.name]
