@@ -105,20 +105,34 @@ print(json.dumps({
 """
 
 
-def child_env() -> dict[str, str]:
+def child_env(python_source: bool = False) -> dict[str, str]:
     env = dict(os.environ)
-    for key in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONWARNINGS"):
+    for key in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONWARNINGS", "AISUPPLY_PURE_PYTHON"):
         env.pop(key, None)
+    if python_source:
+        env["AISUPPLY_PURE_PYTHON"] = "1"  # the walker's .py source, even where it was compiled
     return env
 
 
-def scan(path: Path, traced: bool = False) -> dict[str, Any]:
+def walker_build() -> str:
+    """How the installed pickle walker was built: compiled by mypyc, or pure Python."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import pytest_aisupply.formats.pickle as m; print(m.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=child_env(),
+    )
+    return "pure Python" if done.stdout.strip().endswith(".py") else "compiled by mypyc"
+
+
+def scan(path: Path, traced: bool = False, python_source: bool = False) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), "traced" if traced else "plain"],
         capture_output=True,
         text=True,
         check=True,
-        env=child_env(),
+        env=child_env(python_source),
     )
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -310,6 +324,8 @@ def main() -> None:
         print(f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
         print(f"- machine: `uname -m` {platform.machine()}, nproc {os.cpu_count()}")
         print(f"- versions: Python {platform.python_version()}, torch {torch.__version__}, numpy {numpy.__version__}")
+        build = walker_build()
+        print(f"- pickle walker: {build} (setup.py; `AISUPPLY_PURE_PYTHON=1` runs its .py source)")
         print("- page cache warm (files just written and synced); plugin times are medians of 5 fresh subprocesses\n")
 
         rows = []
@@ -373,6 +389,24 @@ def main() -> None:
                 f"| 100 MiB raw pickle ({what}): peak memory under 64 MiB | {fmt_bytes(small_rss)} | "
                 f"{met(small_rss < 64 * MiB)} |"
             )
+
+        if build != "pure Python":
+            print(
+                "\nThe same scans with the walker's .py source (`AISUPPLY_PURE_PYTHON=1`, for installs without a C "
+                "compiler):\n"
+            )
+            print("| File | Compiled walker | Python source | Compiled speed-up | Verdict (Python source) |")
+            print("| --- | --- | --- | --- | --- |")
+            for path in large:
+                seconds, _, _, _ = results[path.name]
+                pure_runs = [scan(path, python_source=True) for _ in range(REPS)]
+                pure = statistics.median(run["seconds"] for run in pure_runs)
+                size = path.stat().st_size
+                print(
+                    f"| {path.name} | {seconds * 1000:,.1f} ms, {size / seconds / 1e6:,.0f} MB/s "
+                    f"| {pure * 1000:,.1f} ms, {size / pure / 1e6:,.0f} MB/s | {pure / seconds:.1f}x "
+                    f"| {pure_runs[0]['status']} |"
+                )
 
         ours, ours_seconds = our_corpus_verdicts(corpus_dir)
         tools: dict[str, Path] = {}

@@ -46,7 +46,7 @@ from pytest_aisupply.config import Settings
 from pytest_aisupply.engine import Engine, Verdict
 from pytest_aisupply.formats import analyze_path, builtin_readers
 from pytest_aisupply.formats.bytestream import ByteReader
-from pytest_aisupply.formats.pickle import read_pickle
+from pytest_aisupply.formats.pickle import NESTED_BYTES_CAP, read_pickle
 from pytest_aisupply.render import render_verdict
 from pytest_aisupply.rules import builtin_rules
 from pytest_aisupply.rules.no_pickle import explain
@@ -355,15 +355,15 @@ def test_build_and_setitem_on_globals_are_hazards() -> None:
     assert "sets the state of the global collections.OrderedDict" in hazard.message
 
 
-def test_bytes_handed_to_an_unpickler_are_kept_only_when_small(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bytes_handed_to_an_unpickler_are_kept_only_when_small() -> None:
     inner = pickle.dumps([1, 2], protocol=2)
     data = proto(4) + call(global_("pickle", "loads"), binbytes(inner)) + b"."
 
     [payload] = walk(data).nested
     assert (payload.via, payload.offset, payload.data) == ("pickle.loads", 17, inner)
 
-    monkeypatch.setattr("pytest_aisupply.formats.pickle.NESTED_BYTES_CAP", len(inner) - 1)
-    stream = walk(data)
+    over_the_cap = inner + b"\x00" * (NESTED_BYTES_CAP + 1 - len(inner))
+    stream = walk(proto(4) + call(global_("pickle", "loads"), binbytes(over_the_cap)) + b".")
     assert stream.nested == []
     [hazard] = stream.hazards
     assert "were not kept for analysis" in hazard.message

@@ -1,14 +1,39 @@
-"""Reading pickle bytes through the walker's fast path and through its general loop alone, to
-show they report the same thing (the fast path is an optimisation, never a second opinion)."""
+"""Reading pickle bytes through every path of the walker, to show they report the same thing:
+its fast path and its general loop, and, where the package was built with mypyc, the compiled
+module and its Python source (the fast path and the compiled build are optimisations, never a
+second opinion)."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import io
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import pytest_aisupply.formats.pickle as installed
 from pytest_aisupply.formats.bytestream import ByteReader
-from pytest_aisupply.formats.pickle import read_pickles
+
+
+def is_compiled() -> bool:
+    """Whether the installed walker is the mypyc-compiled module (not its .py source)."""
+    return not installed.__file__.endswith(".py")
+
+
+@cache
+def python_source() -> ModuleType:
+    """The walker's .py source run as Python, whatever was installed."""
+    path = Path(installed.__file__).with_name("pickle.py")
+    name = "pytest_aisupply.formats._pickle_as_python"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 class Trickle(io.RawIOBase):
@@ -30,20 +55,33 @@ class Trickle(io.RawIOBase):
         return size
 
 
-def reading(data: bytes, *, fast: bool, step: int | None = None, max_opcodes: int = 1_000_000) -> list[Any]:
+def reading(
+    data: bytes, *, fast: bool, step: int | None = None, max_opcodes: int = 1_000_000, module: Any = installed
+) -> list[Any]:
     """Everything read_pickles reports on ``data`` (streams, trailing offset, final offset)."""
     raw: Any = io.BytesIO(data) if step is None else Trickle(data, step)
     reader = ByteReader(raw, size=len(data))
-    streams, trailing = read_pickles(reader, max_opcodes=max_opcodes, fast=fast)
+    streams, trailing = module.read_pickles(reader, max_opcodes=max_opcodes, fast=fast)
     return [[dataclasses.asdict(stream) for stream in streams], trailing, reader.offset]
 
 
 def first_difference(data: bytes, *, steps: tuple[int, ...] = (5, 61), max_opcodes: int = 1_000_000) -> str | None:
-    """None when the fast path, over whole buffers and over ``steps``-byte reads, reports exactly
-    what the general loop does; otherwise a description of the first difference."""
-    reference = reading(data, fast=False, max_opcodes=max_opcodes)
-    for step in (None, *steps):
-        fast = reading(data, fast=True, step=step, max_opcodes=max_opcodes)
-        if fast != reference:
-            return f"reads of {step or 'any'} bytes: fast path {fast!r} != general loop {reference!r}"
+    """None when every path reports exactly what the Python source's general loop does: the fast
+    path over whole buffers and over ``steps``-byte reads, and the compiled module's general loop
+    and fast path where it is installed; otherwise a description of the first difference."""
+    source = python_source() if is_compiled() else installed
+    reference = reading(data, fast=False, max_opcodes=max_opcodes, module=source)
+    paths: list[tuple[str, dict[str, Any]]] = [
+        (f"fast path, reads of {step or 'any'} bytes", {"fast": True, "step": step}) for step in (None, *steps)
+    ]
+    modules = [("python", source)] + ([("compiled", installed)] if is_compiled() else [])
+    if is_compiled():
+        paths.append(("general loop", {"fast": False}))
+    for module_name, module in modules:
+        for path_name, options in paths:
+            if module_name == "python" and path_name == "general loop":
+                continue
+            other = reading(data, max_opcodes=max_opcodes, module=module, **options)
+            if other != reference:
+                return f"{module_name} {path_name}: {other!r} != python general loop: {reference!r}"
     return None

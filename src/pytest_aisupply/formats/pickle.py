@@ -520,10 +520,11 @@ def read_pickle(reader: ByteReader, *, max_opcodes: int = _DEFAULT_MAX_OPCODES, 
     reader.start_capture(RAW_COPY_CAP)
     try:
         _walk(reader, stream, _Shared(stream, max_opcodes), fast=fast)
-    except PickleStructureError as exc:
-        stream.error = str(exc)
-    except TruncatedError as exc:
-        stream.error = f"truncated: {exc}"
+    # Distinct names for the exceptions: mypyc types a name by its first binding.
+    except PickleStructureError as broken:
+        stream.error = str(broken)
+    except TruncatedError as cut:
+        stream.error = f"truncated: {cut}"
     stream.raw = reader.stop_capture()
     return stream
 
@@ -655,7 +656,6 @@ def _run_plain(
     so the verdict, the messages and the offsets are exactly the ones it gives alone. This loop
     exists for speed (one Python-level step per opcode instead of several calls)."""
     ops = 0
-    append = stack.append
     values = memo.values
     slots = memo.slots
     # -1 while the memo's slots are not a plain range: every memo opcode is then left to _walk.
@@ -676,7 +676,7 @@ def _run_plain(
                 value: _StackValue = buf[pos + 2 : stop].decode("utf-8", "surrogatepass")
             except UnicodeDecodeError:
                 break
-            append(value)
+            stack.append(value)
             pos = stop
             ops += 1
             if pos < end and buf[pos] == 0x94 and count >= 0:  # and its MEMOIZE
@@ -704,7 +704,7 @@ def _run_plain(
                 value = text if len(text) <= KEPT_STRING_CHARS else _OPAQUE
             else:
                 value = _OPAQUE
-            append(value)
+            stack.append(value)
             pos = stop
             ops += 1
             # Picklers memoize every string: take a MEMOIZE or BINPUT of the next slot in the same step.
@@ -724,17 +724,18 @@ def _run_plain(
         if op == 0x4B:  # BININT1
             if pos + 2 > end:
                 break
-            append(buf[pos + 1])
+            stack.append(buf[pos + 1])
             pos += 2
         elif op == 0x4A:  # BININT
             if pos + 5 > end:
                 break
-            append(int.from_bytes(buf[pos + 1 : pos + 5], "little", signed=True))
+            number = buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16 | buf[pos + 4] << 24
+            stack.append(number - (1 << 32) if number & 0x80000000 else number)
             pos += 5
         elif op == 0x4D:  # BININT2
             if pos + 3 > end:
                 break
-            append(buf[pos + 1] | buf[pos + 2] << 8)
+            stack.append(buf[pos + 1] | buf[pos + 2] << 8)
             pos += 3
         elif op == 0x94 or op == 0x71 or op == 0x72:  # MEMOIZE, BINPUT, LONG_BINPUT
             if op == 0x94:
@@ -746,7 +747,7 @@ def _run_plain(
             else:
                 if pos + 5 > end:
                     break
-                index, size = int.from_bytes(buf[pos + 1 : pos + 5], "little"), 5
+                index, size = buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16 | buf[pos + 4] << 24, 5
             if count < 0 or index > count or not stack:
                 break
             top = stack[-1]
@@ -768,31 +769,35 @@ def _run_plain(
             size = 2 if op == 0x68 else 5
             if pos + size > end:
                 break
-            index = buf[pos + 1] if op == 0x68 else int.from_bytes(buf[pos + 1 : pos + 5], "little")
+            index = (
+                buf[pos + 1]
+                if op == 0x68
+                else buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16 | buf[pos + 4] << 24
+            )
             if index >= count:  # unset, or the slots are not a plain range
                 break
-            append(values.get(index, _OPAQUE))
+            stack.append(values.get(index, _OPAQUE))
             pos += size
         elif op == 0x47:  # BINFLOAT
             if pos + 9 > end:
                 break
-            append(_OPAQUE)
+            stack.append(_OPAQUE)
             pos += 9
         elif op == 0x28:  # MARK
             marks.append(len(stack))
-            append(_MARK)
+            stack.append(_MARK)
             pos += 1
         elif op == 0x88 or op == 0x89 or op == 0x5D or op == 0x8F:  # NEWTRUE, NEWFALSE, EMPTY_LIST, EMPTY_SET
-            append(_OPAQUE)
+            stack.append(_OPAQUE)
             pos += 1
         elif op == 0x4E:  # NONE
-            append(_NONE)
+            stack.append(_NONE)
             pos += 1
         elif op == 0x29:  # EMPTY_TUPLE
-            append(())
+            stack.append(())
             pos += 1
         elif op == 0x7D:  # EMPTY_DICT
-            append(_Dict())
+            stack.append(_Dict())
             pos += 1
         elif 0x85 <= op <= 0x87:  # TUPLE1, TUPLE2, TUPLE3
             size = op - 0x84
@@ -800,7 +805,7 @@ def _run_plain(
                 break
             items = tuple(stack[-size:])
             del stack[-size:]
-            append(items)
+            stack.append(items)
             pos += 1
         elif op == 0x74 or op == 0x6C or op == 0x91 or op == 0x64:  # TUPLE, LIST, FROZENSET, DICT
             if not marks:
@@ -809,13 +814,13 @@ def _run_plain(
             items_list = stack[index + 1 :]
             del stack[index:]
             if op == 0x74:
-                append(tuple(items_list) if len(items_list) <= _TRACKED_ITEMS else _OPAQUE)
+                stack.append(tuple(items_list) if len(items_list) <= _TRACKED_ITEMS else _OPAQUE)
             elif op == 0x64:
                 built = _Dict()
                 built.update(items_list)
-                append(built)
+                stack.append(built)
             else:
-                append(_OPAQUE)
+                stack.append(_OPAQUE)
             pos += 1
         elif op == 0x65 or op == 0x90 or op == 0x75:  # APPENDS, ADDITEMS, SETITEMS
             if not marks:
@@ -828,7 +833,7 @@ def _run_plain(
             if op == 0x75 and isinstance(target, _Dict):
                 target.update(stack[index + 1 :])
             del stack[index - 1 :]
-            append(target if op == 0x75 else _OPAQUE)
+            stack.append(target if op == 0x75 else _OPAQUE)
             pos += 1
         elif op == 0x61 or op == 0x73:  # APPEND, SETITEM
             size = 2 if op == 0x61 else 3
@@ -840,7 +845,7 @@ def _run_plain(
             if op == 0x73 and isinstance(target, _Dict):
                 target.set(stack[-2], stack[-1])
             del stack[-size:]
-            append(target if op == 0x73 else _OPAQUE)
+            stack.append(target if op == 0x73 else _OPAQUE)
             pos += 1
         elif op == 0x43 or op == 0x42:  # SHORT_BINBYTES, BINBYTES
             if keep_bytes:  # an unpickling callable was pushed: _walk keeps the bytes
@@ -852,7 +857,7 @@ def _run_plain(
             stop = pos + 1 + width + length
             if stop > end:
                 break
-            append(_Bytes(base + pos, length, None))
+            stack.append(_Bytes(base + pos, length, None))
             pos = stop
         else:
             break
@@ -1120,8 +1125,8 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
                 raw = reader.read(length)
                 try:
                     text = raw.decode("utf-8", "surrogatepass") if kind == "str" else raw.decode("latin-1")
-                except UnicodeDecodeError as exc:
-                    raise PickleStructureError(f"string at offset {op_offset} is not UTF-8") from exc
+                except UnicodeDecodeError as not_utf8:
+                    raise PickleStructureError(f"string at offset {op_offset} is not UTF-8") from not_utf8
                 stack.append(text if len(text) <= KEPT_STRING_CHARS else _OPAQUE)
             else:
                 reader.skip(length)
@@ -1164,8 +1169,8 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             line = reader.read_line(64, 64)
             try:
                 float(line)
-            except ValueError as exc:
-                raise PickleStructureError(f"bad FLOAT argument at offset {op_offset}") from exc
+            except ValueError as bad_float:
+                raise PickleStructureError(f"bad FLOAT argument at offset {op_offset}") from bad_float
             stack.append(_OPAQUE)
         elif op == 0x53:  # STRING: quoted repr, escapes decoded
             keep = KEPT_STRING_CHARS + 3
@@ -1176,8 +1181,8 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             if whole:
                 try:
                     stack.append(codecs.escape_decode(line[1:-1])[0].decode("latin-1"))
-                except ValueError as exc:
-                    raise PickleStructureError(f"bad STRING escape at offset {op_offset}") from exc
+                except ValueError as bad_escape:
+                    raise PickleStructureError(f"bad STRING escape at offset {op_offset}") from bad_escape
             else:
                 stack.append(_OPAQUE)
         elif op == 0x56:  # UNICODE: raw-unicode-escape line
