@@ -29,7 +29,8 @@ def python_source() -> ModuleType:
     path = Path(installed.__file__).with_name("pickle.py")
     name = "pytest_aisupply.formats._pickle_as_python"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
