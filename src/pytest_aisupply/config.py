@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from .digests import SHA256_HEX
 from .findings import SEVERITIES, Severity
 from .limits import Limits
 
@@ -21,7 +22,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 TABLE = "tool.aisupply"
 PickleMode = Literal["forbid", "scan"]
 
-_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 _GLOBAL_PATTERN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\.\*)?\Z")
 _REPO_ID = re.compile(r"[\w.-]+/[\w.-]+\Z")
 _SOURCE_PATTERN = re.compile(r"[\w.*?-]+(/[\w.*?-]+)?\Z")
@@ -308,7 +308,7 @@ class _Parser:
             if problem:
                 raise fail("path", f"bad glob {entry['path']!r}: {problem}")
             sha256 = entry.get("sha256")
-            if sha256 is not None and (not isinstance(sha256, str) or not _SHA256.match(sha256)):
+            if sha256 is not None and (not isinstance(sha256, str) or not SHA256_HEX.match(sha256)):
                 raise fail("sha256", f"expected 64 lowercase hex characters, got {_describe(sha256)}")
             expires = entry.get("expires")
             if expires is not None:

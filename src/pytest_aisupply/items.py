@@ -15,6 +15,22 @@ from .render import render_verdict, render_waived
 from .rules.base import Rule
 
 ROOT_NAME = "aisupply"
+
+
+def selection_is_narrowed(config: pytest.Config, session: pytest.Session) -> bool:
+    """Whether this run may have left checks out: ``-k``, ``-m``, node ids as arguments, or a
+    stop before the end (``-x``, ``--maxfail``). Whole-project outputs (the lockfile, the BOM)
+    must not be rewritten or judged from such a run."""
+    option = config.option
+    return bool(
+        getattr(option, "keyword", "")
+        or getattr(option, "markexpr", "")
+        or session.shouldstop
+        or session.shouldfail
+        or any("::" in str(arg) for arg in config.args)
+    )
+
+
 engine_key = pytest.StashKey["Engine"]()
 verdict_key = pytest.StashKey[Verdict]()
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .digests import GIT_SHA1_HEX, SHA256_HEX
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -27,8 +29,6 @@ HEADER = (
     "# aisupply.lock: the reviewed state of this project's AI/ML supply chain.\n"
     "# Written by `pytest --aisupply-update`; review every change to it like code.\n"
 )
-_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
-_SHA1 = re.compile(r"[0-9a-f]{40}\Z")
 
 
 class LockError(Exception):
@@ -289,7 +289,7 @@ class _Reader:
     def _artifact(self, raw: Mapping[str, Any], index: int) -> ArtifactEntry:
         table = "artifact"
         sha256 = self._require(raw, table, index, "sha256", str)
-        if not _SHA256.match(sha256):
+        if not SHA256_HEX.match(sha256):
             raise self.fail(table, index, "'sha256' must be 64 lowercase hex characters")
         size = self._require(raw, table, index, "size", int)
         if size < 0:
@@ -305,7 +305,7 @@ class _Reader:
     def _hub(self, raw: Mapping[str, Any], index: int) -> HubEntry:
         table = "hub"
         revision = self._require(raw, table, index, "revision", str)
-        if not _SHA1.match(revision):
+        if not GIT_SHA1_HEX.match(revision):
             raise self.fail(table, index, "'revision' must be a 40-hex commit")
         files = []
         raw_files = raw.get("files", [])
@@ -315,9 +315,9 @@ class _Reader:
             if not isinstance(item, dict) or not isinstance(item.get("path"), str):
                 raise self.fail(table, index, f"files[{file_index}] needs a 'path'")
             sha256, git_sha1 = item.get("sha256"), item.get("git_sha1")
-            if sha256 is not None and not (isinstance(sha256, str) and _SHA256.match(sha256)):
+            if sha256 is not None and not (isinstance(sha256, str) and SHA256_HEX.match(sha256)):
                 raise self.fail(table, index, f"files[{file_index}] 'sha256' must be 64 lowercase hex characters")
-            if git_sha1 is not None and not (isinstance(git_sha1, str) and _SHA1.match(git_sha1)):
+            if git_sha1 is not None and not (isinstance(git_sha1, str) and GIT_SHA1_HEX.match(git_sha1)):
                 raise self.fail(table, index, f"files[{file_index}] 'git_sha1' must be 40 lowercase hex characters")
             if sha256 is None and git_sha1 is None:
                 raise self.fail(table, index, f"files[{file_index}] needs 'sha256' or 'git_sha1'")

@@ -27,7 +27,7 @@ import pytest
 from . import __version__
 from .config import Settings
 from .hashing import HashCache
-from .items import CheckItem, engine_key
+from .items import CheckItem, engine_key, selection_is_narrowed
 from .lockfile import ArtifactEntry, HubEntry, Lock, entry_from_json
 
 if sys.version_info >= (3, 11):
@@ -71,22 +71,15 @@ class ReportWriter:
             if data.get("hashes"):
                 self.hashes.update(data["hashes"])
 
-    def _partial(self, session: pytest.Session) -> bool:
-        option = self.config.option
-        return bool(
-            self.deselected_checks
-            or getattr(option, "keyword", "")
-            or getattr(option, "markexpr", "")
-            or session.shouldstop
-            or session.shouldfail
-            or any("::" in str(arg) for arg in self.config.args)
-        )
-
     # -- writing ------------------------------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        partial = self._partial(session) or session.exitstatus == pytest.ExitCode.INTERRUPTED
+        partial = (
+            self.deselected_checks
+            or selection_is_narrowed(self.config, session)
+            or session.exitstatus == pytest.ExitCode.INTERRUPTED
+        )
         if self.sarif_path is not None:
             self._write_sarif()
         if self.bom_path is not None or self.check_path is not None:

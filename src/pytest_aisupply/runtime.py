@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .digests import GIT_SHA1_HEX
 from .hashing import git_blob_sha1, sha256_file
 from .hub import hub_cache_dir
 from .lockfile import Lock
 
-COMMIT = re.compile(r"[0-9a-f]{40}\Z")
 _API_REVISION = re.compile(
     r"^/api/(models|datasets|spaces)/([^/]+/[^/]+|[^/]+)(?:/(revision|tree|paths-info)/([^/]+))?"
 )
@@ -155,7 +155,7 @@ def check_hub_url(url: str, lock: Lock | None) -> str | None:
     if resolve:
         kind = {"datasets": "dataset", "spaces": "space"}.get(resolve[1] or "", "model")
         repo_id, revision = resolve[2], resolve[3]
-        if not COMMIT.match(revision):
+        if not GIT_SHA1_HEX.match(revision):
             return f"downloads from {kind} {repo_id} at {revision!r}, which is not a 40-hex commit"
         if lock is not None and lock.hub_entry(kind, repo_id, revision) is None:
             return f"downloads {kind} {repo_id}@{revision[:12]}, which is not in the lockfile"
@@ -168,7 +168,7 @@ def check_hub_url(url: str, lock: Lock | None) -> str | None:
             if path.rstrip("/") == f"/api/{api[1]}/{repo_id}":
                 return f"asks the Hub for the default branch of {kind} {repo_id} (no revision)"
             return None  # refs, commits and other listings load nothing
-        if not COMMIT.match(revision):
+        if not GIT_SHA1_HEX.match(revision):
             return f"asks the Hub to resolve {kind} {repo_id} at {revision!r}, which is not a 40-hex commit"
     return None
 

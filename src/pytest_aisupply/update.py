@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from .config import Settings
-from .items import CheckItem
+from .items import CheckItem, selection_is_narrowed
 from .lockfile import ArtifactEntry, HubEntry, Lock, LockDiff, entry_from_json, merge, write_lock
 
 
@@ -38,22 +38,15 @@ class LockUpdater:
         for key, value in (data.get("recorded") or {}).items():
             self.recorded[key] = entry_from_json(value)
 
-    def _filtered(self, session: pytest.Session) -> bool:
-        option = self.config.option
-        return bool(
-            self.deselected_integrity
-            or getattr(option, "keyword", "")
-            or getattr(option, "markexpr", "")
-            or session.shouldstop
-            or session.shouldfail
-            or any("::" in arg for arg in self.config.args)
-        )
-
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         artifacts = [e for e in self.recorded.values() if isinstance(e, ArtifactEntry)]
         hub = [e for e in self.recorded.values() if isinstance(e, HubEntry)]
-        unfiltered = not self._filtered(session) and self.integrity_items > 0
+        unfiltered = (
+            not self.deselected_integrity
+            and not selection_is_narrowed(self.config, session)
+            and self.integrity_items > 0
+        )
         new_lock, self.diff = merge(
             self.lock,
             artifacts,

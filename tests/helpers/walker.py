@@ -6,16 +6,14 @@ second opinion)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import io
-import sys
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest_aisupply.formats.pickle as installed
 from pytest_aisupply.formats.bytestream import ByteReader
+from pytest_aisupply.formats.walker_source import load_walker_source
 
 
 def is_compiled() -> bool:
@@ -26,15 +24,7 @@ def is_compiled() -> bool:
 @cache
 def python_source() -> ModuleType:
     """The walker's .py source run as Python, whatever was installed."""
-    path = Path(installed.__file__).with_name("pickle.py")
-    name = "pytest_aisupply.formats._pickle_as_python"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_walker_source("pytest_aisupply.formats._pickle_as_python")
 
 
 class Trickle(io.RawIOBase):

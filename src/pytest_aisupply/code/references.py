@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-COMMIT_SHA: Final = re.compile(r"[0-9a-f]{40}\Z")
 _REPO_ID: Final = re.compile(r"[\w.-]+(/[\w.-]+)?\Z")
 
 

@@ -5,20 +5,11 @@ from __future__ import annotations
 import os
 
 from ..limits import Limits
+from .walker_source import load_walker_source
 
 if os.environ.get("AISUPPLY_PURE_PYTHON") == "1":
-    # Run the pickle walker from its .py source even where mypyc compiled it (see setup.py): the
-    # same switch that builds the package without compiling, for comparing the two.
-    import importlib.util
-    import sys
-
-    _spec = importlib.util.spec_from_file_location(
-        f"{__name__}.pickle", os.path.join(os.path.dirname(__file__), "pickle.py")
-    )
-    if _spec is not None and _spec.loader is not None:
-        _module = importlib.util.module_from_spec(_spec)
-        sys.modules[_spec.name] = _module
-        _spec.loader.exec_module(_module)
+    # The switch that builds the package without compiling also runs a compiled install's source.
+    load_walker_source()
 
 from .archives import RAR, SEVEN_ZIP, TarReader, ZipReader
 from .compression import compressed_readers

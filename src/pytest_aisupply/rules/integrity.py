@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..code.references import COMMIT_SHA
+from ..digests import GIT_SHA1_HEX
 from ..findings import Finding, Subject
 from ..hashing import git_blob_sha1
 from ..hub import HubError, cached_snapshot, fetch_entry
@@ -49,7 +49,7 @@ class IntegrityRule:
             reference = use.reference
             if not isinstance(reference.repo_id, str) or not isinstance(reference.revision, str):
                 continue
-            if reference.repo_type == "github" or not COMMIT_SHA.match(reference.revision):
+            if reference.repo_type == "github" or not GIT_SHA1_HEX.match(reference.revision):
                 continue
             subject_id = hub_subject_id(reference.repo_type, reference.repo_id, reference.revision)
             if subject_id not in seen:
@@ -63,7 +63,7 @@ class IntegrityRule:
                     self.id,
                     subject.id,
                     f"no lockfile yet: nothing in this project has been reviewed ({subject.id} is missing)",
-                    f"{_UPDATE}, then commit {subject.id}; or set lockfile = \"\" to turn the integrity rule off",
+                    f'{_UPDATE}, then commit {subject.id}; or set lockfile = "" to turn the integrity rule off',
                 )
             return
         if subject.kind == "hub":

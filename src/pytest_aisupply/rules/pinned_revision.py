@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..code.references import COMMIT_SHA, UNRESOLVED, HubReference
+from ..code.references import UNRESOLVED, HubReference
+from ..digests import GIT_SHA1_HEX
 from .code_base import CallSite, CodeRule
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def revision_problem(reference: HubReference) -> str | None:
         return "no revision: it loads whatever the default branch holds at run time"
     if not isinstance(revision, str):
         return "revision cannot be verified statically"
-    if COMMIT_SHA.match(revision):
+    if GIT_SHA1_HEX.match(revision):
         return None
     if revision.startswith("refs/pr/"):
         return f"revision {revision!r} is a pull-request ref, which moves with every push"

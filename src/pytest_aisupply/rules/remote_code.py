@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..code.references import COMMIT_SHA, UNRESOLVED, HubReference
+from ..code.references import UNRESOLVED, HubReference
+from ..digests import GIT_SHA1_HEX
 from .code_base import CallSite, CodeRule
 from .pinned_revision import revision_problem
 
@@ -64,7 +65,7 @@ class RemoteCodeRule(CodeRule):
                             "pin revision= (and code_revision=) to the 40-hex commit whose code you reviewed",
                         )
             if reference.code_revision is not None and not (
-                isinstance(reference.code_revision, str) and COMMIT_SHA.match(reference.code_revision)
+                isinstance(reference.code_revision, str) and GIT_SHA1_HEX.match(reference.code_revision)
             ):
                 shown = reference.code_revision if isinstance(reference.code_revision, str) else "not a constant"
                 yield CallSite(
@@ -74,7 +75,7 @@ class RemoteCodeRule(CodeRule):
                 )
             if reference.custom_pipeline is not None:
                 pipeline = reference.custom_pipeline
-                pinned = isinstance(reference.custom_revision, str) and COMMIT_SHA.match(reference.custom_revision)
+                pinned = isinstance(reference.custom_revision, str) and GIT_SHA1_HEX.match(reference.custom_revision)
                 if isinstance(pipeline, str) and "/" not in pipeline:
                     yield CallSite(
                         *site,
