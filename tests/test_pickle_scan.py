@@ -346,6 +346,14 @@ def test_getattr_on_the_builtins_module_is_named_as_the_builtin() -> None:
     assert stream.hazards == []
 
 
+def test_a_negative_memo_index_is_a_reference_to_an_unset_slot() -> None:
+    data = proto(2) + b"(lp0\ng-1\n0."  # a list stored at 0, then GET -1
+    with pytest.raises(pickle.UnpicklingError, match="index -1"):
+        pickle.loads(data)  # no global in it: the unpickler itself refuses the stream
+
+    assert walk(data).error == "memo reference to unset slot -1 at offset 7"
+
+
 def test_build_and_setitem_on_globals_are_hazards() -> None:
     data = proto(2) + global_("collections", "OrderedDict") + b"N}" + text("x") + text("y") + b"s\x86b."
     stream = walk(data)

@@ -434,6 +434,8 @@ class _MemoSlots:
             self.count += 1
 
     def __contains__(self, index: int) -> bool:
+        if index < 0:  # protocol 0's GET reads a signed number; the unpickler has no such slot
+            return False
         if self.contiguous:
             return index < self.count
         if index < self._dense_limit:
