@@ -692,7 +692,7 @@ def test_zip_bomb_is_not_inflated(tmp_path: Path) -> None:
     started = time.monotonic()
     facts = analyze(path)
 
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 20  # hang guard (10x); speed: benchmarks/bench_hostile.py
     assert facts.format == "zip"
     [problem] = facts.problems
     assert problem.where == "zeros.bin inside the zip"
@@ -707,7 +707,7 @@ def test_gzip_bomb_stops_at_the_cap(tmp_path: Path) -> None:
     started = time.monotonic()
     facts = analyze(path)
 
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 50  # hang guard (10x); speed: benchmarks/bench_hostile.py
     assert facts.format == "gzip"
     assert "compression bomb (the bomb_ratio cap" in messages(facts)
 

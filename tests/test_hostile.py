@@ -1,8 +1,9 @@
-"""Hand-made hostile files: each ends in a finding within 2 s and 256 MiB, read with the default
-caps through the engine the plugin uses; a lockfile of 200,000 entries loads and checks in 10 s.
+"""Hand-made hostile files: each ends in a finding within 256 MiB, read with the default caps
+through the engine the plugin uses; a lockfile of 200,000 entries loads and checks.
 
-Time is measured on one reading and memory (tracemalloc's peak) on another, so that tracing does
-not slow the timed one. The bounds are acceptance bounds, not benchmarks."""
+Memory (tracemalloc's peak) is asserted exactly. Time is only guarded against a hang, with a 10x
+margin over the acceptance bounds (2 s per file, 10 s for the lockfile) that
+benchmarks/bench_hostile.py measures and checks on an idle machine (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ from pytest_aisupply.formats import builtin_readers
 from pytest_aisupply.lockfile import read_lock
 from pytest_aisupply.rules import builtin_rules
 
-# The acceptance bounds are 2 s and 256 MiB per hostile file (10 s for the big lockfile), measured on
-# an idle machine by benchmarks/bench_hostile.py. Timed unit tests must not fail on a loaded CI
-# machine, so the time bound here is a hang guard with a margin; memory is measured exactly.
-HANG_MARGIN = 5
+# A loaded CI machine measured 2.11 s and 11.8 s where an idle one stays under the acceptance
+# bounds, so a timed unit test only catches a hang: ten times the bound. benchmarks/bench_hostile.py
+# runs these tests with AISUPPLY_BENCH_BOUNDS=1, which holds them to the bounds themselves.
+HANG_MARGIN = 1 if os.environ.get("AISUPPLY_BENCH_BOUNDS") == "1" else 10
 SECONDS = 2.0 * HANG_MARGIN
+LOCKFILE_SECONDS = 10.0 * HANG_MARGIN
 MEMORY = 256 << 20
 
 
@@ -63,7 +65,7 @@ def assert_bounded_finding(root: Path, subject_id: str, *expected: str, **option
     assert found, f"{subject_id}: no finding"
     for part in expected:
         assert part in text, text
-    assert elapsed < SECONDS, f"{subject_id}: {elapsed:.2f} s"
+    assert elapsed < SECONDS, f"{subject_id}: {elapsed:.2f} s (hang guard)"
     assert peak < MEMORY, f"{subject_id}: {peak >> 20} MiB at peak"
 
 
@@ -196,7 +198,7 @@ def _big_lock(path: Path, artifacts: int, hub: int) -> None:
     path.write_text("".join(parts), encoding="utf-8")
 
 
-def test_lockfile_with_200000_entries_loads_and_checks_in_10_s(tmp_path: Path) -> None:
+def test_lockfile_with_200000_entries_loads_and_checks(tmp_path: Path) -> None:
     _big_lock(tmp_path / "aisupply.lock", artifacts=150_000, hub=50_000)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "f7.npy").write_bytes(b"\x93NUMPY\x01\x00" + bytes(10))
@@ -210,7 +212,7 @@ def test_lockfile_with_200000_entries_loads_and_checks_in_10_s(tmp_path: Path) -
     assert len(lock.hub) == 50_000
     assert len(verdicts) > 100_000  # license and source check every locked Hub entry
     assert any(verdict.rule == "integrity" and verdict.subject.id == "data/f7.npy" for verdict in verdicts)
-    assert elapsed < 10 * HANG_MARGIN, f"{elapsed:.1f} s"
+    assert elapsed < LOCKFILE_SECONDS, f"{elapsed:.1f} s (hang guard)"
 
 
 def test_hostile_files_leave_no_trace(tmp_path: Path) -> None:

@@ -430,7 +430,7 @@ def test_fickling_is_never_asked_about_a_print_bomb() -> None:
 
     started = time.monotonic()
     assert explain(stream) == []
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 50  # hang guard (10x), not a speed bound
 
 
 def test_explanation_failures_are_ignored() -> None:
