@@ -466,3 +466,89 @@ def test_polyglots_whose_first_bytes_are_a_pickle_fail(pytester: pytest.Pytester
             [f"*the first bytes also form a pickle stream (a {kind} polyglot)", "*builtins.exec"]
         )
     assert not marker.exists()
+
+
+# -- markers ----------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def documented_markers() -> list[str]:
+    return sorted(set(re.findall(r"@pytest\.mark\.(aisupply\w*)", (DOCS / "in-tests.md").read_text())))
+
+
+def test_the_docs_name_every_marker() -> None:
+    assert documented_markers() == [
+        "aisupply",
+        "aisupply_no_pickle",
+        "aisupply_pinned",
+        "aisupply_policy",
+        "aisupply_verified",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "args"),
+    [("[tool.aisupply]\nlockfile = ''\n", []), ("", []), ("[tool.aisupply]\nlockfile = ''\n", ["--no-aisupply"])],
+    ids=["checks-on", "no-table", "no-aisupply"],
+)
+def test_every_documented_marker_passes_strict_markers(pytester: pytest.Pytester, table: str, args: list[str]) -> None:
+    pytester.makepyprojecttoml(f"[tool.pytest.ini_options]\naddopts = '--strict-markers'\n{table}")
+    tests = ["import pytest\n"]
+    for name in documented_markers():
+        if name == "aisupply":
+            continue  # the collected checks' marker; on a user test it is the deprecated policy spelling
+        call = "(allowed_licenses=['mit'])" if name == "aisupply_policy" else ""
+        tests.append(f"@pytest.mark.{name}{call}\ndef test_{name}():\n    pass\n")
+    pytester.makepyfile(test_markers="\n\n".join(tests))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", *args)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.assert_outcomes(passed=4)
+    assert "warning" not in result.stdout.str().lower()
+    assert "error" not in result.stdout.str().lower()
+
+
+@pytest.mark.parametrize("args", [[], ["--no-aisupply"]], ids=["default", "no-aisupply"])
+def test_markers_lists_every_marker(pytester: pytest.Pytester, args: list[str]) -> None:
+    result = pytester.runpytest_subprocess("--markers", *args)
+    assert result.ret == pytest.ExitCode.OK
+    for name in documented_markers():
+        result.stdout.fnmatch_lines([f"@pytest.mark.{name}*: *"])
+
+
+POLICY_TESTS = """
+import pytest
+
+
+@pytest.mark.aisupply_policy(allowed_licenses=["apache-2.0"])
+def test_new_spelling(aisupply, tmp_path):
+    (tmp_path / "README.md").write_text("---\\nlicense: mit\\n---\\n")
+    aisupply.assert_license(tmp_path)
+
+
+@pytest.mark.aisupply(allowed_licenses=["apache-2.0"])
+def test_old_spelling(aisupply, tmp_path):
+    (tmp_path / "README.md").write_text("---\\nlicense: mit\\n---\\n")
+    aisupply.assert_license(tmp_path)
+"""
+
+
+@pytest.mark.usefixtures("two_artifacts")
+def test_m_aisupply_selects_only_the_checks_and_the_old_policy_spelling_still_works(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_policy=POLICY_TESTS)
+    selected = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "aisupply", "-v")
+    selected.assert_outcomes(passed=2, failed=1, deselected=3)
+    assert "test_policy.py" not in "\n".join(line for line in selected.outlines if "PASSED" in line or "FAILED" in line)
+
+    users = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not aisupply")
+    users.assert_outcomes(passed=1, failed=2, deselected=3)  # the override applies in both spellings
+    users.stdout.fnmatch_lines(["*license mit: not in allowed_licenses (allowed: apache-2.0)*"] * 2)
+    users.stdout.fnmatch_lines(
+        [
+            "*AisupplyDeprecationWarning: @pytest.mark.aisupply(...) with policy overrides is deprecated: "
+            "rename it to @pytest.mark.aisupply_policy(...)*"
+        ]
+    )
+    assert users.stdout.str().count("AisupplyDeprecationWarning") == 1

@@ -211,7 +211,7 @@ def test_references(aisupply):
     assert [(r.repo_id, r.revision) for r in refs] == [("org/m", "main")]
 
 
-@pytest.mark.aisupply(allowed_licenses=["apache-2.0"])
+@pytest.mark.aisupply_policy(allowed_licenses=["apache-2.0"])
 def test_license_override(aisupply, tmp_path):
     (tmp_path / "README.md").write_text("---\\nlicense: mit\\n---\\n# card\\n")
     aisupply.assert_license(tmp_path)
@@ -242,10 +242,10 @@ def test_fixture(pytester: pytest.Pytester) -> None:
 
 def test_unknown_marker_override_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        "import pytest\n@pytest.mark.aisupply(allowed_licences=['mit'])\ndef test_x(aisupply):\n    pass\n"
+        "import pytest\n@pytest.mark.aisupply_policy(allowed_licences=['mit'])\ndef test_x(aisupply):\n    pass\n"
     )
     result = run(pytester)
-    result.stdout.fnmatch_lines(["*unknown override(s) allowed_licences*"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.aisupply_policy got unknown override(s) allowed_licences*"])
     result.assert_outcomes(errors=1)
 
 

@@ -15,7 +15,7 @@ from .findings import Finding
 from .lockfile import Lock
 
 ARTIFACT_RULES = ("no-pickle", "safetensors", "unsafe-format")
-#: ``@pytest.mark.aisupply(...)`` may override these settings (the [tool.aisupply] key names).
+#: ``@pytest.mark.aisupply_policy(...)`` may override these settings (the [tool.aisupply] key names).
 OVERRIDABLE = (
     "pickle",
     "pickle_allowed_globals",
@@ -33,13 +33,13 @@ def apply_overrides(settings: Settings, overrides: Mapping[str, Any], source: st
     unknown = sorted(set(overrides) - set(OVERRIDABLE))
     if unknown:
         raise pytest.UsageError(
-            f"{source}: @pytest.mark.aisupply got unknown override(s) {', '.join(unknown)}; "
+            f"{source}: @pytest.mark.aisupply_policy got unknown override(s) {', '.join(unknown)}; "
             f"allowed: {', '.join(OVERRIDABLE)}"
         )
     try:
         parsed = _Parser(Path(source), "", settings.root).parse(dict(overrides))
     except ConfigError as exc:
-        raise pytest.UsageError(f"{source}: @pytest.mark.aisupply: {exc}".replace(": : ", ": ")) from None
+        raise pytest.UsageError(f"{source}: @pytest.mark.aisupply_policy: {exc}".replace(": : ", ": ")) from None
     return dataclasses.replace(settings, **{key: getattr(parsed, key) for key in overrides})
 
 

@@ -19,7 +19,21 @@ if TYPE_CHECKING:
 settings_key = pytest.StashKey["Settings"]()
 fixture_base_key = pytest.StashKey["tuple[Settings, Lock | None]"]()
 
-MARKERS = ("aisupply: a pytest-aisupply supply-chain check (select all of them with -m aisupply)",)
+#: Registered in every run, also with the checks off or ``--no-aisupply``, so that
+#: ``--strict-markers`` accepts them wherever the project's tests use them.
+MARKERS = (
+    "aisupply: a collected pytest-aisupply supply-chain check (select exactly the checks with -m aisupply)",
+    "aisupply_policy(**overrides): per-test [tool.aisupply] policy for the aisupply fixture, e.g. "
+    "allowed_licenses=[...], pickle='scan'",
+    "aisupply_no_pickle: fail the test when its code unpickles anything that imports a global",
+    "aisupply_pinned: fail the test when its code asks the Hub for an unpinned revision or an unlocked repo",
+    "aisupply_verified: fail the test when its code opens a cached Hub file or artifact that differs from the lockfile",
+)
+POLICY_MARKER = "aisupply_policy"
+
+
+class AisupplyDeprecationWarning(pytest.PytestDeprecationWarning):
+    """A pytest-aisupply spelling that still works but is going away."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -155,6 +169,32 @@ def _load_settings(config: pytest.Config, pyproject: Path) -> Settings:
         raise pytest.UsageError(str(exc)) from None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.aisupply(**overrides)`` is the old spelling of ``aisupply_policy``: rename
+    it (with a deprecation warning) before ``-m`` selects, so ``-m aisupply`` means the checks."""
+    renamed: set[int] = set()
+    for item in items:
+        for node in item.listchain():
+            if id(node) in renamed or not any(_is_old_policy(mark) for mark in node.own_markers):
+                continue
+            renamed.add(id(node))
+            node.own_markers[:] = [
+                pytest.mark.aisupply_policy.with_args(*mark.args, **mark.kwargs).mark if _is_old_policy(mark) else mark
+                for mark in node.own_markers
+            ]
+            node.warn(
+                AisupplyDeprecationWarning(
+                    "@pytest.mark.aisupply(...) with policy overrides is deprecated: rename it to "
+                    "@pytest.mark.aisupply_policy(...); -m aisupply selects only the collected checks"
+                )
+            )
+
+
+def _is_old_policy(mark: Any) -> bool:
+    return bool(mark.name == "aisupply" and mark.kwargs)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     from .guards import wanted_guards
@@ -170,11 +210,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 @pytest.fixture
 def aisupply(request: pytest.FixtureRequest) -> Aisupply:
     """Scan paths, list Hub references and assert supply-chain rules; honours
-    ``@pytest.mark.aisupply(**overrides)``."""
+    ``@pytest.mark.aisupply_policy(**overrides)``."""
     from .fixture import Aisupply, apply_overrides
 
     settings, lock = _fixture_base(request.config)
-    marker = request.node.get_closest_marker("aisupply")
+    marker = request.node.get_closest_marker(POLICY_MARKER)
     if marker is not None and marker.kwargs:
         settings = apply_overrides(settings, marker.kwargs, request.node.nodeid)
     return Aisupply(settings, lock)
