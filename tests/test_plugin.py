@@ -217,7 +217,7 @@ def two_artifacts(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("args", "outcomes", "deselected"),
     [
-        (["--aisupply-only"], {"passed": 2, "failed": 1}, 1),
+        (["--aisupply-only"], {"passed": 2, "failed": 1}, 0),  # test_app.py is not even collected
         (["--no-aisupply"], {"passed": 1}, 0),
         (["-p", "no:aisupply"], {"passed": 1}, 0),
         (["-m", "aisupply"], {"passed": 2, "failed": 1}, 1),
@@ -552,3 +552,108 @@ def test_m_aisupply_selects_only_the_checks_and_the_old_policy_spelling_still_wo
         ]
     )
     assert users.stdout.str().count("AisupplyDeprecationWarning") == 1
+
+
+# -- --aisupply-only and check ids as arguments -------------------------------------------------
+
+BROKEN_SUITE = {
+    "tests/conftest.py": "import package_the_ci_job_lacks\n",
+    "tests/test_model.py": "import package_the_ci_job_lacks\n\ndef test_model():\n    pass\n",
+    "tests/unit/conftest.py": "raise SystemExit('a conftest below the rootdir was imported')\n",
+    "test_top.py": "import package_the_ci_job_lacks\n",
+    "conftest.py": "import os\nos.environ['ROOT_CONFTEST_LOADED'] = '1'\n",
+}
+
+
+@pytest.fixture
+def project_with_missing_test_dependencies(pytester: pytest.Pytester) -> Path:
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\ntestpaths = ['tests']\n\n[tool.aisupply]\nlockfile = ''\n")
+    for name, text in BROKEN_SUITE.items():
+        target = pytester.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    (pytester.path / "models").mkdir()
+    save_file({"w": np.zeros(2, np.float32)}, str(pytester.path / "models" / "ok.safetensors"))
+    return pytester.path
+
+
+@pytest.mark.parametrize("xdist_args", [[], ["-n", "2"]], ids=["serial", "xdist-2"])
+def test_aisupply_only_imports_no_test_module(
+    pytester: pytest.Pytester, project_with_missing_test_dependencies: Path, xdist_args: list[str]
+) -> None:
+    import json
+
+    root = project_with_missing_test_dependencies
+    baseline = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert baseline.ret == pytest.ExitCode.USAGE_ERROR  # the suite itself needs the missing package
+    assert "No module named 'package_the_ci_job_lacks'" in baseline.stderr.str()
+
+    clean = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--aisupply-only", "--aisupply-sarif=out.sarif", *xdist_args
+    )
+    assert clean.ret == pytest.ExitCode.OK, clean.stdout.str()
+    clean.assert_outcomes(passed=2)
+    assert "package_the_ci_job_lacks" not in clean.stdout.str() + clean.stderr.str()
+
+    (root / "models" / "evil.pkl").write_bytes(pickle.dumps(os.system))
+    failing = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--aisupply-only", "--aisupply-sarif=out.sarif", *xdist_args
+    )
+    assert failing.ret == pytest.ExitCode.TESTS_FAILED
+    failing.assert_outcomes(passed=2, failed=1)
+    sarif = json.loads((root / "out.sarif").read_text())
+    assert [result["ruleId"] for result in sarif["runs"][0]["results"]] == ["no-pickle"]
+    assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is True
+
+
+@pytest.mark.usefixtures("model_folders")
+def test_aisupply_only_still_loads_the_rootdir_conftest(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--aisupply-only", "-v")
+    assert outcomes_by_nodeid(result)["aisupply::model-card::gpt"] == "FAILED"
+
+
+@pytest.mark.usefixtures("two_artifacts")
+def test_a_copied_check_id_selects_that_check(pytester: pytest.Pytester) -> None:
+    failed = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf")
+    failed.stdout.fnmatch_lines(["FAILED aisupply::no-pickle::evil.pkl - *"])
+
+    one = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "aisupply::no-pickle::evil.pkl")
+    one.assert_outcomes(failed=1)
+    one.stdout.fnmatch_lines(["aisupply::no-pickle::evil.pkl FAILED*"])
+
+    rule = pytester.runpytest_subprocess("-p", "no:cacheprovider", "aisupply::no-pickle")
+    rule.assert_outcomes(passed=1, failed=1)
+
+    with_a_test = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "aisupply::no-pickle::evil.pkl", "test_app.py"
+    )
+    with_a_test.assert_outcomes(passed=1, failed=1)
+
+
+@pytest.mark.usefixtures("two_artifacts")
+def test_the_relative_check_id_pytest_prints_selects_that_check(pytester: pytest.Pytester) -> None:
+    sub = pytester.path / "sub"
+    sub.mkdir()
+    (pytester.path / "pytest.ini").write_text("[pytest]\n")
+    os.chdir(sub)
+    failed = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", "--rootdir", str(pytester.path))
+    failed.stdout.fnmatch_lines(["FAILED ../aisupply::no-pickle::evil.pkl - *"])
+    one = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "../aisupply::no-pickle::evil.pkl")
+    one.assert_outcomes(failed=1)
+
+
+def test_a_check_id_of_another_project_says_where_to_run_it(pytester: pytest.Pytester) -> None:
+    demo = pytester.path / "examples" / "demo"
+    demo.mkdir(parents=True)
+    (demo / "pyproject.toml").write_text("[tool.aisupply]\nlockfile = ''\n")
+    (demo / "evil.pkl").write_bytes(pickle.dumps(os.system))
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess("--aisupply", "examples/demo/aisupply::no-pickle::evil.pkl")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: examples/demo/aisupply::no-pickle::evil.pkl is a check of the project in examples/demo, *"
+            "run it from there: cd examples/demo && pytest aisupply::no-pickle::evil.pkl"
+        ]
+    )

@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import pickle
 import shutil
+import stat
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -544,12 +546,17 @@ def test_bom_check_passes_then_reports_drift_then_passes_after_regenerating(
 def test_bom_without_cyclonedx_fails_with_usage_error(pytester: pytest.Pytester, clean_repo: Path) -> None:
     shadow = pytester.mkdir("cyclonedx")
     (shadow / "__init__.py").write_text("raise ImportError('No module named cyclonedx (simulated)')\n")
-    result = run(pytester, "--aisupply-bom=bom.json")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(
-        ["ERROR: --aisupply-bom and --aisupply-bom-check need cyclonedx-python-lib: pip install*[bom]*"]
-    )
-    assert not (clean_repo / "bom.json").exists()
+    pytester.makepyfile(test_ran="def test_ran():\n    open('RAN', 'w').close()\n")
+    for flag in ("--aisupply-bom=bom.json", "--aisupply-bom-check=bom.json"):
+        result = run(pytester, flag)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        assert result.stderr.lines[0].startswith(
+            "ERROR: --aisupply-bom and --aisupply-bom-check need cyclonedx-python-lib: pip install"
+        )
+        assert "[bom]" in result.stderr.lines[0]
+        assert "Traceback" not in result.stderr.str()
+        assert not (clean_repo / "bom.json").exists()
+        assert not (clean_repo / "RAN").exists(), "the error must come before the suite runs"
 
 
 def test_compare_boms_reports_hash_license_and_removal() -> None:
@@ -608,3 +615,84 @@ def test_demo_repository_reports_validate(pytester: pytest.Pytester) -> None:
     refs = set(components(document))
     assert {"file:models/encoder.safetensors", "file:models/classifier.pkl", "file:data/vocab.bin"} <= refs
     assert components(document)["file:models/encoder.safetensors"]["type"] == "machine-learning-model"
+
+
+# -- start-up errors, unfinished sessions, file modes (issue 16) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "target", "problem"),
+    [
+        ("--aisupply-sarif", "pyproject.toml/out.sarif", "*pyproject.toml is not a directory"),
+        ("--aisupply-sarif", "models", "it is a directory"),
+        ("--aisupply-bom", "pyproject.toml/bom.json", "*pyproject.toml is not a directory"),
+    ],
+)
+def test_unwritable_report_path_stops_before_the_run(
+    pytester: pytest.Pytester, clean_repo: Path, flag: str, target: str, problem: str
+) -> None:
+    pytester.makepyfile(test_ran="def test_ran():\n    open('RAN', 'w').close()\n")
+    result = run(pytester, f"{flag}={target}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {flag}={target}: cannot write *: {problem}"])
+    assert len([line for line in result.stderr.lines if line.strip()]) == 1
+    assert not (clean_repo / "RAN").exists()
+
+
+def test_interrupted_session_says_so_in_sarif_and_writes_no_bom(pytester: pytest.Pytester, clean_repo: Path) -> None:
+    (clean_repo / "models" / "evil.pkl").write_bytes(pickle.dumps(print))
+    pytester.makepyfile(test_broken="import package_that_is_not_installed\n")
+    result = run(pytester, "--aisupply-sarif=out.sarif", "--aisupply-bom=bom.json")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    document = json.loads((clean_repo / "out.sarif").read_text())
+    validate_sarif(document)
+    [invocation] = document["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    texts = [n["message"]["text"] for n in invocation["toolExecutionNotifications"]]
+    assert texts == ["the session was interrupted: 1 error during collection (pytest exit status 2)"]
+    assert not (clean_repo / "bom.json").exists()
+    result.stdout.fnmatch_lines(
+        [
+            "SARIF: wrote out.sarif (0 results; marked as an unsuccessful execution: the session did not run to its*",
+            "BOM: not written nor checked: the session did not run to its end (the session was interrupted: 1 error*",
+        ]
+    )
+
+
+def test_session_stopped_by_maxfail_is_not_a_successful_execution(pytester: pytest.Pytester, clean_repo: Path) -> None:
+    (clean_repo / "models" / "a.pkl").write_bytes(pickle.dumps(print))
+    (clean_repo / "models" / "b.pkl").write_bytes(pickle.dumps(print))
+    result = run(pytester, "-x", "--aisupply-sarif=out.sarif", "--aisupply-bom=bom.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    [invocation] = json.loads((clean_repo / "out.sarif").read_text())["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"][0]["message"]["text"].startswith("stopped early: ")
+    assert not (clean_repo / "bom.json").exists()
+
+
+def test_complete_and_narrowed_sessions_are_successful_executions(pytester: pytest.Pytester, clean_repo: Path) -> None:
+    run(pytester, "--aisupply-sarif=out.sarif")
+    [invocation] = json.loads((clean_repo / "out.sarif").read_text())["runs"][0]["invocations"]
+    assert invocation == {"executionSuccessful": True}
+    run(pytester, "--aisupply-sarif=out.sarif", "-k", "weights")
+    document = json.loads((clean_repo / "out.sarif").read_text())
+    validate_sarif(document)
+    [invocation] = document["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is True
+    assert [n["level"] for n in invocation["toolExecutionNotifications"]] == ["note"]
+    assert "partial run" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_reports_and_lockfile_get_the_mode_of_the_users_umask(
+    pytester: pytest.Pytester, clean_repo: Path, umask: int, mode: int
+) -> None:
+    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\n')
+    previous = os.umask(umask)
+    try:
+        result = run(pytester, "--aisupply-update", "--aisupply-sarif=out.sarif", "--aisupply-bom=bom.json")
+    finally:
+        os.umask(previous)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    for name in ("aisupply.lock", "out.sarif", "bom.json"):
+        assert stat.S_IMODE((clean_repo / name).stat().st_mode) == mode, name

@@ -262,3 +262,15 @@ def test_offline_option_applies_before_test_modules_import(pytester: pytest.Pyte
     )
     run(pytester, "--aisupply-offline").assert_outcomes(passed=1)
     run(pytester).assert_outcomes(failed=1)
+
+
+@pytest.mark.parametrize("table", ["", "[tool.aisupply]\nlockfile = ''\n"], ids=["checks-off", "checks-on"])
+def test_a_typo_in_aisupply_runtime_stops_at_start_up(pytester: pytest.Pytester, table: str) -> None:
+    pytester.makepyprojecttoml(f"[tool.pytest.ini_options]\naisupply_runtime = ['no-pickle', 'pined']\n{table}")
+    pytester.makepyfile(test_ran="def test_ran():\n    open('RAN', 'w').close()\n")
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line.strip()] == [
+        "ERROR: ini option aisupply_runtime: unknown guard 'pined'; use no-pickle, pinned, verified"
+    ]
+    assert not (pytester.path / "RAN").exists()

@@ -12,7 +12,7 @@ from .config import ConfigError, Settings
 from .engine import Engine
 from .findings import Finding
 from .hashing import HashCache
-from .items import ROOT_NAME, CheckItem, ChecksCollector, engine_key, verdict_key
+from .items import ROOT_NAME, CheckItem, ChecksCollector, CollectionErrorItem, ProjectAnchor, engine_key, verdict_key
 from .lockfile import Lock, LockError, entry_to_json, read_lock
 
 
@@ -21,6 +21,9 @@ class ChecksPlugin:
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
+        from .plugin import anchor_file
+
+        self.anchor = anchor_file(config)
         rule_lists = config.hook.pytest_aisupply_rules(settings=settings)
         rules = [rule for rules in reversed(rule_lists) for rule in rules or ()]
         readers = [reader for readers in config.hook.pytest_aisupply_readers() for reader in readers or ()]
@@ -58,7 +61,7 @@ class ChecksPlugin:
 
     def _wanted(self) -> bool:
         """Skip the checks when every argument picks a specific test (``path::name``)."""
-        if self.config.option.aisupply_only:
+        if self.config.option.aisupply_only or self.config.option.aisupply_select:
             return True
         args = [arg for arg in self.config.args if arg]
         explicit = self.config.args_source == pytest.Config.ArgsSource.ARGS
@@ -74,11 +77,36 @@ class ChecksPlugin:
             )
         return report
 
+    def _only_checks(self) -> bool:
+        return bool(self.config.option.aisupply_only or self.config.option.aisupply_select)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_ignore_collect(self, collection_path: Path) -> bool | None:
+        """Under --aisupply-only nothing below the rootdir is collected (so nothing is imported)."""
+        if self.config.option.aisupply_only and collection_path != self.config.rootpath:
+            return True
+        return None
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        if self._only_checks() and file_path == self.anchor:
+            return ProjectAnchor.from_parent(parent, path=file_path)
+        return None
+
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if not config.option.aisupply_only:
+        from .selection import matches
+
+        selected: list[str] = config.option.aisupply_select
+        only = bool(config.option.aisupply_only)
+        if not (only or selected):
             return
-        keep = [item for item in items if isinstance(item, CheckItem)]
-        dropped = [item for item in items if not isinstance(item, CheckItem)]
+
+        def wanted(item: pytest.Item) -> bool:
+            if isinstance(item, (CheckItem, CollectionErrorItem)):
+                return not selected or matches(item.nodeid, selected)
+            return not only
+
+        keep = [item for item in items if wanted(item)]
+        dropped = [item for item in items if not wanted(item)]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep

@@ -16,14 +16,18 @@ GUARD_MARKERS = {
 INI_NAMES = {"no-pickle": "no_pickle", "pinned": "pinned", "verified": "verified"}
 
 
-def wanted_guards(item: pytest.Item) -> set[str]:
-    names = {attribute for marker, attribute in GUARD_MARKERS.items() if item.get_closest_marker(marker)}
-    for value in item.config.getini("aisupply_runtime"):
+def check_runtime_ini(config: pytest.Config) -> None:
+    """A typo in ``aisupply_runtime`` stops the session at start-up, like a [tool.aisupply] error."""
+    for value in config.getini("aisupply_runtime"):
         if value not in INI_NAMES:
             raise pytest.UsageError(
                 f"ini option aisupply_runtime: unknown guard {value!r}; use {', '.join(sorted(INI_NAMES))}"
             )
-        names.add(INI_NAMES[value])
+
+
+def wanted_guards(item: pytest.Item) -> set[str]:
+    names = {attribute for marker, attribute in GUARD_MARKERS.items() if item.get_closest_marker(marker)}
+    names.update(INI_NAMES[value] for value in item.config.getini("aisupply_runtime") if value in INI_NAMES)
     return names
 
 

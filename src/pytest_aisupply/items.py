@@ -28,6 +28,7 @@ def selection_is_narrowed(config: pytest.Config, session: pytest.Session) -> boo
         or session.shouldstop
         or session.shouldfail
         or any("::" in str(arg) for arg in config.args)
+        or getattr(option, "aisupply_select", None)
     )
 
 
@@ -136,6 +137,14 @@ class CheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.subject.path, None, f"[aisupply] {self.rule_id}: {self.subject.id}"
+
+
+class ProjectAnchor(pytest.File):
+    """The project's configuration file, collected in place of the test paths when only checks
+    run (see selection.py): it holds no tests, and collecting it imports nothing."""
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        return []
 
 
 class CollectionErrorItem(pytest.Item):

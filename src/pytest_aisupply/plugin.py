@@ -3,6 +3,7 @@ work is done by the engine and the modules it uses, imported when the checks are
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,7 +109,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         dest="aisupply_only",
         default=False,
-        help="run only the supply-chain checks; deselect every other test",
+        help="run only the supply-chain checks: no test module and no conftest below the rootdir is "
+        "imported, so the project's test dependencies need not be installed",
+    )
+    group.addoption(  # written by selection.rewrite_arguments for check ids given as arguments
+        "--aisupply-select",
+        action="append",
+        dest="aisupply_select",
+        default=[],
+        help=argparse.SUPPRESS,
     )
 
 
@@ -120,16 +129,48 @@ def _pyproject(config: pytest.Config) -> Path:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
-    if early_config.known_args_namespace.aisupply_offline:
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    namespace = early_config.known_args_namespace
+    if namespace.aisupply_offline:
         from .offline import go_offline
 
         go_offline()
+    positional = [str(value) for value in namespace.file_or_dir]
+    if namespace.no_aisupply or not (namespace.aisupply_only or any("aisupply" in value for value in positional)):
+        return
+    from .config import has_table
+    from .selection import CheckIdError, rewrite_arguments
+
+    pyproject = _pyproject(early_config)
+    if not (namespace.aisupply or namespace.aisupply_only or has_table(pyproject)):
+        return
+    try:
+        namespace.file_or_dir = rewrite_arguments(
+            args,
+            positional,
+            only_checks=namespace.aisupply_only,
+            anchor=anchor_file(early_config),
+            rootpath=early_config.rootpath,
+            invocation_dir=early_config.invocation_params.dir,
+        )
+    except CheckIdError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def anchor_file(config: pytest.Config) -> Path | None:
+    """The file collected in place of the test paths when only checks run (it holds no tests)."""
+    pyproject = _pyproject(config)
+    if pyproject.is_file():
+        return pyproject
+    return config.inipath
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    from .guards import check_runtime_ini
+
+    check_runtime_ini(config)
     if config.option.aisupply_offline:
         from .offline import go_offline
 

@@ -7,9 +7,14 @@ one this run would write; on drift it prints an ``aisupply BOM drift`` section a
 passing session's exit status into 1 (the BOM is only known once every check has run, so the
 drift cannot be the outcome of a test item).
 
-A report that cannot be produced (cyclonedx-python-lib missing, the path not writable) prints an
-error and ends the session with exit status 4 (usage error); a generated BOM that does not pass
-the CycloneDX validator is a bug and ends it with exit status 3 (internal error).
+What can be known at start-up is checked there, before any test runs, as a usage error (exit
+status 4, one line): cyclonedx-python-lib missing, a report path that cannot be written. A write
+that still fails at the end prints an error and ends the session with exit status 4; a generated
+BOM that does not pass the CycloneDX validator is a bug and ends it with exit status 3.
+
+A session that did not run to its end (interrupted, a collection error, ``-x``/``--maxfail``)
+writes a SARIF file that says so (``invocations[0].executionSuccessful: false``, the reason as a
+notification) and no BOM: a partial BOM would read as the project's whole inventory.
 """
 
 from __future__ import annotations
@@ -57,12 +62,38 @@ class ReportWriter:
         self.summary: list[tuple[str, dict[str, bool]]] = []
         self.drift_lines: list[str] = []
         self.exit_status: int | None = None
+        self.collection_errors = 0
+        self.interruption: str | None = None
+        for flag, path in (
+            ("--aisupply-sarif", self.sarif_path),
+            ("--aisupply-bom", self.bom_path),
+        ):
+            problem = unwritable(path) if path is not None else None
+            if problem:
+                raise pytest.UsageError(f"{flag}={option_value(config, flag)}: cannot write {path}: {problem}")
+        if self.bom_path is not None or self.check_path is not None:
+            from .reports.bom import BomDependencyError, require_lib
+
+            try:
+                require_lib()
+            except BomDependencyError as exc:
+                raise pytest.UsageError(str(exc)) from None
 
     # -- gathering ----------------------------------------------------------------------------
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         if any(isinstance(item, CheckItem) for item in items):
             self.deselected_checks = True
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Ctrl-C, pytest.exit() and pytest's own "Interrupted: 1 error during collection"
+        self.interruption = str(excinfo.value).strip() or type(excinfo.value).__name__
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # A test module that fails to import stops the session (exit status 2, counted there) or,
+        # under --continue-on-collection-errors, costs no check; a failed collector of ours does.
+        if report.failed and report.nodeid.split("::")[0] == "aisupply":
+            self.collection_errors += 1
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "aisupply", None)
@@ -75,14 +106,18 @@ class ReportWriter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        partial = (
-            self.deselected_checks
-            or selection_is_narrowed(self.config, session)
-            or session.exitstatus == pytest.ExitCode.INTERRUPTED
-        )
+        reasons = self._unfinished(session)
+        partial = bool(reasons) or self.deselected_checks or selection_is_narrowed(self.config, session)
         if self.sarif_path is not None:
-            self._write_sarif()
-        if self.bom_path is not None or self.check_path is not None:
+            self._write_sarif(reasons, partial)
+        if reasons and (self.bom_path is not None or self.check_path is not None):
+            self.summary.append(
+                (
+                    f"BOM: not written nor checked: the session did not run to its end ({'; '.join(reasons)})",
+                    {"red": True},
+                )
+            )
+        elif self.bom_path is not None or self.check_path is not None:
             self._bom(partial)
         if self.exit_status is not None:
             if session.exitstatus in (
@@ -99,8 +134,27 @@ class ReportWriter:
         if self.exit_status is None or status == pytest.ExitCode.INTERNAL_ERROR:
             self.exit_status = status
 
-    def _write_sarif(self) -> None:
-        from .reports.sarif import RuleInfo, build_sarif
+    def _unfinished(self, session: pytest.Session) -> list[str]:
+        """Why the session did not run every check it collected (empty when it did)."""
+        reasons = []
+        status = session.exitstatus
+        if status == pytest.ExitCode.INTERRUPTED or self.interruption:
+            cause = f": {self.interruption}" if self.interruption else ""
+            reasons.append(f"the session was interrupted{cause} (pytest exit status {int(status)})")
+        elif status == pytest.ExitCode.INTERNAL_ERROR:
+            reasons.append("pytest stopped with an internal error (exit status 3)")
+        elif status == pytest.ExitCode.USAGE_ERROR:
+            reasons.append("pytest stopped with a usage error (exit status 4)")
+        if self.collection_errors:
+            count = self.collection_errors
+            reasons.append(f"{count} error{'s' if count != 1 else ''} during collection")
+        for stop in (session.shouldstop, session.shouldfail):
+            if stop:
+                reasons.append(f"stopped early: {stop}")
+        return reasons
+
+    def _write_sarif(self, reasons: list[str], partial: bool) -> None:
+        from .reports.sarif import Execution, RuleInfo, build_sarif
 
         path = self.sarif_path
         if path is None:  # pragma: no cover - checked by the caller
@@ -110,7 +164,16 @@ class ReportWriter:
             RuleInfo(rule.id, getattr(rule, "summary", "") or "", self.settings.severity(rule.id))
             for rule in (engine.rules.values() if engine is not None else ())
         ]
-        document = build_sarif(self._sarif_records(), rules, tool_version=__version__)
+        notes = (
+            (
+                "partial run: checks were deselected (-k, -m, node ids or --deselect); the results cover only "
+                "the checks that ran",
+            )
+            if partial and not reasons
+            else ()
+        )
+        execution = Execution(successful=not reasons, reasons=tuple(reasons), notes=notes)
+        document = build_sarif(self._sarif_records(), rules, tool_version=__version__, execution=execution)
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         try:
             write_atomic(path, text)
@@ -119,6 +182,8 @@ class ReportWriter:
             return
         run = document["runs"][0]
         note = " (truncated to GitHub's limit)" if run["properties"]["truncated"] else ""
+        if reasons:
+            note += "; marked as an unsuccessful execution: the session did not run to its end"
         self.summary.append((f"SARIF: wrote {self._shown(path)} ({len(run['results'])} results{note})", {}))
 
     def _sarif_records(self) -> list[dict[str, Any]]:
@@ -385,6 +450,34 @@ def _components(document: dict[str, Any]) -> str:
     return f"{total} component{'' if total == 1 else 's'}"
 
 
+def option_value(config: pytest.Config, flag: str) -> str:
+    return str(getattr(config.option, flag.lstrip("-").replace("-", "_"), ""))
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a report cannot be written to ``path`` (checked at start-up), or None."""
+    if path.is_dir():
+        return "it is a directory"
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is not a directory"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{ancestor} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    return None
+
+
+def new_file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file under the user's umask (0644 under 022):
+    ``mkstemp`` creates 0600, which would hide a committed report or lockfile from the group."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, text: str) -> bool:
     """Write ``text`` atomically (temporary file, then ``os.replace``); False when unchanged."""
     try:
@@ -397,6 +490,7 @@ def write_atomic(path: Path, text: str) -> bool:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
+        os.chmod(temporary, new_file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

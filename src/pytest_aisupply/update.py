@@ -56,6 +56,11 @@ class LockUpdater:
             seen_hub_keys={e.key for e in hub},
         )
         self.written = write_lock(self.path, new_lock)
+        if self.written:
+            from .reporting import new_file_mode
+
+            # write_lock's temporary file is created 0600; a committed lockfile is 0644 under umask 022
+            self.path.chmod(new_file_mode())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         terminalreporter.section("aisupply lockfile")

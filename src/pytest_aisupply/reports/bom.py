@@ -112,6 +112,11 @@ def _require_lib() -> None:
         ) from exc
 
 
+def require_lib() -> None:
+    """Raise BomDependencyError at start-up, before any check runs, when the extra is missing."""
+    _require_lib()
+
+
 def build_bom(data: BomInput) -> str:
     """The BOM as JSON text (CycloneDX 1.6), validated against the CycloneDX schema."""
     _require_lib()

@@ -270,8 +270,10 @@ def build_sarif(
     *,
     tool_version: str,
     max_results: int = MAX_RESULTS,
+    execution: Execution | None = None,
 ) -> dict[str, Any]:
-    """The SARIF log (as JSON-able data) for the given check records."""
+    """The SARIF log (as JSON-able data) for the given check records; ``execution`` says whether
+    the session ran to its end (an interrupted one must not read as a clean scan)."""
     ordered = _sorted_records(records)
     rule_list = _rules(rules, ordered)
     index = {rule.id: position for position, rule in enumerate(rule_list)}
@@ -344,7 +346,30 @@ def build_sarif(
         "columnKind": "unicodeCodePoints",
         "properties": properties,
     }
+    run["invocations"] = [_invocation(execution or Execution())]
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+# -- the invocation: did the session run every check? (issue 16) ----------------------------
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How the session ended: ``successful`` is False when it was interrupted or stopped by an
+    error, with the reasons; ``notes`` say what a complete run still left out (deselected checks)."""
+
+    successful: bool = True
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _invocation(execution: Execution) -> dict[str, Any]:
+    invocation: dict[str, Any] = {"executionSuccessful": execution.successful}
+    notifications = [{"level": "error", "message": {"text": reason}} for reason in execution.reasons]
+    notifications += [{"level": "note", "message": {"text": note}} for note in execution.notes]
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    return invocation
 
 
 def truncate(results: list[dict[str, Any]], limit: int, severity_of: Mapping[str, float]) -> list[dict[str, Any]]:
