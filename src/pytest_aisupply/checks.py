@@ -32,11 +32,11 @@ class ChecksPlugin:
             settings.check_rule_ids(rule.id for rule in rules)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-        lock = _read_lock(settings)
+        update = bool(config.option.aisupply_update)
+        lock, invalid = _read_lock(settings, update)
         self.hash_cache_path = _hash_cache_path(config)
         self.hash_cache = HashCache.load(self.hash_cache_path)
         self.worker_hashes: dict[str, str] = {}
-        update = bool(config.option.aisupply_update)
         if update and lock is None:
             raise pytest.UsageError('--aisupply-update needs a lockfile: [tool.aisupply] lockfile is set to ""')
         engine = Engine(
@@ -47,7 +47,7 @@ class ChecksPlugin:
         if update and lock is not None and not hasattr(config, "workerinput"):
             from .update import LockUpdater
 
-            config.pluginmanager.register(LockUpdater(config, settings, lock), LockUpdater.name)
+            config.pluginmanager.register(LockUpdater(config, settings, lock, invalid), LockUpdater.name)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "aisupply", None)
@@ -158,12 +158,17 @@ def _relative(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _read_lock(settings: Settings) -> Lock | None:
+def _read_lock(settings: Settings, update: bool) -> tuple[Lock | None, str | None]:
+    """The lockfile, and why it was invalid when --aisupply-update is to repair it: the update
+    then starts from an empty lock and keeps the invalid file aside (update.py), so the error's
+    advice to run it leads out, not back to the same error."""
     if not settings.lockfile:
-        return None
+        return None, None
     try:
-        return read_lock(settings.root / settings.lockfile)
+        return read_lock(settings.root / settings.lockfile), None
     except LockError as exc:
+        if update:
+            return Lock(exists=False), str(exc)
         raise pytest.UsageError(str(exc)) from None
 
 

@@ -110,13 +110,9 @@ def read_lock(path: Path) -> Lock:
         if data is None:
             data = tomllib.loads(text)
     except ValueError as exc:  # TOMLDecodeError, and int() of a number too long to convert
-        raise LockError(
-            f"{path.name}: invalid TOML: {exc}; fix it or delete it and run pytest --aisupply-update"
-        ) from exc
+        raise LockError(f"{path.name}: invalid TOML: {exc}; {repair_hint(path)}") from exc
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively
-        raise LockError(
-            f"{path.name}: invalid TOML: values nested too deeply; fix it or delete it and run pytest --aisupply-update"
-        ) from None
+        raise LockError(f"{path.name}: invalid TOML: values nested too deeply; {repair_hint(path)}") from None
     return _Reader(path, text).parse(data)
 
 
@@ -214,6 +210,14 @@ def _inline_table(body: str) -> dict[str, Any] | None:
     return table or None
 
 
+def repair_hint(path: Path) -> str:
+    """How to get out of an invalid lockfile (the update repairs it: see update.py)."""
+    return (
+        f"fix it by hand, or run pytest --aisupply-update: it keeps this file as {path.name}.invalid "
+        "and records the lockfile anew for you to review"
+    )
+
+
 class _Reader:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
@@ -229,23 +233,35 @@ class _Reader:
                     return number
         return None
 
-    def fail(self, table: str, index: int, message: str) -> LockError:
-        line = self._line_of(table, index)
+    def _line_of_key(self, table: str, index: int, key: str) -> int | None:
+        """The line of ``key`` inside the entry (a wrong value is fixed there, not at the header)."""
+        start = self._line_of(table, index)
+        if start is None:
+            return None
+        pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+        for number in range(start + 1, len(self.lines) + 1):
+            line = self.lines[number - 1]
+            if line.lstrip().startswith("["):
+                break
+            if pattern.match(line):
+                return number
+        return None
+
+    def fail(self, table: str, index: int, message: str, key: str | None = None) -> LockError:
+        line = (self._line_of_key(table, index, key) if key else None) or self._line_of(table, index)
         where = f"{self.path.name}:{line}" if line else self.path.name
-        return LockError(
-            f"{where}: [[{table}]] entry {index + 1}: {message}; fix the entry or run pytest --aisupply-update"
-        )
+        return LockError(f"{where}: [[{table}]] entry {index + 1}: {message}; {repair_hint(self.path)}")
 
     def parse(self, data: Mapping[str, Any]) -> Lock:
         version = data.get("version")
         if version != FORMAT_VERSION:
             raise LockError(
                 f"{self.path.name}: unsupported lockfile version {version!r} (this plugin reads version "
-                f"{FORMAT_VERSION}); regenerate it with pytest --aisupply-update"
+                f"{FORMAT_VERSION}); {repair_hint(self.path)}"
             )
         unknown = sorted(set(data) - {"version", "artifact", "hub"})
         if unknown:
-            raise LockError(f"{self.path.name}: unknown top-level keys {', '.join(unknown)}")
+            raise LockError(f"{self.path.name}: unknown top-level keys {', '.join(unknown)}; {repair_hint(self.path)}")
         lock = Lock()
         for index, raw in enumerate(self._tables(data, "artifact")):
             entry = self._artifact(raw, index)
@@ -258,7 +274,9 @@ class _Reader:
     def _tables(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise LockError(f"{self.path.name}: '{key}' must be an array of tables ([[{key}]])")
+            raise LockError(
+                f"{self.path.name}: '{key}' must be an array of tables ([[{key}]]); {repair_hint(self.path)}"
+            )
         return value
 
     def _require(self, raw: Mapping[str, Any], table: str, index: int, key: str, kind: type | tuple[type, ...]) -> Any:
@@ -266,7 +284,7 @@ class _Reader:
             raise self.fail(table, index, f"missing field '{key}'")
         value = raw[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(table, index, f"field '{key}' has the wrong type ({type(value).__name__})")
+            raise self.fail(table, index, f"field '{key}' has the wrong type ({type(value).__name__})", key)
         return value
 
     def _date(self, raw: Mapping[str, Any], table: str, index: int) -> dt.date:
@@ -278,22 +296,22 @@ class _Reader:
         try:
             return dt.date.fromisoformat(value)
         except ValueError as exc:
-            raise self.fail(table, index, f"'reviewed' is not a date: {value!r}") from exc
+            raise self.fail(table, index, f"'reviewed' is not a date: {value!r}", "reviewed") from exc
 
     def _strings(self, raw: Mapping[str, Any], index: int, key: str) -> tuple[str, ...]:
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.fail("hub", index, f"'{key}' must be an array of strings")
+            raise self.fail("hub", index, f"'{key}' must be an array of strings", key)
         return tuple(value)
 
     def _artifact(self, raw: Mapping[str, Any], index: int) -> ArtifactEntry:
         table = "artifact"
         sha256 = self._require(raw, table, index, "sha256", str)
         if not SHA256_HEX.match(sha256):
-            raise self.fail(table, index, "'sha256' must be 64 lowercase hex characters")
+            raise self.fail(table, index, "'sha256' must be 64 lowercase hex characters", "sha256")
         size = self._require(raw, table, index, "size", int)
         if size < 0:
-            raise self.fail(table, index, "'size' must not be negative")
+            raise self.fail(table, index, "'size' must not be negative", "size")
         return ArtifactEntry(
             path=self._require(raw, table, index, "path", str),
             format=self._require(raw, table, index, "format", str),
@@ -306,32 +324,36 @@ class _Reader:
         table = "hub"
         revision = self._require(raw, table, index, "revision", str)
         if not GIT_SHA1_HEX.match(revision):
-            raise self.fail(table, index, "'revision' must be a 40-hex commit")
+            raise self.fail(table, index, "'revision' must be a 40-hex commit", "revision")
         files = []
         raw_files = raw.get("files", [])
         if not isinstance(raw_files, list):
-            raise self.fail(table, index, "'files' must be an array of tables")
+            raise self.fail(table, index, "'files' must be an array of tables", "files")
         for file_index, item in enumerate(raw_files):
             if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-                raise self.fail(table, index, f"files[{file_index}] needs a 'path'")
+                raise self.fail(table, index, f"files[{file_index}] needs a 'path'", "files")
             sha256, git_sha1 = item.get("sha256"), item.get("git_sha1")
             if sha256 is not None and not (isinstance(sha256, str) and SHA256_HEX.match(sha256)):
-                raise self.fail(table, index, f"files[{file_index}] 'sha256' must be 64 lowercase hex characters")
+                raise self.fail(
+                    table, index, f"files[{file_index}] 'sha256' must be 64 lowercase hex characters", "files"
+                )
             if git_sha1 is not None and not (isinstance(git_sha1, str) and GIT_SHA1_HEX.match(git_sha1)):
-                raise self.fail(table, index, f"files[{file_index}] 'git_sha1' must be 40 lowercase hex characters")
+                raise self.fail(
+                    table, index, f"files[{file_index}] 'git_sha1' must be 40 lowercase hex characters", "files"
+                )
             if sha256 is None and git_sha1 is None:
-                raise self.fail(table, index, f"files[{file_index}] needs 'sha256' or 'git_sha1'")
+                raise self.fail(table, index, f"files[{file_index}] needs 'sha256' or 'git_sha1'", "files")
             size = item.get("size")
             if not isinstance(size, int) or isinstance(size, bool):
-                raise self.fail(table, index, f"files[{file_index}] needs an integer 'size'")
+                raise self.fail(table, index, f"files[{file_index}] needs an integer 'size'", "files")
             files.append(HubFile(item["path"], size, sha256, git_sha1))
         license_value = raw.get("license", [])
         licenses = (license_value,) if isinstance(license_value, str) else self._strings(raw, index, "license")
         for key in ("license_name", "license_link", "author", "scan"):
             if raw.get(key) is not None and not isinstance(raw[key], str):
-                raise self.fail(table, index, f"'{key}' must be a string")
+                raise self.fail(table, index, f"'{key}' must be a string", key)
         if not isinstance(raw.get("gated", "false"), (str, bool)):
-            raise self.fail(table, index, "'gated' must be a string or a boolean")
+            raise self.fail(table, index, "'gated' must be a string or a boolean", "gated")
         return HubEntry(
             repo_type=self._require(raw, table, index, "repo_type", str),
             repo_id=self._require(raw, table, index, "repo_id", str),

@@ -16,10 +16,14 @@ from .lockfile import ArtifactEntry, HubEntry, Lock, LockDiff, entry_from_json, 
 class LockUpdater:
     name = "aisupply-update"
 
-    def __init__(self, config: pytest.Config, settings: Settings, lock: Lock) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, lock: Lock, invalid: str | None = None) -> None:
         self.config = config
         self.path = settings.root / settings.lockfile
         self.lock = lock
+        #: why the lockfile on disk could not be read; it is set aside before the new one is written
+        self.invalid = invalid
+        self.kept_as: Path | None = None
+        self.not_repaired = False
         self.recorded: dict[str, ArtifactEntry | HubEntry] = {}
         self.integrity_items = 0
         self.deselected_integrity = False
@@ -55,6 +59,13 @@ class LockUpdater:
             prune_hub=unfiltered,
             seen_hub_keys={e.key for e in hub},
         )
+        if self.invalid is not None:
+            if not unfiltered or session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+                # a narrowed or interrupted run records too little to replace even an invalid lockfile
+                self.not_repaired = True
+                return
+            self.kept_as = self.path.with_name(self.path.name + ".invalid")
+            self.path.replace(self.kept_as)
         self.written = write_lock(self.path, new_lock)
         if self.written:
             from .reporting import new_file_mode
@@ -64,9 +75,22 @@ class LockUpdater:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         terminalreporter.section("aisupply lockfile")
+        if self.not_repaired:
+            terminalreporter.write_line(
+                f"{self.path.name} is invalid ({self.invalid}); not replaced: repair it with an unfiltered, "
+                "complete run of pytest --aisupply-update (no -k, -m, node ids, -x)",
+                red=True,
+            )
+            return
         if self.diff is None:
             return
         shown = Path(self.path.name)
+        if self.kept_as is not None:
+            terminalreporter.write_line(
+                f"{shown} was invalid ({self.invalid}); kept it as {self.kept_as.name} and recorded the "
+                "lockfile anew: review every entry",
+                yellow=True,
+            )
         lines = self.diff.lines()
         if not self.written:
             terminalreporter.write_line(f"{shown}: unchanged ({len(self.recorded)} entries checked)")
