@@ -657,3 +657,22 @@ def test_a_check_id_of_another_project_says_where_to_run_it(pytester: pytest.Pyt
             "run it from there: cd examples/demo && pytest aisupply::no-pickle::evil.pkl"
         ]
     )
+
+
+def test_summary_counts_inline_ignores(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.aisupply]\nlockfile = ''\ncode = ['src']\n")
+    src = pytester.mkdir("src")
+    (src / "app.py").write_text(
+        "from transformers import AutoModel\n\n"
+        "AutoModel.from_pretrained('org/a')  # aisupply: ignore[pinned-revision] mirrored internally, pinned by hash\n"
+        "AutoModel.from_pretrained('org/b')  # aisupply: ignore[pinned-revision] same mirror\n"
+        "AutoModel.from_pretrained('org/c', trust_remote_code=True)"
+        "  # aisupply: ignore[remote-code, pinned-revision] ours\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "pinned or remote")
+    result.stdout.fnmatch_lines(
+        [
+            "inline ignores: 4 call sites skipped by '# aisupply: ignore[[]...[]]' comments "
+            "(pinned-revision 3, remote-code 1)"
+        ]
+    )

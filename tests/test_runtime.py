@@ -230,7 +230,7 @@ def test_fixture(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*[[]aisupply[]] * is not safe: 1 finding",
-            "  - no-pickle: weights.bin: pickle stream (protocol 4)",
+            "  - no-pickle: *test_scan_and_assert_safe0/weights.bin: pickle stream (protocol 4)",
             "    imports posix.system",
             "    fix:   *",
         ]
@@ -274,3 +274,33 @@ def test_a_typo_in_aisupply_runtime_stops_at_start_up(pytester: pytest.Pytester,
         "ERROR: ini option aisupply_runtime: unknown guard 'pined'; use no-pickle, pinned, verified"
     ]
     assert not (pytester.path / "RAN").exists()
+
+
+WAIVED_FIXTURE_TESTS = """
+def test_project_file_is_waived(aisupply):
+    aisupply.assert_safe("legacy")
+
+
+def test_unwaived_file_is_named_by_its_project_path(aisupply):
+    aisupply.assert_no_pickle("models")
+"""
+
+
+def test_fixture_applies_waivers_and_names_project_paths(pytester: pytest.Pytester) -> None:
+    import os
+    import pickle
+
+    pytester.makepyprojecttoml(
+        "[tool.aisupply]\nlockfile = ''\n\n[[tool.aisupply.waive]]\nrule = 'no-pickle'\npath = 'legacy/*.pkl'\n"
+        "reason = 'vendor vocabulary, replaced in Q3'\n"
+    )
+    for folder in ("legacy", "models/serving"):
+        (pytester.path / folder).mkdir(parents=True)
+    (pytester.path / "legacy" / "vocab.pkl").write_bytes(pickle.dumps({"a": 1}, protocol=2))
+    (pytester.path / "models" / "serving" / "head.pkl").write_bytes(pickle.dumps(os.system))
+    pytester.makepyfile(test_fixture=WAIVED_FIXTURE_TESTS)
+    result = run(pytester, "-v", "--no-aisupply")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*[[]aisupply[]] models holds pickle: 1 finding", "  - no-pickle: models/serving/head.pkl: pickle stream*"]
+    )

@@ -130,6 +130,9 @@ class ChecksPlugin:
                     {**_finding_json(f), "reason": w.reason} for f, w in (verdict.waived if verdict else [])
                 ],
             }
+            ignored = _inline_ignores(item)
+            if ignored:
+                report.aisupply["inline_ignored"] = ignored
             inventory = item.engine.inventory
             recorded = inventory.recorded.get(item.subject.id)
             if recorded is not None:
@@ -139,6 +142,28 @@ class ChecksPlugin:
                 inventory.hash_cache.known.update(inventory.hash_cache.fresh)
                 inventory.hash_cache.fresh.clear()
         return report
+
+
+def _inline_ignores(item: CheckItem) -> int:
+    """How many call sites a ``# aisupply: ignore[rule] reason`` comment took out of this check
+    (counted for the summary, as Bandit counts its ``# nosec`` lines)."""
+    rule = item.engine.rules.get(item.rule_id)
+    call_sites = getattr(rule, "call_sites", None)
+    if call_sites is None or item.subject.kind != "code":
+        return 0
+    inventory = item.engine.inventory
+    code_file = next((f for f in inventory.code.files if f.relpath == item.subject.id), None)
+    if code_file is None:
+        return 0
+    parsed = inventory.code.parsed(code_file)
+    if parsed.facts.error:
+        return 0
+    count = 0
+    for site in call_sites(parsed, inventory):
+        ignore = parsed.ignore_for(item.rule_id, site.line, site.end_line)
+        if ignore is not None and ignore.reason:
+            count += 1
+    return count
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:

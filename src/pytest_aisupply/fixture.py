@@ -61,15 +61,24 @@ class Aisupply:
 
     # -- facts --------------------------------------------------------------------------------
     def scan(self, path: str | Path, rules: tuple[str, ...] = ARTIFACT_RULES) -> list[Finding]:
-        """Findings of the artifact rules for a file or every artifact under a folder."""
+        """Findings of the artifact rules for a file or every artifact under a folder.
+
+        Inside the project, files are named by their project path and the configured
+        ``[[tool.aisupply.waive]]`` entries apply, as in the collected checks; outside it (a
+        ``tmp_path``), files are named relative to the folder scanned and no waiver applies."""
         from .engine import Engine
         from .formats import builtin_readers
         from .rules import builtin_rules
 
         target = Path(path).resolve()
-        root = target if target.is_dir() else target.parent
-        entry = "." if target.is_dir() else target.name
-        settings = dataclasses.replace(self.settings, root=root, artifacts=(entry,), code=(), waivers=())
+        project = self.settings.root.resolve()
+        if target.is_relative_to(project):
+            root, waivers = project, self.settings.waivers
+            entry = target.relative_to(project).as_posix() or "."
+        else:
+            root, waivers = (target if target.is_dir() else target.parent), ()
+            entry = "." if target.is_dir() else target.name
+        settings = dataclasses.replace(self.settings, root=root, artifacts=(entry,), code=(), waivers=waivers)
         engine = Engine(settings, [r for r in builtin_rules() if r.id in rules], builtin_readers())
         findings: list[Finding] = []
         for rule, subjects in engine.subjects():

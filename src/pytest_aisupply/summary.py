@@ -38,6 +38,7 @@ class SummaryReporter:
         self.statuses: Counter[str] = Counter()
         self.formats: Counter[str] = Counter()
         self.waived: list[str] = []
+        self.inline_ignored: Counter[str] = Counter()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data: dict[str, Any] | None = getattr(report, "aisupply", None)
@@ -52,6 +53,8 @@ class SummaryReporter:
         self.statuses[data["status"]] += 1
         if data["rule"] == "no-pickle" and data.get("format"):
             self.formats[data["format"]] += 1
+        if data.get("inline_ignored"):
+            self.inline_ignored[data["rule"]] += int(data["inline_ignored"])
         if data["status"] == "waived":
             self.waived.append(f"{data['rule']}::{data['subject']} ({'; '.join(data['waived'])})")
 
@@ -67,3 +70,10 @@ class SummaryReporter:
             terminalreporter.write_line(f"artifacts by format: {listing}")
         for line in self.waived:
             terminalreporter.write_line(f"waived: {line}")
+        if self.inline_ignored:
+            total_ignored = sum(self.inline_ignored.values())
+            by_rule = ", ".join(f"{rule} {count}" for rule, count in sorted(self.inline_ignored.items()))
+            terminalreporter.write_line(
+                f"inline ignores: {total_ignored} call site{'s' if total_ignored != 1 else ''} skipped by "
+                f"'# aisupply: ignore[...]' comments ({by_rule})"
+            )
