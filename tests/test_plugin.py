@@ -306,6 +306,31 @@ def test_rule_set_to_warn_passes_with_a_warning(pytester: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(
         ["*AisupplyWarning: [[]aisupply[]] no-pickle: evil.pkl (raw pickle): 1 finding", "1 check: 1 warned"]
     )
+    result.stdout.fnmatch_lines(["aisupply::no-pickle::evil.pkl", "  evil.pkl:1: AisupplyWarning: *"])
+    assert "items.py" not in result.stdout.str()
+
+
+def test_warn_on_code_points_at_the_code_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        "[tool.aisupply]\nlockfile = ''\ncode = ['src']\n[tool.aisupply.rules]\npinned-revision = 'warn'\n"
+    )
+    src = pytester.mkdir("src")
+    (src / "app.py").write_text("from transformers import AutoModel\n\nAutoModel.from_pretrained('org/a')\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "pinned")
+    result.stdout.fnmatch_lines(["  src/app.py:3: AisupplyWarning: *", "    AutoModel.from_pretrained('org/a')"])
+    assert "items.py" not in result.stdout.str()
+
+
+def test_summary_sections_are_coloured_under_color_yes(pytester: pytest.Pytester, two_artifacts: None) -> None:
+    coloured = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--color=yes", "--aisupply-sarif=out.sarif")
+    text = coloured.stdout.str()
+    section = text[text.index(" aisupply ") - 40 :]
+    assert "\x1b[31m" in section  # red: a check failed
+    assert "\x1b[31m1 failed" in section
+    assert "\x1b[32m2 passed" in section
+    plain = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--color=no")
+    assert "\x1b[" not in plain.stdout.str()
+    plain.stdout.fnmatch_lines(["3 checks: 2 passed, 1 failed"])
 
 
 def test_rule_set_to_off_collects_nothing(pytester: pytest.Pytester) -> None:

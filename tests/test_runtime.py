@@ -63,6 +63,8 @@ def test_no_pickle_guard(pytester: pytest.Pytester, xdist_args: list[str]) -> No
         ]
     )
     result.stdout.fnmatch_lines(["*unpickling imported collections.OrderedDict*test_swallows_the_refusal*"])
+    assert "During handling of the above exception" not in result.stdout.str()
+    assert "GuardViolation" not in result.stdout.str()
 
 
 def test_torch_weights_only_load_passes_the_guard(pytester: pytest.Pytester) -> None:
@@ -145,6 +147,11 @@ def test_pinned_guard(pytester: pytest.Pytester, hub: HubServer) -> None:
     result.stdout.fnmatch_lines(["*asks the Hub*org/locked*"])
     result.stdout.fnmatch_lines(["*downloads model org/unlocked@*, which is not in the lockfile*"])
     result.stdout.fnmatch_lines(["*asks the Hub to resolve model org/locked at 'main', which is not a 40-hex commit*"])
+    called_from = [line for line in result.outlines if "(called from " in line]
+    assert called_from
+    for line in called_from:
+        assert "test_downloads.py:" in line, line
+    result.stdout.fnmatch_lines(["*(called from *test_downloads.py:7 in test_main_branch)"])
 
 
 @pytest.mark.usefixtures("hub_env")

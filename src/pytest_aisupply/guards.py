@@ -43,18 +43,23 @@ def run_guarded(item: pytest.Item, guards: set[str]) -> Generator[None, Any, Any
         lock=lock,
         artifact_roots=roots,
         project_root=root,
+        caller_files=(Path(item.path).resolve(),),
     )
     runtime.activate(state)
+    raised: BaseException | None = None
+    result = None
     try:
         result = yield
-    except BaseException:
-        finished = runtime.deactivate()
-        if finished is not None and finished.violations:
-            _fail(finished.violations)
-        raise
+    except BaseException as exc:
+        raised = exc
     finished = runtime.deactivate()
     if finished is not None and finished.violations:
+        # Outside the except clause, so the failure does not drag the refused operation's
+        # exception (and the library frames under it) along as "during handling ..." noise.
+        raised = None
         _fail(finished.violations)
+    if raised is not None:
+        raise raised
     return result
 
 

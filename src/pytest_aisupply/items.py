@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -124,11 +125,21 @@ class CheckItem(pytest.Item):
         if status == "failed":
             raise CheckFailed(verdict, self.engine.inventory.format_of(self.subject))
         if status == "warned":
-            warnings.warn(
-                AisupplyWarning(render_verdict(verdict, self.engine.inventory.format_of(self.subject))), stacklevel=1
-            )
+            self._warn(verdict)
         if status == "waived":
             self.add_report_section("call", "aisupply", render_waived(verdict))
+
+    def _warn(self, verdict: Verdict) -> None:
+        """The warning points at the project file (and line) the finding is about, not at this
+        module: that is where the user looks and what a ``filterwarnings`` entry can name."""
+        message = render_verdict(verdict, self.engine.inventory.format_of(self.subject))
+        filename = _shown_path(self.subject.path, self.config.rootpath)
+        line = next((finding.line for finding in verdict.findings if finding.line), None)
+        if line is None or self.subject.kind != "code":
+            # Whole-file finding: nothing to quote. Tell linecache so, or the warnings summary would
+            # read the artifact (a model of gigabytes) to show "line 1" of it.
+            linecache.cache[filename] = (0, None, [], filename)
+        warnings.warn_explicit(AisupplyWarning(message), AisupplyWarning, filename, line or 1, module="aisupply")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         if isinstance(excinfo.value, (CheckFailed, InternalError)):
@@ -137,6 +148,13 @@ class CheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.subject.path, None, f"[aisupply] {self.rule_id}: {self.subject.id}"
+
+
+def _shown_path(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
 
 
 class ProjectAnchor(pytest.File):

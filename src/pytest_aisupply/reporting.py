@@ -385,7 +385,8 @@ class ReportWriter:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary:
-            terminalreporter.section("aisupply reports")
+            failed = any(markup.get("red") for _, markup in self.summary)
+            terminalreporter.section("aisupply reports", **({"red": True} if failed else {"green": True}))
             for line, markup in self.summary:
                 terminalreporter.write_line(line, **markup)
         if self.drift_lines:

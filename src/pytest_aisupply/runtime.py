@@ -51,6 +51,8 @@ class GuardState:
     lock: Lock | None = None
     artifact_roots: tuple[Path, ...] = ()
     project_root: Path | None = None
+    #: files whose frames name the caller first (the test's module), before any other project file
+    caller_files: tuple[Path, ...] = ()
     violations: list[str] = field(default_factory=list)
 
 
@@ -60,17 +62,39 @@ _installed_http = False
 _local = threading.local()
 
 
-def _caller() -> str:
-    for frame in reversed(traceback.extract_stack()[:-3]):
-        if "pytest_aisupply" not in frame.filename and "/pickle.py" not in frame.filename:
-            return f"{frame.filename}:{frame.lineno} in {frame.name}"
-    return "unknown caller"
+def _caller(state: GuardState) -> str:
+    """The line that asked for the refused operation: in the test's own file if it is on the
+    stack, else in the project (not a library: an httpx or torch frame helps nobody)."""
+    frames = [
+        frame
+        for frame in reversed(traceback.extract_stack()[:-3])
+        if "pytest_aisupply" not in frame.filename and "/pickle.py" not in frame.filename
+    ]
+
+    def where(frame: traceback.FrameSummary) -> str:
+        return f"{frame.filename}:{frame.lineno} in {frame.name}"
+
+    wanted = {str(path) for path in state.caller_files}
+    for frame in frames:
+        if os.path.abspath(frame.filename) in wanted:
+            return where(frame)
+    root = str(state.project_root) if state.project_root is not None else None
+    for frame in frames:
+        filename = os.path.abspath(frame.filename)
+        if root and filename.startswith(root + os.sep) and not _is_library(filename):
+            return where(frame)
+    return where(frames[0]) if frames else "unknown caller"
+
+
+def _is_library(filename: str) -> bool:
+    parts = Path(filename).parts
+    return "site-packages" in parts or "dist-packages" in parts or any(part.startswith(".venv") for part in parts)
 
 
 def _refuse(message: str) -> None:
     state = _state
     if state is not None:
-        state.violations.append(f"{message} (called from {_caller()})")
+        state.violations.append(f"{message} (called from {_caller(state)})")
     raise GuardViolation(f"[aisupply] {message}")
 
 

@@ -10,6 +10,7 @@ import pytest
 from .config import Settings
 
 STATUSES = ("passed", "failed", "warned", "waived")
+_STATUS_COLOURS = {"passed": "green", "failed": "red", "warned": "yellow", "waived": "yellow"}
 
 
 def header_line(config: pytest.Config, settings: Settings) -> str:
@@ -62,9 +63,16 @@ class SummaryReporter:
         total = sum(self.statuses.values())
         if not total:
             return
-        terminalreporter.section("aisupply")
-        counts = ", ".join(f"{self.statuses[s]} {s}" for s in STATUSES if self.statuses[s])
-        terminalreporter.write_line(f"{total} check{'s' if total != 1 else ''}: {counts}")
+        # coloured like pytest's own summary line (--color=yes/auto; plain text otherwise)
+        colour = "red" if self.statuses["failed"] else "yellow" if self.statuses["warned"] else "green"
+        terminalreporter.section("aisupply", **{colour: True})
+        terminalreporter.write(f"{total} check{'s' if total != 1 else ''}: ")
+        shown = [s for s in STATUSES if self.statuses[s]]
+        for position, status in enumerate(shown):
+            terminalreporter.write(f"{self.statuses[status]} {status}", **{_STATUS_COLOURS[status]: True})
+            if position < len(shown) - 1:
+                terminalreporter.write(", ")
+        terminalreporter.line("")
         if self.formats:
             listing = ", ".join(f"{name} {count}" for name, count in sorted(self.formats.items()))
             terminalreporter.write_line(f"artifacts by format: {listing}")
