@@ -418,6 +418,9 @@ def test_bom_lists_models_datasets_artifacts_and_lineage(
     result.stdout.fnmatch_lines(["BOM: wrote bom.json (8 components)"])
     text = (bom_repo / "bom.json").read_text()
     document = validate_bom(text)
+    adapter = components(document)[f"model:org/adapter@{ADAPTER}"]
+    assert properties(adapter)["aisupply:locked"] == "true"  # from the lockfile, enriched from the code:
+    assert properties(adapter)["aisupply:referenced_at"] == "src/app.py:8:12"
     assert document["specVersion"] == "1.6"
     assert document["serialNumber"].startswith("urn:uuid:")
     assert "timestamp" not in document["metadata"]
@@ -696,3 +699,45 @@ def test_reports_and_lockfile_get_the_mode_of_the_users_umask(
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     for name in ("aisupply.lock", "out.sarif", "bom.json"):
         assert stat.S_IMODE((clean_repo / name).stat().st_mode) == mode, name
+
+
+def test_bom_lists_what_the_code_loads_without_a_lockfile(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.aisupply]\ncode = ["src"]\nartifacts = []\nlockfile = ""\n')
+    src = pytester.mkdir("src")
+    (src / "app.py").write_text(
+        textwrap.dedent(
+            f"""
+            from datasets import load_dataset
+            from huggingface_hub import hf_hub_download
+            from transformers import AutoModel
+
+            hf_hub_download("org/pinned", "model.safetensors", revision="{ADAPTER}")
+            AutoModel.from_pretrained("org/unpinned")
+            AutoModel.from_pretrained("org/unpinned")
+            load_dataset("org/data", revision="main")
+            """
+        )
+    )
+    result = run(pytester, "--aisupply-bom=bom.json")
+    result.stdout.fnmatch_lines(["BOM: wrote bom.json (3 components)"])
+    found = components(validate_bom((pytester.path / "bom.json").read_text()))
+    assert sorted(found) == ["dataset:org/data", f"model:org/pinned@{ADAPTER}", "model:org/unpinned"]
+
+    pinned = found[f"model:org/pinned@{ADAPTER}"]
+    assert pinned["purl"] == f"pkg:huggingface/org/pinned@{ADAPTER}"
+    assert pinned["version"] == ADAPTER
+    assert properties(pinned)["aisupply:pinned"] == "true"
+    assert properties(pinned)["aisupply:referenced_at"] == "src/app.py:6:1"
+
+    unpinned = found["model:org/unpinned"]
+    assert unpinned["purl"] == "pkg:huggingface/org/unpinned"
+    assert "version" not in unpinned
+    assert properties(unpinned)["aisupply:pinned"] == "false"
+    assert properties(unpinned)["aisupply:locked"] == "false"
+    referenced = [p["value"] for p in unpinned["properties"] if p["name"] == "aisupply:referenced_at"]
+    assert referenced == ["src/app.py:7:1", "src/app.py:8:1"]
+
+    dataset = found["dataset:org/data"]
+    assert dataset["type"] == "data"
+    assert properties(dataset)["aisupply:requested_revision"] == "main"
+    assert properties(dataset)["aisupply:pinned"] == "false"

@@ -272,7 +272,7 @@ class ReportWriter:
         self.summary.append((f"BOM check: {shown} matches this run ({_components(current)}){note}", {"green": True}))
 
     def _bom_input(self) -> Any:
-        from .reports.bom import ArtifactInfo, BomInput, hub_ref, timestamp_from_env
+        from .reports.bom import ArtifactInfo, BomInput, CodeReference, hub_ref, timestamp_from_env
 
         engine = self.config.stash.get(engine_key, None)
         inventory = engine.inventory if engine is not None else None
@@ -329,7 +329,28 @@ class ReportWriter:
             ],
             verdicts=hub_verdicts,
             timestamp=timestamp_from_env(os.environ.get("SOURCE_DATE_EPOCH")),
+            code_references=self._code_references(inventory, CodeReference),
         )
+
+    def _code_references(self, inventory: Any, make: Any) -> list[Any]:
+        """Every Hub reference the code holds (one per repository and revision), so the BOM lists
+        what the code loads before any lockfile exists."""
+        found: dict[tuple[str, str, str | None, str | None], list[str]] = {}
+        for use in getattr(inventory, "hub_uses", None) or ():
+            reference = use.reference
+            if reference.repo_type not in ("model", "dataset", "space") or not isinstance(reference.repo_id, str):
+                continue
+            revision = reference.revision if isinstance(reference.revision, str) else None
+            pinned = revision if revision is not None and _is_commit(revision) else None
+            requested = None if pinned else revision
+            key = (reference.repo_type, reference.repo_id, pinned, requested)
+            found.setdefault(key, []).append(f"{use.relpath}:{use.place}")
+        return [
+            make(repo_type, repo_id, revision, requested, tuple(places))
+            for (repo_type, repo_id, revision, requested), places in sorted(
+                found.items(), key=lambda item: tuple(part or "" for part in item[0])
+            )
+        ]
 
     def _artifact_hashes(
         self, artifacts: dict[str, dict[str, Any]], recorded: dict[str, ArtifactEntry], lock: Lock | None

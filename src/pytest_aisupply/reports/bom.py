@@ -74,6 +74,20 @@ class BomInput:
     #: bom-ref of a Hub component -> rule -> status
     verdicts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     timestamp: dt.datetime | None = None
+    #: Every Hub reference found in code, lockfile or not (issue 16): what the code loads.
+    code_references: Sequence[CodeReference] = ()
+
+
+@dataclass(frozen=True)
+class CodeReference:
+    """A Hub repository the code loads: pinned to a commit (``revision``) or not (``requested``
+    is the branch or tag asked for, None for the default branch or a value not known statically)."""
+
+    repo_type: str
+    repo_id: str
+    revision: str | None
+    requested: str | None
+    places: tuple[str, ...]
 
 
 def hub_ref(repo_type: str, repo_id: str, revision: str | None = None) -> str:
@@ -220,6 +234,31 @@ def _render(data: BomInput) -> str:
         )
         top_level.append(ref)
 
+    # What the code loads, with or without a lockfile: pinned references by commit, unpinned ones
+    # without a version (the Hub decides at run time), each saying where the code asks for it.
+    for reference in sorted(data.code_references, key=lambda r: (r.repo_type, r.repo_id, r.revision or "")):
+        ref = hub_ref(reference.repo_type, reference.repo_id, reference.revision)
+        if ref not in by_ref:
+            pairs = [("repo_type", reference.repo_type), ("locked", "false")]
+            if reference.revision is None and reference.requested:
+                pairs.append(("requested_revision", reference.requested))
+            by_ref[ref] = Component(
+                type=component_type(reference.repo_type),
+                name=reference.repo_id,
+                version=reference.revision,
+                bom_ref=ref,
+                purl=purl(reference.repo_id, reference.revision),
+                external_references=[website(reference.repo_type, reference.repo_id)],
+                properties=properties(iter([*pairs, *verdicts(data.verdicts.get(ref, {}))])),
+            )
+        component = by_ref[ref]
+        extra = [("pinned", "true" if reference.revision else "false")]
+        extra += [("referenced_at", place) for place in sorted(set(reference.places))]
+        for item in properties(iter(extra)):
+            component.properties.add(item)
+        if ref not in top_level:
+            top_level.append(ref)
+
     lineage: dict[str, list[str]] = {}
     for entry in sorted(data.hub, key=lambda e: e.key):
         ref = hub_ref(entry.repo_type, entry.repo_id, entry.revision)
@@ -227,6 +266,8 @@ def _render(data: BomInput) -> str:
             if base.startswith(("./", "/", "../")) or not base.strip():
                 continue
             target = _find_base(by_ref, base)
+            if target is None and hub_ref("model", base) in by_ref:
+                target = hub_ref("model", base)  # the code loads the base unpinned
             if target is None:
                 target = hub_ref("model", base)
                 by_ref[target] = Component(
