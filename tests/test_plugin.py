@@ -668,13 +668,14 @@ def test_the_relative_check_id_pytest_prints_selects_that_check(pytester: pytest
     one.assert_outcomes(failed=1)
 
 
-def test_a_check_id_of_another_project_says_where_to_run_it(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("args", [["--aisupply"], []], ids=["checks-on-at-the-rootdir", "checks-off-at-the-rootdir"])
+def test_a_check_id_of_another_project_says_where_to_run_it(pytester: pytest.Pytester, args: list[str]) -> None:
     demo = pytester.path / "examples" / "demo"
     demo.mkdir(parents=True)
     (demo / "pyproject.toml").write_text("[tool.aisupply]\nlockfile = ''\n")
     (demo / "evil.pkl").write_bytes(pickle.dumps(os.system))
     pytester.makeini("[pytest]\n")
-    result = pytester.runpytest_subprocess("--aisupply", "examples/demo/aisupply::no-pickle::evil.pkl")
+    result = pytester.runpytest_subprocess(*args, "examples/demo/aisupply::no-pickle::evil.pkl")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [

@@ -139,19 +139,21 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     if namespace.no_aisupply or not (namespace.aisupply_only or any("aisupply" in value for value in positional)):
         return
     from .config import has_table
-    from .selection import CheckIdError, rewrite_arguments
+    from .selection import CheckIdError, check_id_of, rewrite_arguments
 
-    pyproject = _pyproject(early_config)
-    if not (namespace.aisupply or namespace.aisupply_only or has_table(pyproject)):
-        return
+    rootpath, invocation_dir = early_config.rootpath, early_config.invocation_params.dir
     try:
+        if not (namespace.aisupply or namespace.aisupply_only or has_table(_pyproject(early_config))):
+            for value in positional:  # still explain a check id copied from another project's run
+                check_id_of(value, rootpath, invocation_dir)
+            return
         namespace.file_or_dir = rewrite_arguments(
             args,
             positional,
             only_checks=namespace.aisupply_only,
             anchor=anchor_file(early_config),
-            rootpath=early_config.rootpath,
-            invocation_dir=early_config.invocation_params.dir,
+            rootpath=rootpath,
+            invocation_dir=invocation_dir,
         )
     except CheckIdError as exc:
         raise pytest.UsageError(str(exc)) from None
