@@ -620,6 +620,10 @@ def test_aisupply_only_imports_no_test_module(
     clean.assert_outcomes(passed=2)
     assert "package_the_ci_job_lacks" not in clean.stdout.str() + clean.stderr.str()
 
+    given_paths = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--aisupply-only", "tests", "test_top.py")
+    assert given_paths.ret == pytest.ExitCode.OK, given_paths.stdout.str() + given_paths.stderr.str()
+    given_paths.assert_outcomes(passed=2)
+
     (root / "models" / "evil.pkl").write_bytes(pickle.dumps(os.system))
     failing = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--aisupply-only", "--aisupply-sarif=out.sarif", *xdist_args

@@ -216,12 +216,14 @@ def _load_settings(config: pytest.Config, pyproject: Path) -> Settings:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``@pytest.mark.aisupply(**overrides)`` is the old spelling of ``aisupply_policy``: rename
     it (with a deprecation warning) before ``-m`` selects, so ``-m aisupply`` means the checks."""
-    renamed: set[int] = set()
+    seen: set[int] = set()
     for item in items:
         for node in item.listchain():
-            if id(node) in renamed or not any(_is_old_policy(mark) for mark in node.own_markers):
+            if id(node) in seen:
                 continue
-            renamed.add(id(node))
+            seen.add(id(node))
+            if not any(_is_old_policy(mark) for mark in node.own_markers):
+                continue
             node.own_markers[:] = [
                 pytest.mark.aisupply_policy.with_args(*mark.args, **mark.kwargs).mark if _is_old_policy(mark) else mark
                 for mark in node.own_markers

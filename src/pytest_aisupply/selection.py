@@ -64,13 +64,26 @@ def rewrite_arguments(
             others.append(value)
             continue
         selected.append(check_id)
-        if value in args:
-            args.remove(value)
+        _remove_last(args, value)
         args.append(f"{SELECT_OPTION}={check_id}")
+    if only_checks and anchor is not None:
+        # Paths given with --aisupply-only chose the rootdir already; collected, they would be
+        # imported. The checks cover the whole project, so they go.
+        for value in others:
+            _remove_last(args, value)
+        others = []
     if (selected or only_checks) and not others and anchor is not None:
         args.append(str(anchor))
         others.append(str(anchor))
     return others
+
+
+def _remove_last(args: list[str], value: str) -> None:
+    """Positional arguments come after the options they could be mistaken for: remove the last."""
+    for index in range(len(args) - 1, -1, -1):
+        if args[index] == value:
+            del args[index]
+            return
 
 
 def matches(nodeid: str, selected: list[str]) -> bool:
