@@ -410,7 +410,8 @@ class _Parser:
             for key in entry:
                 if key not in SIGNED_KEYS:
                     raise fail(
-                        key, f"unknown key{_did_you_mean(key, SIGNED_KEYS)}; known keys: {', '.join(sorted(SIGNED_KEYS))}"
+                        key,
+                        f"unknown key{_did_you_mean(key, SIGNED_KEYS)}; known keys: {', '.join(sorted(SIGNED_KEYS))}",
                     )
             for key in ("path", "hub", "signature", "public_key", "identity", "issuer", "trust_config"):
                 if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
@@ -435,7 +436,8 @@ class _Parser:
                 if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
                     raise fail(
                         "certificate_chain",
-                        f"expected a PEM file or a non-empty list of PEM files, got {_describe(entry['certificate_chain'])}",
+                        "expected a PEM file or a non-empty list of PEM files, "
+                        f"got {_describe(entry['certificate_chain'])}",
                     )
                 chain = tuple(value)
             modes = [key for key in ("public_key", "certificate_chain", "identity") if key in entry]
@@ -447,7 +449,9 @@ class _Parser:
                     f"or identity + issuer (Sigstore); found {found}",
                 )
             if ("identity" in entry) != ("issuer" in entry):
-                raise fail("issuer" if "identity" in entry else "identity", "identity and issuer go together (Sigstore)")
+                raise fail(
+                    "issuer" if "identity" in entry else "identity", "identity and issuer go together (Sigstore)"
+                )
             if "trust_config" in entry and "identity" not in entry:
                 raise fail("trust_config", "trust_config only applies to Sigstore signers (identity + issuer)")
             for key, paths in (

@@ -1,0 +1,598 @@
+"""The ``signature`` rule and ``[[tool.aisupply.signed]]``: folders signed with model_signing (key
+and certificate modes, every serialization) checked by the rule, with the library's own full
+verify as the reference verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("model_signing", reason="the signing extra (model-signing) is not installed")
+np = pytest.importorskip("numpy")
+
+from helpers.signing import (  # noqa: E402
+    DAY,
+    NOW,
+    SERIALIZATIONS,
+    CertificateSet,
+    KeyPair,
+    library_verify_certificate,
+    library_verify_key,
+    make_certificates,
+    make_key,
+    sign_with_certificate,
+    sign_with_key,
+)
+
+from pytest_aisupply import config_schema  # noqa: E402
+from pytest_aisupply.config import ConfigError, load_settings  # noqa: E402
+from pytest_aisupply.engine import Engine  # noqa: E402
+from pytest_aisupply.formats import builtin_readers  # noqa: E402
+from pytest_aisupply.hashing import HashCache  # noqa: E402
+from pytest_aisupply.rules.signature import SignatureRule  # noqa: E402
+
+# -- building projects ----------------------------------------------------------------------------
+
+
+def make_model(folder: Path) -> Path:
+    """A small model folder: numpy weights, a config, a tokenizer file in a subfolder."""
+    (folder / "tokenizer").mkdir(parents=True, exist_ok=True)
+    np.save(folder / "weights.npy", np.arange(64, dtype=np.float32).reshape(8, 8))
+    np.save(folder / "bias.npy", np.ones(8, dtype=np.float32))
+    (folder / "config.json").write_text(json.dumps({"hidden": 8, "layers": 1}), encoding="utf-8")
+    (folder / "tokenizer" / "vocab.txt").write_text("[PAD]\n[UNK]\nhello\nworld\n", encoding="utf-8")
+    return folder
+
+
+def write_project(root: Path, signed: str, extra: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        '[tool.aisupply]\nlockfile = ""\n' + extra + "\n" + textwrap.dedent(signed), encoding="utf-8"
+    )
+    return root
+
+
+def key_entry(key: KeyPair, root: Path, path: str = "models/bert", more: str = "") -> str:
+    return (
+        f'[[tool.aisupply.signed]]\npath = "{path}"\npublic_key = "{key.public.relative_to(root).as_posix()}"\n{more}'
+    )
+
+
+def cert_entry(pki: CertificateSet, root: Path, path: str = "models/bert") -> str:
+    return f'[[tool.aisupply.signed]]\npath = "{path}"\ncertificate_chain = ["{pki.ca.relative_to(root).as_posix()}"]\n'
+
+
+def check(root: Path, cache: HashCache | None = None) -> dict[str, list[str]]:
+    """Run the signature rule on the project: subject id -> finding messages ([] = passed)."""
+    settings = load_settings(root / "pyproject.toml", root)
+    engine = Engine(settings, [SignatureRule()], builtin_readers(), hash_cache=cache)
+    results = {}
+    for rule, subjects in engine.subjects():
+        for subject in subjects:
+            verdict = engine.evaluate(rule.id, subject)
+            results[subject.id] = [f.message + "".join(f" | {d}" for d in f.details) for f in verdict.findings]
+    return results
+
+
+def findings_of(root: Path, subject: str = "models/bert") -> list[str]:
+    return check(root)[subject]
+
+
+# -- mutations of a signed folder -----------------------------------------------------------------
+
+
+def tamper(folder: Path) -> None:
+    data = bytearray((folder / "weights.npy").read_bytes())
+    data[-1] ^= 0x01
+    (folder / "weights.npy").write_bytes(bytes(data))
+
+
+def add(folder: Path) -> None:
+    (folder / "extra.bin").write_bytes(b"\x00" * 32)
+
+
+def remove(folder: Path) -> None:
+    (folder / "bias.npy").unlink()
+
+
+def rename(folder: Path) -> None:
+    (folder / "bias.npy").rename(folder / "bias_renamed.npy")
+
+
+def symlink_file(folder: Path) -> None:
+    target = folder / "config.json"
+    content = target.read_bytes()
+    outside = folder.parent / "config-outside.json"
+    outside.write_bytes(content)
+    target.unlink()
+    target.symlink_to(outside)
+
+
+def symlink_dir(folder: Path) -> None:
+    (folder / "linked").symlink_to(folder / "tokenizer", target_is_directory=True)
+
+
+def add_git_file(folder: Path) -> None:
+    (folder / ".gitattributes").write_text("*.npy filter=lfs\n", encoding="utf-8")
+
+
+def untouched(folder: Path) -> None:
+    pass
+
+
+MUTATIONS = {
+    "unchanged": untouched,
+    "tampered": tamper,
+    "added": add,
+    "removed": remove,
+    "renamed": rename,
+    "symlinked-file": symlink_file,
+    "symlinked-dir": symlink_dir,
+    "git-file-added": add_git_file,
+}
+
+
+# -- the differential matrix ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("serialization_type", SERIALIZATIONS)
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+@pytest.mark.parametrize("mode", ["key", "certificate"])
+def test_verdict_equals_model_signing_full_verify(
+    tmp_path: Path, mode: str, mutation: str, serialization_type: str
+) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    if mode == "key":
+        key = make_key(root / "keys")
+        sign_with_key(folder, key, serialization_type=serialization_type)
+        write_project(root, key_entry(key, root))
+    else:
+        pki = make_certificates(root / "keys")
+        sign_with_certificate(folder, pki, serialization_type=serialization_type)
+        write_project(root, cert_entry(pki, root))
+    MUTATIONS[mutation](folder)
+
+    ours = findings_of(root)
+    library = (
+        library_verify_key(folder, key, serialization_type=serialization_type)
+        if mode == "key"
+        else library_verify_certificate(folder, pki, serialization_type=serialization_type)
+    )
+
+    assert (ours == []) == library, f"ours: {ours}; model_signing verify passes: {library}"
+    assert (ours == []) == (mutation in ("unchanged", "git-file-added"))
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [
+        ("tampered", "weights.npy differs from the signed file: sha256 "),
+        ("added", "extra.bin is not signed (the signature does not cover it)"),
+        ("removed", "signed file bias.npy is missing"),
+        ("symlinked-file", "config.json is a symlink; model_signing does not verify through symlinks"),
+        ("symlinked-dir", "linked is a symlink"),
+    ],
+)
+def test_findings_name_the_file_that_differs(tmp_path: Path, mutation: str, expected: str) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root))
+    MUTATIONS[mutation](folder)
+    messages = findings_of(root)
+    assert any(message.startswith(expected) for message in messages), messages
+
+
+def test_renamed_file_is_one_missing_and_one_unsigned(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root))
+    rename(folder)
+    assert findings_of(root) == [
+        "signed file bias.npy is missing",
+        "bias_renamed.npy is not signed (the signature does not cover it)",
+    ]
+
+
+def test_shard_manifest_failure_goes_through_model_signing(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key, serialization_type="shards-sha256")
+    write_project(root, key_entry(key, root))
+    tamper(folder)
+    messages = findings_of(root)
+    assert messages
+    assert all(message.startswith("model_signing verify: ") for message in messages), messages
+    assert any("weights.npy" in message for message in messages)
+
+
+def test_allow_unsigned_tolerates_matching_files_only(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root, more='allow_unsigned = ["README.md", "runs/"]\n'))
+    (folder / "README.md").write_text("# bert\n", encoding="utf-8")
+    (folder / "runs").mkdir()
+    (folder / "runs" / "log.txt").write_text("epoch 1\n", encoding="utf-8")
+    assert findings_of(root) == []
+    (folder / "notes.txt").write_text("x\n", encoding="utf-8")
+    assert findings_of(root) == ["notes.txt is not signed (the signature does not cover it)"]
+
+
+def test_allow_unsigned_with_a_shard_manifest(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key, serialization_type="shards-sha256")
+    write_project(root, key_entry(key, root, more='allow_unsigned = ["README.md"]\n'))
+    (folder / "README.md").write_text("# bert\n", encoding="utf-8")
+    assert findings_of(root) == []
+
+
+def test_every_folder_a_glob_matches_is_one_check(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    key = make_key(root / "keys")
+    for name in ("bert", "t5"):
+        sign_with_key(make_model(root / "models" / name), key)
+    write_project(root, key_entry(key, root, path="models/*"))
+    tamper(root / "models" / "t5")
+    results = check(root)
+    assert sorted(results) == ["models/bert", "models/t5"]
+    assert results["models/bert"] == []
+    assert results["models/t5"][0].startswith("weights.npy differs")
+
+
+def test_a_path_matching_no_folder_fails(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    key = make_key(root / "keys")
+    write_project(root, key_entry(key, root, path="models/gone"))
+    assert check(root) == {
+        "models/gone": [
+            "[[tool.aisupply.signed]] path 'models/gone' (pyproject.toml:4) matches no folder, so nothing it "
+            "requires to be signed was checked"
+        ]
+    }
+
+
+# -- bad signatures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signed(tmp_path: Path) -> tuple[Path, Path, KeyPair]:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root))
+    return root, folder, key
+
+
+def test_missing_signature(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    (folder / "model.sig").unlink()
+    assert findings_of(root) == ["unsigned: no signature file model.sig"]
+
+
+def test_empty_signature(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    (folder / "model.sig").write_bytes(b"")
+    assert findings_of(root) == ["the signature model.sig is empty"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: b"not json at all", id="not-json"),
+        pytest.param(lambda data: b"[1, 2, 3]", id="json-array"),
+        pytest.param(lambda data: b'{"mediaType": "x"}', id="json-without-bundle"),
+    ],
+)
+def test_unreadable_signature_is_a_finding(signed: tuple[Path, Path, KeyPair], damage) -> None:  # type: ignore[no-untyped-def]
+    root, folder, _ = signed
+    path = folder / "model.sig"
+    path.write_bytes(damage(path.read_bytes()))
+    (message,) = findings_of(root)
+    assert message.startswith("model.sig is not a model signature (a Sigstore bundle in JSON): "), message
+
+
+def test_altered_payload_does_not_verify(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    import base64
+
+    path = folder / "model.sig"
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    statement["predicate"]["resources"][0]["digest"] = "0" * 64
+    bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    (message,) = findings_of(root)
+    assert message.startswith("not signed by the configured public key signer.pub"), message
+
+
+def test_signed_by_another_key(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    other = make_key(root / "keys", name="intruder")
+    sign_with_key(folder, other)
+    assert findings_of(root) == ["not signed by the configured public key signer.pub"]
+
+
+def test_public_key_file_missing(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, _, key = signed
+    key.public.unlink()
+    (message,) = findings_of(root)
+    assert message == "the configured signer file signer.pub cannot be read: No such file or directory"
+
+
+def test_public_key_that_is_not_a_key(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, _, key = signed
+    key.public.write_text("hello\n", encoding="utf-8")
+    (message,) = findings_of(root)
+    assert message.startswith("the configured public key signer.pub cannot be used: "), message
+
+
+def test_signature_over_a_different_folder(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    key = make_key(root / "keys")
+    other = make_model(root / "models" / "gpt")
+    (other / "extra.json").write_text("{}", encoding="utf-8")
+    np.save(other / "weights.npy", np.zeros(3))
+    sign_with_key(other, key)
+    folder = make_model(root / "models" / "bert")
+    shutil.copy(other / "model.sig", folder / "model.sig")
+    write_project(root, key_entry(key, root))
+    messages = findings_of(root)
+    assert "signed file extra.json is missing | the signature was made over a folder named 'gpt'" in messages
+    assert any(m.startswith("weights.npy differs from the signed file") for m in messages)
+
+
+def test_manifest_naming_paths_outside_the_folder(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, key = signed
+    import pathlib
+
+    from model_signing import manifest
+    from model_signing._hashing import hashing
+    from model_signing._signing import sign_ec_key
+    from model_signing._signing import signing as signing_internals
+
+    items = [
+        manifest.FileManifestItem(
+            path=pathlib.PurePosixPath("../../pyproject.toml"), digest=hashing.Digest("sha256", bytes(32))
+        ),
+        manifest.FileManifestItem(
+            path=pathlib.PurePosixPath("config.json"), digest=hashing.Digest("sha256", bytes(32))
+        ),
+    ]
+    crafted = manifest.Manifest("bert", items, manifest._FileSerialization("sha256", False, ["model.sig"]))
+    sign_ec_key.Signer(key.private).sign(signing_internals.Payload(crafted)).write(folder / "model.sig")
+    messages = findings_of(root)
+    assert messages[0] == "the signature names '../../pyproject.toml', a path outside the folder"
+    assert not library_verify_key(folder, key)
+
+
+def test_symlinked_signature(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    (folder / "model.sig").rename(root / "elsewhere.sig")
+    (folder / "model.sig").symlink_to(root / "elsewhere.sig")
+    assert findings_of(root) == ["the signature model.sig is a symlink"]
+
+
+# -- certificates -------------------------------------------------------------------------------
+
+
+def _cert_project(tmp_path: Path, signer: CertificateSet, trusted: CertificateSet | None = None) -> Path:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    sign_with_certificate(folder, signer)
+    write_project(root, cert_entry(trusted or signer, root))
+    return root
+
+
+def test_certificate_mode_passes_and_names_the_signer(tmp_path: Path) -> None:
+    pki = make_certificates(tmp_path / "project" / "keys")
+    root = _cert_project(tmp_path, pki)
+    assert findings_of(root) == []
+
+
+def test_untrusted_certificate(tmp_path: Path) -> None:
+    keys = tmp_path / "project" / "keys"
+    root = _cert_project(tmp_path, make_certificates(keys, "rogue"), make_certificates(keys, "corp"))
+    (message,) = findings_of(root)
+    assert message.startswith("the signing certificate is not trusted by the configured certificate chain: "), message
+
+
+def test_expired_certificate(tmp_path: Path) -> None:
+    pki = make_certificates(tmp_path / "project" / "keys", leaf_not_before=NOW - 30 * DAY, leaf_not_after=NOW - DAY)
+    root = _cert_project(tmp_path, pki)
+    expired = (NOW - DAY).date().isoformat()
+    assert findings_of(root) == [
+        f"the signing certificate expired on {expired} (certificate CN=pki model signer,O=Acme "
+        "(issuer CN=pki root CA,O=Acme))"
+    ]
+
+
+def test_certificate_issued_after_its_ca_expired(tmp_path: Path) -> None:
+    pki = make_certificates(tmp_path / "project" / "keys", ca_not_after=NOW - 2 * DAY)
+    root = _cert_project(tmp_path, pki)
+    (message,) = findings_of(root)
+    assert "not trusted" in message, message
+    assert "expired" in message, message
+
+
+def test_certificate_not_for_signing(tmp_path: Path) -> None:
+    pki = make_certificates(tmp_path / "project" / "keys", digital_signature=False)
+    root = _cert_project(tmp_path, pki)
+    (message,) = findings_of(root)
+    assert message == "the signature does not verify: Signing certificate cannot be used for signing"
+
+
+# -- re-verification from the hash cache ---------------------------------------------------------------
+
+
+def test_unchanged_folder_is_reverified_without_reading_model_data(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    cache_file = root / ".cache" / "hashes.json"
+    first = HashCache.load(cache_file)
+    assert check(root, first) == {"models/bert": []}
+    assert first.bytes_hashed > 0
+    first.save(cache_file)
+
+    second = HashCache.load(cache_file)
+    assert check(root, second) == {"models/bert": []}
+    assert second.bytes_hashed == 0
+    assert second.fresh == {}
+
+    tamper(folder)
+    third = HashCache.load(cache_file)
+    assert check(root, third)["models/bert"][0].startswith("weights.npy differs from the signed file")
+    assert third.bytes_hashed == (folder / "weights.npy").stat().st_size
+
+
+def test_a_remembered_verification_does_not_outlive_a_key_change(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, _, _ = signed
+    cache_file = root / ".cache" / "hashes.json"
+    cache = HashCache.load(cache_file)
+    assert check(root, cache) == {"models/bert": []}
+    cache.save(cache_file)
+    make_key(root / "keys", name="signer")  # replaces signer.pub with a new key
+    assert check(root, HashCache.load(cache_file)) == {
+        "models/bert": ["not signed by the configured public key signer.pub"]
+    }
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('path = "models/bert"\n', "pyproject.toml:3: [[tool.aisupply.signed]] public_key: give exactly one signer"),
+        (
+            'path = "m"\nhub = "org/name"\npublic_key = "k.pub"\n',
+            "pyproject.toml:4: [[tool.aisupply.signed]] path: give exactly one of path",
+        ),
+        ('hub = "not a repo"\npublic_key = "k.pub"\n', "pyproject.toml:4: [[tool.aisupply.signed]] hub: bad repo id"),
+        (
+            'path = "m"\npublic_key = "k.pub"\ncertificate_chain = "ca.pem"\n',
+            "pyproject.toml:6: [[tool.aisupply.signed]] certificate_chain: give exactly one signer",
+        ),
+        (
+            'path = "m"\nidentity = "a@b"\n',
+            "pyproject.toml:3: [[tool.aisupply.signed]] issuer: identity and issuer go together",
+        ),
+        (
+            'path = "m"\npublic_key = "k.pub"\ntrust_config = "t.json"\n',
+            "pyproject.toml:6: [[tool.aisupply.signed]] trust_config: trust_config only applies to Sigstore",
+        ),
+        ('path = "../m"\npublic_key = "k.pub"\n', "pyproject.toml:4: [[tool.aisupply.signed]] path: bad glob '../m'"),
+        ('path = "m"\npublic_key = "/etc/k.pub"\n', "pyproject.toml:5: [[tool.aisupply.signed]] public_key: bad path"),
+        ('path = "m"\npublic_key = "k.pub"\nsignature = "../x.sig"\n', "[[tool.aisupply.signed]] signature: bad path"),
+        (
+            'path = "m"\npublic_key = "k.pub"\nallow_unsigned = "README.md"\n',
+            "allow_unsigned: expected a list of strings",
+        ),
+        ('path = "m"\npublickey = "k.pub"\n', "publickey: unknown key (did you mean 'public_key'?)"),
+        ('path = "m"\npublic_key = ""\n', "public_key: expected a non-empty string"),
+    ],
+)
+def test_bad_signed_entries_name_the_key_and_line(tmp_path: Path, body: str, error: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.aisupply]\nlockfile = ""\n[[tool.aisupply.signed]]\n' + body, encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path / "pyproject.toml", tmp_path)
+    assert error in str(raised.value)
+
+
+def test_signed_entries_are_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [tool.aisupply]
+            [[tool.aisupply.signed]]
+            path = "models/*"
+            public_key = "keys/m.pub"
+            allow_unsigned = ["*.md"]
+
+            [[tool.aisupply.signed]]
+            hub = "acme/bert"
+            signature = "sig/model.sig"
+            certificate_chain = "keys/ca.pem"
+
+            [[tool.aisupply.signed]]
+            path = "models/t5"
+            identity = "bot@acme.example"
+            issuer = "https://accounts.google.com"
+            trust_config = "keys/trust.json"
+            """
+        ),
+        encoding="utf-8",
+    )
+    first, second, third = load_settings(tmp_path / "pyproject.toml", tmp_path).signed
+    assert (first.mode, first.signature, first.allow_unsigned, first.source_line) == ("key", "model.sig", ("*.md",), 2)
+    assert (second.mode, second.hub, second.certificate_chain) == ("certificate", "acme/bert", ("keys/ca.pem",))
+    assert (third.mode, third.identity, third.trust_config) == ("sigstore", "bot@acme.example", "keys/trust.json")
+
+
+@pytest.mark.parametrize("key", config_schema.SIGNED_KEYS, ids=[key.name for key in config_schema.SIGNED_KEYS])
+def test_every_signed_example_is_valid_configuration(tmp_path: Path, key: config_schema.Key) -> None:
+    document = "[tool.aisupply]\n" + config_schema.example_document(key, config_schema.SIGNED_TABLE)
+    (tmp_path / "pyproject.toml").write_text(document, encoding="utf-8")
+    (spec,) = load_settings(tmp_path / "pyproject.toml", tmp_path).signed
+    assert spec.source_line == 2
+
+
+def test_signed_keys_are_the_documented_ones() -> None:
+    from pytest_aisupply.config import SIGNED_KEYS
+
+    assert {key.name for key in config_schema.SIGNED_KEYS} == set(SIGNED_KEYS)
+
+
+# -- through pytest -------------------------------------------------------------------------------------
+
+
+def _pytester_project(pytester: pytest.Pytester) -> tuple[Path, Path]:
+    root = pytester.path
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root), extra='[tool.aisupply.rules]\nno-pickle = "off"\nunsafe-format = "off"\n')
+    return root, folder
+
+
+def test_pytest_run_passes_then_fails_on_a_tampered_file(pytester: pytest.Pytester) -> None:
+    _, folder = _pytester_project(pytester)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "signature", "-v")
+    result.assert_outcomes(passed=1, deselected=result.parseoutcomes().get("deselected", 0))
+    result.stdout.fnmatch_lines(["*aisupply::signature::models/bert PASSED*"])
+    tamper(folder)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "signature")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*weights.npy differs from the signed file: sha256 *"])
+
+
+def test_without_the_extra_the_rule_fails_naming_it(pytester: pytest.Pytester) -> None:
+    _pytester_project(pytester)
+    pytester.makeconftest("import sys\nsys.modules['model_signing'] = None  # as if not installed\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "signature")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*the `signing` extra is not installed*", '*pip install "pytest-aisupply?signing?"*'])
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX special files")
+def test_special_file_in_a_signed_folder(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    os.mkfifo(folder / "pipe")
+    assert findings_of(root) == ["pipe is not a regular file or folder (a device, socket or pipe)"]
