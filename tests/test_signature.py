@@ -19,6 +19,9 @@ from helpers.signing import (  # noqa: E402
     DAY,
     NOW,
     SERIALIZATIONS,
+    SIGSTORE_FIXTURE,
+    SIGSTORE_IDENTITY,
+    SIGSTORE_ISSUER,
     CertificateSet,
     KeyPair,
     library_verify_certificate,
@@ -27,8 +30,8 @@ from helpers.signing import (  # noqa: E402
     make_key,
     sign_with_certificate,
     sign_with_key,
+    sigstore_trust_config,
 )
-
 from pytest_aisupply import config_schema  # noqa: E402
 from pytest_aisupply.config import ConfigError, load_settings  # noqa: E402
 from pytest_aisupply.engine import Engine  # noqa: E402
@@ -435,6 +438,54 @@ def test_certificate_not_for_signing(tmp_path: Path) -> None:
     root = _cert_project(tmp_path, pki)
     (message,) = findings_of(root)
     assert message == "the signature does not verify: Signing certificate cannot be used for signing"
+
+
+# -- Sigstore keyless, offline with a local trust root -----------------------------------------------
+
+
+def _sigstore_project(tmp_path: Path, identity: str = SIGSTORE_IDENTITY) -> tuple[Path, Path]:
+    root = tmp_path / "project"
+    folder = root / "models" / "signed"
+    shutil.copytree(SIGSTORE_FIXTURE, folder)
+    sigstore_trust_config(root / "keys" / "sigstore-trust.json")
+    write_project(
+        root,
+        f"""\
+        [[tool.aisupply.signed]]
+        path = "models/signed"
+        identity = "{identity}"
+        issuer = "{SIGSTORE_ISSUER}"
+        trust_config = "keys/sigstore-trust.json"
+        """,
+    )
+    return root, folder
+
+
+def test_sigstore_keyless_signature_verifies_offline(tmp_path: Path) -> None:
+    root, _ = _sigstore_project(tmp_path)
+    assert findings_of(root, "models/signed") == []
+
+
+def test_sigstore_tampered_file(tmp_path: Path) -> None:
+    root, folder = _sigstore_project(tmp_path)
+    (folder / "signme-1").write_bytes(b"changed\n")
+    (message,) = findings_of(root, "models/signed")
+    assert message.startswith("signme-1 differs from the signed file: sha256 "), message
+
+
+def test_sigstore_other_identity(tmp_path: Path) -> None:
+    root, _ = _sigstore_project(tmp_path, identity="someone-else@example.com")
+    (message,) = findings_of(root, "models/signed")
+    assert message.startswith(f"Sigstore verification for someone-else@example.com ({SIGSTORE_ISSUER}) failed: "), (
+        message
+    )
+
+
+def test_a_key_signature_is_not_a_sigstore_signature(tmp_path: Path) -> None:
+    root, folder = _sigstore_project(tmp_path)
+    sign_with_key(folder, make_key(root / "keys"))
+    (message,) = findings_of(root, "models/signed")
+    assert message == "model.sig is not a model signature (a Sigstore bundle in JSON): expected certificate in bundle"
 
 
 # -- re-verification from the hash cache ---------------------------------------------------------------

@@ -183,3 +183,26 @@ def library_verify_certificate(
     return _verify(
         verifying.Config().use_certificate_verifier(certificate_chain=[pki.ca]), folder, signature, serialization_type
     )
+
+
+SIGSTORE_FIXTURE = Path(__file__).resolve().parent.parent / "data" / "signatures" / "sigstore-v1.1.0"
+SIGSTORE_IDENTITY = "stefanb@us.ibm.com"
+SIGSTORE_ISSUER = "https://sigstore.verify.ibm.com/oauth2"
+
+
+def sigstore_trust_config(path: Path) -> Path:
+    """A Sigstore client trust configuration for the public instance, from the trusted root that the
+    installed ``sigstore`` package ships (so keyless verification runs without the network)."""
+    import json
+
+    import sigstore
+
+    store = Path(sigstore.__file__).parent / "_store" / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+    config = {
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": json.loads((store / "trusted_root.json").read_text(encoding="utf-8")),
+        "signingConfig": json.loads((store / "signing_config.v0.2.json").read_text(encoding="utf-8")),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
