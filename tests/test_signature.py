@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("model_signing", reason="the signing extra (model-signing) is not installed")
 np = pytest.importorskip("numpy")
 
+from helpers.hub_server import HubFile, HubServer  # noqa: E402
 from helpers.signing import (  # noqa: E402
     DAY,
     NOW,
@@ -37,7 +38,9 @@ from pytest_aisupply.config import ConfigError, load_settings  # noqa: E402
 from pytest_aisupply.engine import Engine  # noqa: E402
 from pytest_aisupply.formats import builtin_readers  # noqa: E402
 from pytest_aisupply.hashing import HashCache  # noqa: E402
+from pytest_aisupply.lockfile import read_lock  # noqa: E402
 from pytest_aisupply.rules.signature import SignatureRule  # noqa: E402
+from pytest_aisupply.signatures import public_key_fingerprint  # noqa: E402
 
 # -- building projects ----------------------------------------------------------------------------
 
@@ -647,3 +650,120 @@ def test_special_file_in_a_signed_folder(signed: tuple[Path, Path, KeyPair]) -> 
     root, folder, _ = signed
     os.mkfifo(folder / "pipe")
     assert findings_of(root) == ["pipe is not a regular file or folder (a device, socket or pipe)"]
+
+
+# -- Hub repositories: verified at --aisupply-update before download, compared offline after ------------
+
+
+def _publish_signed(hub: HubServer, tmp_path: Path, key: KeyPair, repo: str = "org/signed") -> tuple[str, Path]:
+    """Sign a model folder and push it (weights as LFS files, config and tokenizer as small files)."""
+    folder = make_model(tmp_path / "publisher" / "signed")
+    sign_with_key(folder, key)
+    files = [
+        HubFile(path.relative_to(folder).as_posix(), path.read_bytes(), lfs=path.suffix == ".npy")
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
+    return hub.add_repo(repo, files=files), folder
+
+
+def _hub_project(pytester: pytest.Pytester, sha: str, key: KeyPair, repo: str = "org/signed") -> None:
+    root = pytester.path
+    (root / "src").mkdir(exist_ok=True)
+    (root / "src" / "serve.py").write_text(
+        f'from huggingface_hub import hf_hub_download\n\nhf_hub_download("{repo}", "weights.npy", revision="{sha}")\n',
+        encoding="utf-8",
+    )
+    public = root / "keys" / "publisher.pub"
+    public.parent.mkdir(exist_ok=True)
+    shutil.copy(key.public, public)
+    pytester.makepyprojecttoml(
+        textwrap.dedent(
+            f"""\
+            [tool.aisupply]
+            artifacts = ["src"]
+            code = ["src"]
+
+            [[tool.aisupply.signed]]
+            hub = "{repo}"
+            public_key = "keys/publisher.pub"
+            """
+        )
+    )
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", *args)
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_signature_verified_at_update_without_downloading_weights(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    sha, _ = _publish_signed(hub, tmp_path, key)
+    _hub_project(pytester, sha, key)
+    hub.clear_requests()
+    result = _run(pytester, "--aisupply-update")
+    result.stdout.fnmatch_lines([f"PASSED aisupply::signature::model:org/signed@{sha}*"])
+    downloads = sorted(path for method, path in hub.requests if "/resolve/" in path and method == "GET")
+    assert downloads == [
+        f"/org/signed/resolve/{sha}/config.json",
+        f"/org/signed/resolve/{sha}/model.sig",
+        f"/org/signed/resolve/{sha}/tokenizer/vocab.txt",
+    ]
+    (entry,) = read_lock(pytester.path / "aisupply.lock").hub.values()
+    fingerprint = public_key_fingerprint(key.public)
+    assert entry.signer == f"key sha256:{fingerprint}"
+    assert f'signer = "key sha256:{fingerprint}"' in (pytester.path / "aisupply.lock").read_text(encoding="utf-8")
+
+    hub.stop()  # normal runs compare the lockfile offline
+    offline = _run(pytester, "-k", "signature")
+    offline.stdout.fnmatch_lines([f"PASSED aisupply::signature::model:org/signed@{sha}*"])
+
+    make_key(pytester.path / "keys", name="publisher")  # the team now requires another key
+    changed = _run(pytester, "-k", "signature")
+    assert changed.ret == 1
+    changed.stdout.fnmatch_lines([f"*the signer changed: aisupply.lock records key sha256:{fingerprint}*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_commit_with_a_changed_weight_is_not_recorded(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    _publish_signed(hub, tmp_path, key)
+    tampered = hub.add_commit("org/signed", [HubFile("weights.npy", b"\x93NUMPY tampered", lfs=True)])
+    _hub_project(pytester, tampered, key)
+    result = _run(pytester, "--aisupply-update")
+    result.stdout.fnmatch_lines(["*weights.npy differs from the signed file: sha256 *"])
+    assert all("weights.npy" not in path for _, path in hub.requests if "/resolve/" in path)
+    (entry,) = read_lock(pytester.path / "aisupply.lock").hub.values()
+    assert entry.signer is None
+    offline = _run(pytester, "-k", "signature")
+    offline.stdout.fnmatch_lines(["*no verified signature of this commit is recorded in aisupply.lock*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_commit_without_signature_or_signed_by_another_key(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    sha, _ = _publish_signed(hub, tmp_path, key)
+    unsigned = hub.add_commit("org/signed", [HubFile("model.sig", b"", lfs=False)], replace=False)
+    hub.set_file("org/signed", unsigned, "model.sig", None)
+    _hub_project(pytester, unsigned, key)
+    result = _run(pytester, "--aisupply-update", "-k", "signature")
+    result.stdout.fnmatch_lines(["*unsigned: the commit has no signature file model.sig*"])
+
+    _hub_project(pytester, sha, make_key(tmp_path / "other-keys"))
+    result = _run(pytester, "--aisupply-update", "-k", "signature")
+    result.stdout.fnmatch_lines(["*not signed by the configured public key publisher.pub*"])
+
+
+def test_hub_entry_without_a_pinned_commit_fails(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "keys").mkdir(parents=True)
+    write_project(root, '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n')
+    (message,) = check(root)["model:org/signed"]
+    assert "no commit of org/signed is pinned in code" in message

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 RULE_ID = "signature"
 FOLDER = "signed-folder"
 NO_MATCH = "signed-nomatch"
+HUB = "signed-hub"
+HUB_UNUSED = "signed-hub-unused"
 _RESIGN = "if the change is intended, sign the folder again (`model_signing sign`); otherwise restore the signed files"
 #: Files listed one by one before the rest is summed up.
 _MAX_LISTED = 50
@@ -51,6 +53,9 @@ class SignatureRule:
     def subjects(self, inventory: Inventory) -> Iterator[Subject]:
         root = inventory.root
         for spec in inventory.settings.signed:
+            if spec.hub is not None:
+                yield from _hub_subjects(spec.hub, inventory)
+                continue
             if spec.path is None:
                 continue
             folders = matching_folders(root, spec.path)
@@ -60,6 +65,13 @@ class SignatureRule:
                 yield Subject(folder.relative_to(root).as_posix(), folder, FOLDER)
 
     def check(self, subject: Subject, inventory: Inventory) -> Iterator[Finding]:
+        if subject.kind in (HUB, HUB_UNUSED):
+            from .signature_hub import check_hub
+
+            for spec in inventory.settings.signed:
+                if spec.hub is not None and _hub_of(subject) == spec.hub:
+                    yield from check_hub(self.id, subject, spec, inventory, unused=subject.kind == HUB_UNUSED)
+            return
         specs = [
             spec for spec in inventory.settings.signed if spec.path is not None and _covers(spec, subject, inventory)
         ]
@@ -369,3 +381,26 @@ def _file_in(reason: str) -> str | None:
     if ": " in reason and reason.startswith(("Extra files", "Missing files")):
         return reason.rsplit(": ", 1)[1].split(", ")[0]
     return None
+
+
+def _hub_subjects(repo_id: str, inventory: Inventory) -> Iterator[Subject]:
+    """One subject per commit of ``repo_id`` pinned in code (as the integrity rule locks them)."""
+    from ..digests import GIT_SHA1_HEX
+    from .integrity import hub_subject_id
+
+    revisions = set()
+    for use in inventory.hub_uses:
+        reference = use.reference
+        if reference.repo_type != "model" or reference.repo_id != repo_id:
+            continue
+        if isinstance(reference.revision, str) and GIT_SHA1_HEX.match(reference.revision):
+            revisions.add(reference.revision)
+    if not revisions:
+        yield Subject(f"model:{repo_id}", inventory.root, HUB_UNUSED)
+    for revision in sorted(revisions):
+        yield Subject(hub_subject_id("model", repo_id, revision), inventory.root, HUB)
+
+
+def _hub_of(subject: Subject) -> str:
+    """``org/name`` of a Hub subject id (``model:org/name@commit`` or ``model:org/name``)."""
+    return subject.id.partition(":")[2].partition("@")[0]
