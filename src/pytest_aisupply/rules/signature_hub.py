@@ -21,7 +21,7 @@ import pathspec
 from ..config import SignedSpec
 from ..findings import Finding, Subject
 from ..hashing import git_blob_sha1, sha256_file
-from ..lockfile import HubEntry
+from ..lockfile import HubEntry, HubFile
 from ..signatures import GIT_PATHS, Policy, SignatureProblem, VerifiedManifest, escapes, public_key_fingerprint
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def _compare(
     subject: Subject,
     spec: SignedSpec,
     manifest: VerifiedManifest,
-    files: dict[str, object],
+    files: dict[str, HubFile],
     repo_id: str,
     revision: str,
     scratch: Path,
@@ -121,7 +121,7 @@ def _compare(
         if item is None:
             yield finding(f"signed file {name} is not in the commit", "pin the commit that was signed", place)
             continue
-        sha256 = getattr(item, "sha256", None)
+        sha256 = item.sha256
         if sha256 is None:  # a small file: the Hub gives its git blob id only, so read it
             try:
                 sha256 = sha256_file(_download(repo_id, name, revision, scratch / "small"))
