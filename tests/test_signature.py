@@ -767,3 +767,32 @@ def test_hub_entry_without_a_pinned_commit_fails(tmp_path: Path) -> None:
     write_project(root, '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n')
     (message,) = check(root)["model:org/signed"]
     assert "no commit of org/signed is pinned in code" in message
+
+
+# -- reports --------------------------------------------------------------------------------------------
+
+
+def test_bom_names_the_signer_and_sarif_points_at_the_differing_file(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("cyclonedx", reason="the bom extra (cyclonedx-python-lib) is not installed")
+    root = pytester.path
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root))
+    fingerprint = public_key_fingerprint(key.public)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--aisupply-bom", "bom.json")
+    assert result.ret == 0, result.stdout.str()
+    bom = json.loads((pytester.path / "bom.json").read_text(encoding="utf-8"))
+    weights = next(c for c in bom["components"] if c["name"] == "models/bert/weights.npy")
+    assert {"name": "aisupply:signer", "value": f"key sha256:{fingerprint}"} in weights["properties"]
+
+    tamper(folder)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--aisupply-sarif", "out.sarif", "--aisupply-bom", "bom.json")
+    assert result.ret == 1
+    sarif = json.loads((pytester.path / "out.sarif").read_text(encoding="utf-8"))
+    (finding,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "signature"]
+    assert finding["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/bert/weights.npy"
+    assert finding["message"]["text"].startswith("weights.npy differs from the signed file")
+    bom = json.loads((pytester.path / "bom.json").read_text(encoding="utf-8"))
+    weights = next(c for c in bom["components"] if c["name"] == "models/bert/weights.npy")
+    assert all(p["name"] != "aisupply:signer" for p in weights["properties"])

@@ -264,6 +264,11 @@ class ReportWriter:
             ],
             verdicts=hub_verdicts,
             timestamp=timestamp_from_env(os.environ.get("SOURCE_DATE_EPOCH")),
+            signers={
+                str(record.get("subject")): str(record["signer"])
+                for record in self.records
+                if record.get("rule") == "signature" and record.get("signer")
+            },
         )
 
     def _artifact_hashes(

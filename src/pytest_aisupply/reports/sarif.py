@@ -233,6 +233,8 @@ def _location(record: Record, finding: Mapping[str, Any]) -> tuple[dict[str, Any
         logical = details[0] if details else ""
     if logical.startswith("/") or re.match(r"[A-Za-z]:[\\/]", logical):
         logical = ""  # absolute paths (e.g. the local Hub cache) differ between machines
+    if kind == "signed-folder" and where is not None and where.startswith(path.rstrip("/") + "/"):
+        path, shown = where, None  # rule signature: the file of the signed folder that differs
     physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(path), "uriBaseId": SRCROOT}}
     if region is not None:
         physical["region"] = region

@@ -131,6 +131,8 @@ class SignatureRule:
                     "sign the folder again with a current certificate",
                 )
         problems = list(self._compare(subject, spec, manifest, inventory))
+        if not problems:
+            inventory.signers[subject.id] = manifest.signer
         if problems and manifest.model_name != folder.name:
             note = (f"the signature was made over a folder named {manifest.model_name!r}",)
             problems = [

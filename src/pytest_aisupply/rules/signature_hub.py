@@ -47,7 +47,7 @@ def check_hub(
     if inventory.update:
         yield from _verify_at_update(finding, spec, inventory, repo_id, revision, subject)
     else:
-        yield from _compare_with_lock(finding, spec, inventory, repo_id, revision)
+        yield from _compare_with_lock(finding, spec, inventory, repo_id, revision, subject.id)
 
 
 def _verify_at_update(
@@ -97,6 +97,7 @@ def _verify_at_update(
     yield from problems
     if not problems:
         inventory.recorded[subject.id] = dataclasses.replace(entry, signer=manifest.signer)
+        inventory.signers[subject.id] = manifest.signer
 
 
 def _compare(
@@ -145,7 +146,7 @@ def _compare(
 
 
 def _compare_with_lock(
-    finding: _Make, spec: SignedSpec, inventory: Inventory, repo_id: str, revision: str
+    finding: _Make, spec: SignedSpec, inventory: Inventory, repo_id: str, revision: str, subject_id: str
 ) -> Iterator[Finding]:
     lock = inventory.lock
     if lock is None:
@@ -175,6 +176,8 @@ def _compare_with_lock(
             "certificate signer",
             f"if the new signer is expected, {_UPDATE}",
         )
+    else:
+        inventory.signers[subject_id] = entry.signer
     yield from _check_snapshot(finding, entry, inventory)
 
 
