@@ -33,6 +33,7 @@ BUILTIN_RULES = [
     "pinned-revision",
     "remote-code",
     "safetensors",
+    "signature",
     "source",
     "unsafe-format",
     "unsafe-load",

@@ -131,6 +131,16 @@ RULE_DOCS: dict[str, RuleDoc] = {
         "Use a model from an allowed publisher, or add the publisher to allowed_sources after review.",
     ),
 }
+# rule signature (issue 15)
+RULE_DOCS["signature"] = RuleDoc(
+    "7.5",
+    "very-high",
+    "Model folders and Hub repositories named in [[tool.aisupply.signed]] must carry a valid OpenSSF model "
+    "signature by the configured key, certificate chain or Sigstore identity, over exactly the files they hold.",
+    "Restore the signed files, or sign the folder again with model_signing sign and commit the signature; for a "
+    "Hub repository, pin a signed commit and run pytest --aisupply-update.",
+    cwe=(347, 494),
+)
 PROJECT_RULE = RuleDoc("5.0", "medium", "", "Follow the fix given with each result.")
 
 _LEVELS = {"error": "error", "warn": "warning", "warning": "warning", "off": "none"}
