@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -759,6 +761,31 @@ def test_hub_commit_without_signature_or_signed_by_another_key(
     _hub_project(pytester, sha, make_key(tmp_path / "other-keys"))
     result = _run(pytester, "--aisupply-update", "-k", "signature")
     result.stdout.fnmatch_lines(["*not signed by the configured public key publisher.pub*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_cached_snapshot_is_held_against_the_signed_digests(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path, hub_env: dict[str, str]
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    sha, _ = _publish_signed(hub, tmp_path, key)
+    _hub_project(pytester, sha, key)
+    _run(pytester, "--aisupply-update", "-k", "signature or integrity")
+    download = (
+        "from huggingface_hub import hf_hub_download; "
+        f"print(hf_hub_download('org/signed', 'weights.npy', revision='{sha}'))"
+    )
+    printed = subprocess.run([sys.executable, "-c", download], env=hub_env, capture_output=True, text=True, check=True)
+    cached = Path(printed.stdout.strip().splitlines()[-1])
+    hub.stop()
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED aisupply::signature::model:org/signed@{sha}*"])
+
+    blob = cached.resolve()
+    blob.chmod(0o644)
+    blob.write_bytes(b"\x93NUMPY swapped in the cache")
+    result = _run(pytester, "-k", "signature")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*the cached copy of weights.npy is not the signed file*"])
 
 
 def test_hub_entry_without_a_pinned_commit_fails(tmp_path: Path) -> None:
