@@ -788,6 +788,62 @@ def test_hub_cached_snapshot_is_held_against_the_signed_digests(
     result.stdout.fnmatch_lines(["*the cached copy of weights.npy is not the signed file*"])
 
 
+def _hub_mutations(hub: HubServer, base: str) -> dict[str, str]:
+    """Commits on top of a signed one, each changing the repository one way."""
+
+    def commit(files: list[HubFile], removed: tuple[str, ...] = ()) -> str:
+        sha = hub.add_commit(
+            "org/signed", files, branch=f"b{len(removed)}-{len(files)}-{files[0].path if files else ''}"
+        )
+        for path in removed:
+            hub.set_file("org/signed", sha, path, None)
+        return sha
+
+    weights = hub.files("org/signed", base)["bias.npy"].content
+    return {
+        "unchanged": base,
+        "tampered-lfs": commit([HubFile("weights.npy", b"\x93NUMPY tampered weights", lfs=True)]),
+        "tampered-small": commit([HubFile("config.json", b'{"hidden": 9, "layers": 1}', lfs=False)]),
+        "added": commit([HubFile("extra.bin", b"\x00" * 64, lfs=True)]),
+        "removed": commit([], removed=("bias.npy",)),
+        "renamed": commit([HubFile("bias_renamed.npy", weights, lfs=True)], removed=("bias.npy",)),
+    }
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer, tmp_path: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    from pytest_aisupply.lockfile import Lock
+
+    key = make_key(tmp_path / "publisher-keys")
+    base, _ = _publish_signed(hub, tmp_path, key)
+    for name, sha in _hub_mutations(hub, base).items():
+        root = tmp_path / name
+        (root / "src").mkdir(parents=True)
+        (root / "src" / "serve.py").write_text(
+            f'from huggingface_hub import hf_hub_download\n\nhf_hub_download("org/signed", "w", revision="{sha}")\n',
+            encoding="utf-8",
+        )
+        write_project(
+            root,
+            '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n',
+            extra='code = ["src"]\nartifacts = ["src"]\n',
+        )
+        (root / "keys").mkdir()
+        shutil.copy(key.public, root / "keys" / "p.pub")
+        settings = load_settings(root / "pyproject.toml", root)
+        engine = Engine(settings, [SignatureRule()], builtin_readers(), lock=Lock(exists=False), update=True)
+        ((rule, (subject,)),) = engine.subjects()
+        ours = engine.evaluate(rule.id, subject).findings
+
+        download = Path(snapshot_download("org/signed", revision=sha, local_dir=tmp_path / f"download-{name}"))
+        shutil.rmtree(download / ".cache")  # huggingface_hub's bookkeeping, not a file of the repository
+        library = library_verify_key(download, key)
+        assert (ours == []) == library, f"{name}: ours {[f.message for f in ours]}, model_signing verify: {library}"
+        assert (ours == []) == (name == "unchanged"), name
+
+
 def test_hub_entry_without_a_pinned_commit_fails(tmp_path: Path) -> None:
     root = tmp_path / "project"
     (root / "keys").mkdir(parents=True)
