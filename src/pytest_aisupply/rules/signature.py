@@ -44,6 +44,8 @@ HUB_UNUSED = "signed-hub-unused"
 _RESIGN = "if the change is intended, sign the folder again (`model_signing sign`); otherwise restore the signed files"
 #: Files listed one by one before the rest is summed up.
 _MAX_LISTED = 50
+#: Larger than any real bundle (a manifest of 100,000 files is about 20 MB): not read into memory.
+MAX_SIGNATURE_BYTES = 64 << 20
 
 
 class SignatureRule:
@@ -105,6 +107,13 @@ class SignatureRule:
             )
             return
         try:
+            size = signature_path.stat().st_size
+            if size > MAX_SIGNATURE_BYTES:
+                yield finding(
+                    f"the signature {spec.signature} is {size:,} bytes, too large to be a model signature",
+                    "sign the folder again with `model_signing sign`",
+                )
+                return
             signature = signature_path.read_bytes()
         except FileNotFoundError:
             yield finding(
@@ -123,22 +132,17 @@ class SignatureRule:
         except SignatureProblem as problem:
             yield finding(problem.message, problem.fix)
             return
-        if manifest.not_after is not None:
-            expiry = dt.datetime.fromisoformat(manifest.not_after)
-            if expiry < dt.datetime.now(dt.timezone.utc):
-                yield finding(
-                    f"the signing certificate expired on {expiry.date().isoformat()} ({manifest.signer})",
-                    "sign the folder again with a current certificate",
-                )
-        problems = list(self._compare(subject, spec, manifest, inventory))
-        if not problems:
-            inventory.signers[subject.id] = manifest.signer
-        if problems and manifest.model_name != folder.name:
+        expired = expiry_findings(self.id, subject, manifest, where)
+        differences = list(self._compare(subject, spec, manifest, inventory))
+        if differences and manifest.model_name != folder.name:
             note = (f"the signature was made over a folder named {manifest.model_name!r}",)
-            problems = [
-                Finding(p.rule, p.subject, p.message, p.fix, p.where, p.line, p.details + note) for p in problems
+            differences = [
+                Finding(d.rule, d.subject, d.message, d.fix, d.where, d.line, d.details + note) for d in differences
             ]
-        yield from problems
+        if not expired and not differences:
+            inventory.signers[subject.id] = manifest.signer
+        yield from expired
+        yield from differences
 
     def _compare(
         self, subject: Subject, spec: SignedSpec, manifest: VerifiedManifest, inventory: Inventory
@@ -292,6 +296,25 @@ def verified_manifest(signature: bytes, policy: Policy, inventory: Inventory) ->
         manifest = verify_signature(copy, policy)
     cache.fresh[key] = manifest.to_json()
     return manifest
+
+
+def expiry_findings(rule: str, subject: Subject, manifest: VerifiedManifest, where: str) -> list[Finding]:
+    """Certificate mode: a signing certificate past its expiry (model-signing checks the chain at
+    the certificate's issue time only, and the bundle carries no trusted timestamp)."""
+    if manifest.not_after is None:
+        return []
+    expiry = dt.datetime.fromisoformat(manifest.not_after)
+    if expiry >= dt.datetime.now(dt.timezone.utc):
+        return []
+    return [
+        Finding(
+            rule,
+            subject.id,
+            f"the signing certificate expired on {expiry.date().isoformat()} ({manifest.signer})",
+            "sign the folder again with a current certificate",
+            where=where,
+        )
+    ]
 
 
 def matching_folders(root: Path, pattern: str) -> list[Path]:

@@ -54,7 +54,14 @@ def _verify_at_update(
     finding: _Make, spec: SignedSpec, inventory: Inventory, repo_id: str, revision: str, subject: Subject
 ) -> Iterator[Finding]:
     from ..hub import HubError, fetch_entry
-    from .signature import _digests_match_form, _ignored, verified_manifest
+    from .signature import (
+        MAX_SIGNATURE_BYTES,
+        RULE_ID,
+        _digests_match_form,
+        _ignored,
+        expiry_findings,
+        verified_manifest,
+    )
 
     try:
         entry = fetch_entry("model", repo_id, revision, inventory.today)
@@ -62,6 +69,14 @@ def _verify_at_update(
         yield finding(f"the signature could not be verified: {exc}", _UPDATE)
         return
     where = f"{subject.id}/{spec.signature}"
+    listed = next((f for f in entry.files if f.path == spec.signature), None)
+    if listed is not None and listed.size > MAX_SIGNATURE_BYTES:
+        yield finding(
+            f"the signature {spec.signature} is {listed.size:,} bytes, too large to be a model signature",
+            "pin a commit with a valid signature",
+            where,
+        )
+        return
     with tempfile.TemporaryDirectory(prefix="aisupply-hub-sig-") as scratch:
         try:
             signature = _download(repo_id, spec.signature, revision, Path(scratch)).read_bytes()
@@ -93,7 +108,8 @@ def _verify_at_update(
             return
         ignore = [*manifest.ignore_paths, *GIT_PATHS, spec.signature]
         files = {f.path: f for f in entry.files if not _ignored(f.path, ignore)}
-        problems = list(_compare(finding, subject, spec, manifest, files, repo_id, revision, Path(scratch)))
+        problems = expiry_findings(RULE_ID, subject, manifest, where)
+        problems += _compare(finding, subject, spec, manifest, files, repo_id, revision, Path(scratch))
     yield from problems
     if not problems:
         inventory.recorded[subject.id] = dataclasses.replace(entry, signer=manifest.signer)
