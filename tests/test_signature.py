@@ -389,6 +389,13 @@ def test_manifest_naming_paths_outside_the_folder(signed: tuple[Path, Path, KeyP
     assert not library_verify_key(folder, key)
 
 
+def test_oversized_signature_is_not_read(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    with open(folder / "model.sig", "wb") as handle:
+        handle.truncate(65 << 20)  # sparse: no disk used
+    assert findings_of(root) == ["the signature model.sig is 68,157,440 bytes, too large to be a model signature"]
+
+
 def test_symlinked_signature(signed: tuple[Path, Path, KeyPair]) -> None:
     root, folder, _ = signed
     (folder / "model.sig").rename(root / "elsewhere.sig")

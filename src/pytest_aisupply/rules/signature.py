@@ -400,12 +400,18 @@ def _digests_match_form(manifest: VerifiedManifest) -> bool:
 
 
 def _file_in(reason: str) -> str | None:
-    """The file a model_signing difference names (``Hash mismatch for 'x'``, ``Extra files ...: x``)."""
-    if "'" in reason and reason.startswith("Hash mismatch for "):
-        return reason.split("'")[1].rsplit(":", 2)[0] if ":" in reason.split("'")[1] else reason.split("'")[1]
-    if ": " in reason and reason.startswith(("Extra files", "Missing files")):
-        return reason.rsplit(": ", 1)[1].split(", ")[0]
-    return None
+    """The first file a model_signing difference names (``Hash mismatch for 'x'``, ``Extra files
+    found in model 'm': x, y``); shard names (``x:start:end``) give their file."""
+    name = None
+    if reason.startswith("Hash mismatch for '"):
+        name = reason.split("'")[1]
+    elif reason.startswith(("Extra files", "Missing files")) and ": " in reason:
+        name = reason.rsplit(": ", 1)[1].split(", ")[0]
+    if name is not None and name.count(":") >= 2:
+        head, start, end = name.rsplit(":", 2)
+        if start.isdigit() and end.isdigit():
+            return head
+    return name
 
 
 def _hub_subjects(repo_id: str, inventory: Inventory) -> Iterator[Subject]:
