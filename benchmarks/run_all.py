@@ -23,6 +23,7 @@ SCRIPTS = (
     "bench_lockfile.py",
     "bench_runtime.py",
     "bench_hostile.py",
+    "bench_signature.py",
 )
 
 

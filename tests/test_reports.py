@@ -35,6 +35,7 @@ BUILTIN_RULES = [
     "pinned-revision",
     "remote-code",
     "safetensors",
+    "signature",
     "source",
     "unsafe-format",
     "unsafe-load",

@@ -137,6 +137,9 @@ class ChecksPlugin:
             recorded = inventory.recorded.get(item.subject.id)
             if recorded is not None:
                 report.aisupply["recorded"] = {item.subject.id: entry_to_json(recorded)}
+            signer = inventory.signers.get(item.subject.id) if item.rule_id == "signature" else None
+            if signer is not None:
+                report.aisupply["signer"] = signer
             if hasattr(self.config, "workerinput") and inventory.hash_cache.fresh:
                 report.aisupply["hashes"] = dict(inventory.hash_cache.fresh)
                 inventory.hash_cache.known.update(inventory.hash_cache.fresh)

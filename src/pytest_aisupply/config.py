@@ -48,6 +48,54 @@ class Waiver:
         return f"waiver for {self.rule} on {self.path!r} ({where})"
 
 
+# -- [[tool.aisupply.signed]] (issue 15) -----------------------------------------------------------
+
+SignerMode = Literal["key", "certificate", "sigstore"]
+#: The keys of one ``[[tool.aisupply.signed]]`` table.
+SIGNED_KEYS = (
+    "path",
+    "hub",
+    "signature",
+    "public_key",
+    "certificate_chain",
+    "identity",
+    "issuer",
+    "trust_config",
+    "allow_unsigned",
+)
+DEFAULT_SIGNATURE = "model.sig"
+
+
+@dataclass(frozen=True)
+class SignedSpec:
+    """One ``[[tool.aisupply.signed]]`` entry: a model folder glob (``path``) or a Hub repository
+    (``hub``) that must carry a valid OpenSSF model signature made by the given signer."""
+
+    path: str | None = None
+    hub: str | None = None
+    signature: str = DEFAULT_SIGNATURE
+    public_key: str | None = None
+    certificate_chain: tuple[str, ...] = ()
+    identity: str | None = None
+    issuer: str | None = None
+    trust_config: str | None = None
+    allow_unsigned: tuple[str, ...] = ()
+    source_line: int | None = None
+
+    @property
+    def mode(self) -> SignerMode:
+        if self.public_key is not None:
+            return "key"
+        if self.certificate_chain:
+            return "certificate"
+        return "sigstore"
+
+    def describe(self) -> str:
+        where = f"pyproject.toml:{self.source_line}" if self.source_line else "pyproject.toml"
+        target = f"path {self.path!r}" if self.path is not None else f"hub {self.hub!r}"
+        return f"[[tool.aisupply.signed]] {target} ({where})"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Validated ``[tool.aisupply]`` settings. Paths are relative to ``root``."""
@@ -70,6 +118,8 @@ class Settings:
     rule_lines: Mapping[str, int] = field(default_factory=dict)
     #: ``[tool.aisupply.limits]``: the caps set explicitly (the others keep their defaults).
     limit_overrides: Mapping[str, int] = field(default_factory=dict)
+    #: ``[[tool.aisupply.signed]]``: what must carry an OpenSSF model signature, and by whom.
+    signed: tuple[SignedSpec, ...] = ()
 
     @property
     def limits(self) -> Limits:
@@ -170,7 +220,7 @@ class _Parser:
     def error(self, key: str, message: str, header: str = TABLE, index: int = 0) -> ConfigError:
         line = self.line_of(key, header, index)
         where = f"{self.source.name}:{line}" if line else self.source.name
-        table = f"[[{header}]]" if header.endswith("waive") else f"[{header}]"
+        table = f"[[{header}]]" if header.endswith(("waive", "signed")) else f"[{header}]"
         return ConfigError(f"{where}: {table} {key}: {message}")
 
     # -- value checks -------------------------------------------------------------------------
@@ -247,6 +297,8 @@ class _Parser:
             values["waivers"] = self.parse_waivers(table["waive"])
         if "limits" in table:
             values["limit_overrides"] = self.parse_limits(table["limits"])
+        if "signed" in table:
+            values["signed"] = self.parse_signed(table["signed"])
         self.check_roots(values)
         return Settings(root=self.root, source=self.source, **values)
 
@@ -344,6 +396,99 @@ class _Parser:
                 if not exists:
                     raise self.error(key, f"{entry!r} does not exist (relative to {self.root})")
 
+    # -- [[tool.aisupply.signed]] (issue 15) ------------------------------------------------------
+    def parse_signed(self, entries: Any) -> tuple[SignedSpec, ...]:
+        header = f"{TABLE}.signed"
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise self.error("signed", "expected [[tool.aisupply.signed]] tables")
+        specs = []
+        for index, entry in enumerate(entries):
+
+            def fail(key: str, message: str, index: int = index) -> ConfigError:
+                return self.error(key, message, header, index)
+
+            for key in entry:
+                if key not in SIGNED_KEYS:
+                    raise fail(
+                        key,
+                        f"unknown key{_did_you_mean(key, SIGNED_KEYS)}; known keys: {', '.join(sorted(SIGNED_KEYS))}",
+                    )
+            for key in ("path", "hub", "signature", "public_key", "identity", "issuer", "trust_config"):
+                if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
+                    raise fail(key, f"expected a non-empty string, got {_describe(entry[key])}")
+            if ("path" in entry) == ("hub" in entry):
+                raise fail("path", "give exactly one of path (a model folder in the project) or hub ('org/name')")
+            if "path" in entry:
+                problem = glob_problem(entry["path"])
+                if problem:
+                    raise fail("path", f"bad glob {entry['path']!r}: {problem}")
+            if "hub" in entry and not _REPO_ID.match(entry["hub"]):
+                raise fail("hub", f"bad repo id {entry['hub']!r}: expected 'org/name'")
+            signature = entry.get("signature", DEFAULT_SIGNATURE)
+            problem = _inner_path_problem(signature)
+            if problem:
+                raise fail("signature", f"bad path {signature!r}: {problem} (it is relative to the model folder)")
+            chain: tuple[str, ...] = ()
+            if "certificate_chain" in entry:
+                value = entry["certificate_chain"]
+                if isinstance(value, str):
+                    value = [value]
+                if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+                    raise fail(
+                        "certificate_chain",
+                        "expected a PEM file or a non-empty list of PEM files, "
+                        f"got {_describe(entry['certificate_chain'])}",
+                    )
+                chain = tuple(value)
+            modes = [key for key in ("public_key", "certificate_chain", "identity") if key in entry]
+            if len(modes) != 1:
+                found = ", ".join(modes) if modes else "none"
+                raise fail(
+                    modes[1] if len(modes) > 1 else "public_key",
+                    "give exactly one signer: public_key (a PEM public key), certificate_chain (PEM certificates) "
+                    f"or identity + issuer (Sigstore); found {found}",
+                )
+            if ("identity" in entry) != ("issuer" in entry):
+                raise fail(
+                    "issuer" if "identity" in entry else "identity", "identity and issuer go together (Sigstore)"
+                )
+            if "trust_config" in entry and "identity" not in entry:
+                raise fail("trust_config", "trust_config only applies to Sigstore signers (identity + issuer)")
+            for key, paths in (
+                ("public_key", [entry["public_key"]] if "public_key" in entry else []),
+                ("certificate_chain", list(chain)),
+                ("trust_config", [entry["trust_config"]] if "trust_config" in entry else []),
+            ):
+                for value in paths:
+                    problem = _inner_path_problem(value)
+                    if problem:
+                        raise fail(key, f"bad path {value!r}: {problem} (it is relative to the project root)")
+            allow_unsigned: tuple[str, ...] = ()
+            if "allow_unsigned" in entry:
+                value = entry["allow_unsigned"]
+                if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                    raise fail("allow_unsigned", f"expected a list of strings, got {_describe(value)}")
+                for pattern in value:
+                    problem = glob_problem(pattern)
+                    if problem:
+                        raise fail("allow_unsigned", f"bad glob {pattern!r}: {problem}")
+                allow_unsigned = tuple(value)
+            specs.append(
+                SignedSpec(
+                    path=entry.get("path"),
+                    hub=entry.get("hub"),
+                    signature=signature,
+                    public_key=entry.get("public_key"),
+                    certificate_chain=chain,
+                    identity=entry.get("identity"),
+                    issuer=entry.get("issuer"),
+                    trust_config=entry.get("trust_config"),
+                    allow_unsigned=allow_unsigned,
+                    source_line=self._table_start(header, index),
+                )
+            )
+        return tuple(specs)
+
 
 _TOP_LEVEL_KEYS = (
     "artifacts",
@@ -360,6 +505,7 @@ _TOP_LEVEL_KEYS = (
     "rules",
     "waive",
     "limits",
+    "signed",
 )
 
 
@@ -387,6 +533,21 @@ def glob_problem(pattern: str) -> str | None:
         return "unclosed '['"
     if re.search(r"[^/]\*\*|\*\*[^/]", pattern):
         return "'**' must be a whole path segment, as in 'data/**' or '**/tmp'"
+    return None
+
+
+def _inner_path_problem(value: str) -> str | None:
+    """Why ``value`` is not a plain relative path that stays where it is anchored, or None."""
+    if not value.strip():
+        return "empty path"
+    if value.startswith("/") or re.match(r"[A-Za-z]:[\\/]", value):
+        return "must be relative"
+    if "\\" in value:
+        return "use '/' as the path separator"
+    if any(part == ".." for part in value.split("/")):
+        return "must not contain '..'"
+    if has_magic(value):
+        return "must be a plain path, not a glob"
     return None
 
 

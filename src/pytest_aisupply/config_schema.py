@@ -203,6 +203,133 @@ TOP_LEVEL: tuple[Key, ...] = (
     ),
 )
 
+# -- [[tool.aisupply.signed]] (issue 15) -----------------------------------------------------------
+
+SIGNED_TABLE = "[[tool.aisupply.signed]]"
+
+TOP_LEVEL = (
+    *TOP_LEVEL,
+    Key(
+        "signed",
+        "array of tables",
+        (),
+        "Model folders and Hub repositories that must carry a valid OpenSSF model signature, and who "
+        "must have signed them; see [`[[tool.aisupply.signed]]`](#toolaisupplysigned) below and the "
+        "[`signature` rule](rules/signature.md).",
+        'path = "models/bert"\npublic_key = "keys/models.pub"',
+        field="signed",
+    ),
+)
+
+SIGNED_KEYS: tuple[Key, ...] = (
+    Key(
+        "path",
+        "string (path or glob of folders)",
+        None,
+        "The model folder that must be signed, relative to the project root, or a glob matching several "
+        "(`models/*`: every folder directly under `models`). Each matching folder is one check. A path or "
+        "glob that matches no folder fails. Give `path` or `hub`, not both.",
+        'path = "models/*"',
+    ),
+    Key(
+        "hub",
+        "string (`org/name`)",
+        None,
+        "A Hugging Face model repository whose signature is verified at `pytest --aisupply-update`, for "
+        "the commits pinned in code and recorded in the lockfile. Give `path` or `hub`, not both.",
+        'hub = "acme/sentiment"',
+    ),
+    Key(
+        "signature",
+        "string (path)",
+        "model.sig",
+        "The signature file (a Sigstore bundle written by `model_signing sign`), relative to the model "
+        "folder or the repository root. It is never part of the signed files.",
+        'signature = "signature/model.sig"',
+    ),
+    Key(
+        "public_key",
+        "string (path to a PEM public key)",
+        None,
+        "Key mode: the signature must verify with this elliptic-curve public key (P-256, P-384 or "
+        "P-521), a PEM file in the project. Give exactly one of `public_key`, `certificate_chain` or "
+        "`identity`.",
+        'public_key = "keys/models.pub"',
+    ),
+    Key(
+        "certificate_chain",
+        "string or array of strings (paths to PEM certificates)",
+        None,
+        "Certificate mode: the signing certificate carried in the signature must chain to these "
+        "certificates (your CA's root and intermediates), be usable for signing, and not be expired.",
+        'certificate_chain = ["keys/ca.pem"]',
+    ),
+    Key(
+        "identity",
+        "string",
+        None,
+        "Sigstore keyless mode: the identity (e-mail or workload URI) the signing certificate was issued "
+        "to. Needs `issuer`.",
+        'identity = "release-bot@acme.example"',
+    ),
+    Key(
+        "issuer",
+        "string (URL)",
+        None,
+        "Sigstore keyless mode: the OpenID Connect issuer that vouched for `identity`.",
+        'issuer = "https://accounts.google.com"',
+    ),
+    Key(
+        "trust_config",
+        "string (path to a Sigstore client trust configuration, JSON)",
+        None,
+        "Sigstore keyless mode: a private Sigstore instance's trust configuration. Unset: the public "
+        "Sigstore instance's trust root, which `sigstore` may refresh over the network.",
+        'trust_config = "keys/sigstore-trust.json"',
+    ),
+    Key(
+        "allow_unsigned",
+        "array of strings (gitignore-style patterns)",
+        (),
+        "Files inside the folder that may be present without being signed, matched against paths "
+        "relative to the folder (`*.md`, `logs/`). Any other unsigned file fails.",
+        'allow_unsigned = ["README.md", "runs/"]',
+    ),
+)
+
+
+def _signed_example(key: Key) -> str:
+    """One complete ``[[tool.aisupply.signed]]`` entry showing ``key``."""
+    target = [] if key.name in ("path", "hub") else ['path = "models/bert"']
+    signers = {"public_key", "certificate_chain", "identity", "issuer", "trust_config"}
+    if key.name in ("identity", "issuer", "trust_config"):
+        signer = ['identity = "release-bot@acme.example"', 'issuer = "https://accounts.google.com"']
+        signer = signer + ([key.example] if key.name == "trust_config" else [])
+    elif key.name in signers:
+        signer = [key.example]
+    else:
+        signer = ['public_key = "keys/models.pub"']
+    lines = target + ([key.example] if key.name not in signers else []) + signer
+    return f"{SIGNED_TABLE}\n" + "\n".join(lines) + "\n"
+
+
+def _signed_section() -> list[str]:
+    out = [
+        "## `[[tool.aisupply.signed]]`",
+        "",
+        "Each `[[tool.aisupply.signed]]` table names a model folder (`path`) or Hub repository (`hub`) "
+        "that must carry an OpenSSF model signature, and the one signer it must come from: a public key, "
+        "a certificate chain, or a Sigstore identity and issuer. The `signature` rule checks it; see "
+        "[the rule's page](rules/signature.md) for how to sign and what is verified when. Verification "
+        'needs the `signing` extra (`pip install "pytest-aisupply[signing]"`).',
+        "",
+        *_summary_table(SIGNED_KEYS),
+    ]
+    for key in SIGNED_KEYS:
+        out += _key_section(key, SIGNED_TABLE, "###")
+    return out
+
+
 _MiB = 1 << 20
 
 #: ``[tool.aisupply.limits]``: the keys and defaults of ``pytest_aisupply.limits.Limits``.
@@ -402,6 +529,10 @@ def example_document(key: Key, table: str) -> str:
         return f"[[tool.aisupply.waive]]\n{key.example}\n"
     if key.name == "limits" and table == "[tool.aisupply]":
         return f"{LIMITS_TABLE}\n{key.example}\n"
+    if key.name == "signed" and table == "[tool.aisupply]":
+        return f"{SIGNED_TABLE}\n{key.example}\n"
+    if table == SIGNED_TABLE:
+        return _signed_example(key)
     if table == WAIVE_TABLE:
         lines = [other.example for other in WAIVER_KEYS if other.required]
         if not key.required:
@@ -532,6 +663,7 @@ def render_markdown(rules: Sequence[tuple[str, str]] | None = None) -> str:
     ]
     for key in LIMIT_KEYS:
         out += _key_section(key, LIMITS_TABLE, "###")
+    out += _signed_section()
     out += [
         "## A complete example",
         "",

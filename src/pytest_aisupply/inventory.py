@@ -66,6 +66,8 @@ class Inventory:
         #: ``--aisupply-update``: the integrity rule records what it sees instead of comparing.
         self.update = update
         self.recorded: dict[str, ArtifactEntry | HubEntry] = {}
+        #: Rule ``signature``: subject id -> the verified signer, for the reports.
+        self.signers: dict[str, str] = {}
         self.today = today or dt.date.today()
         #: Hash all artifacts on every core at the first integrity check (off on xdist workers,
         #: where the items themselves are spread over the cores).

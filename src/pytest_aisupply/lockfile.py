@@ -70,6 +70,9 @@ class HubEntry:
     reachable_from: tuple[str, ...] = ()
     scan: str | None = None
     files: tuple[HubFile, ...] = ()
+    #: Who signed the commit's OpenSSF model signature, as verified at the last update (rule
+    #: ``signature``); None when no signature was required or verified.
+    signer: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -349,7 +352,7 @@ class _Reader:
             files.append(HubFile(item["path"], size, sha256, git_sha1))
         license_value = raw.get("license", [])
         licenses = (license_value,) if isinstance(license_value, str) else self._strings(raw, index, "license")
-        for key in ("license_name", "license_link", "author", "scan"):
+        for key in ("license_name", "license_link", "author", "scan", "signer"):
             if raw.get(key) is not None and not isinstance(raw[key], str):
                 raise self.fail(table, index, f"'{key}' must be a string", key)
         if not isinstance(raw.get("gated", "false"), (str, bool)):
@@ -368,6 +371,7 @@ class _Reader:
             reachable_from=self._strings(raw, index, "reachable_from"),
             scan=raw.get("scan"),
             files=tuple(files),
+            signer=raw.get("signer"),
         )
 
 
@@ -400,6 +404,8 @@ def render_lock(lock: Lock) -> str:
         table["base_models"] = list(entry.base_models)
         table["reachable_from"] = list(entry.reachable_from)
         table["reviewed"] = entry.reviewed
+        if entry.signer is not None:
+            table["signer"] = entry.signer
         table["files"] = [
             {
                 k: v

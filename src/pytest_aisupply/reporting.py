@@ -330,6 +330,11 @@ class ReportWriter:
             verdicts=hub_verdicts,
             timestamp=timestamp_from_env(os.environ.get("SOURCE_DATE_EPOCH")),
             code_references=self._code_references(inventory, CodeReference),
+            signers={
+                str(record.get("subject")): str(record["signer"])
+                for record in self.records
+                if record.get("rule") == "signature" and record.get("signer")
+            },
         )
 
     def _code_references(self, inventory: Any, make: Any) -> list[Any]:

@@ -3,6 +3,7 @@ the test reports, so it works under xdist) and writes the lockfile once, atomica
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ class LockUpdater:
         self.deselected_integrity = False
         self.diff: LockDiff | None = None
         self.written = False
+        #: Rule ``signature``: the verified signer of each Hub commit, added to its entry.
+        self.signers: dict[tuple[str, str, str], str] = {}
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         if any(isinstance(item, CheckItem) and item.rule_id == "integrity" for item in items):
@@ -36,6 +39,12 @@ class LockUpdater:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data: dict[str, Any] | None = getattr(report, "aisupply", None)
+        if data and report.when == "call" and data.get("rule") == "signature":
+            for value in (data.get("recorded") or {}).values():
+                signed = entry_from_json(value)
+                if isinstance(signed, HubEntry) and signed.signer is not None:
+                    self.signers[signed.key] = signed.signer
+            return
         if not data or report.when != "call" or data.get("rule") != "integrity":
             return
         self.integrity_items += 1
@@ -46,6 +55,7 @@ class LockUpdater:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         artifacts = [e for e in self.recorded.values() if isinstance(e, ArtifactEntry)]
         hub = [e for e in self.recorded.values() if isinstance(e, HubEntry)]
+        hub = [replace(e, signer=self.signers.get(e.key)) for e in hub]
         unfiltered = (
             not self.deselected_integrity
             and not selection_is_narrowed(self.config, session)

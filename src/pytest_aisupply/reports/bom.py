@@ -76,6 +76,18 @@ class BomInput:
     timestamp: dt.datetime | None = None
     #: Every Hub reference found in code, lockfile or not (issue 16): what the code loads.
     code_references: Sequence[CodeReference] = ()
+    #: Rule ``signature``: signed subject (a model folder, or a Hub component's bom-ref) -> signer.
+    signers: Mapping[str, str] = field(default_factory=dict)
+
+    def signer_of(self, ref: str, path: str | None = None) -> str | None:
+        """Who signed a Hub component (by bom-ref) or the folder holding a local artifact."""
+        if ref in self.signers:
+            return self.signers[ref]
+        if path is not None:
+            for folder in sorted(self.signers, key=len, reverse=True):
+                if path.startswith(folder.rstrip("/") + "/"):
+                    return self.signers[folder]
+        return None
 
 
 @dataclass(frozen=True)
@@ -192,6 +204,9 @@ def _render(data: BomInput) -> str:
         pairs += [("reachable_from", item) for item in entry.reachable_from]
         if entry.scan:
             pairs.append(("scan", entry.scan))
+        signer = entry.signer or data.signer_of(ref)
+        if signer:
+            pairs.append(("signer", signer))
         files = [
             Component(
                 type=ComponentType.FILE,
@@ -284,6 +299,9 @@ def _render(data: BomInput) -> str:
     for artifact in sorted(data.artifacts, key=lambda a: a.path):
         ref = artifact_ref(artifact.path)
         pairs = [("format", artifact.format)] if artifact.format else []
+        folder_signer = data.signer_of(ref, artifact.path)
+        if folder_signer:
+            pairs.append(("signer", folder_signer))
         by_ref[ref] = Component(
             type=ComponentType(artifact_type(artifact.format)),
             name=artifact.path,

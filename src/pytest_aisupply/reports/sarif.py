@@ -131,6 +131,16 @@ RULE_DOCS: dict[str, RuleDoc] = {
         "Use a model from an allowed publisher, or add the publisher to allowed_sources after review.",
     ),
 }
+# rule signature (issue 15)
+RULE_DOCS["signature"] = RuleDoc(
+    "7.5",
+    "very-high",
+    "Model folders and Hub repositories named in [[tool.aisupply.signed]] must carry a valid OpenSSF model "
+    "signature by the configured key, certificate chain or Sigstore identity, over exactly the files they hold.",
+    "Restore the signed files, or sign the folder again with model_signing sign and commit the signature; for a "
+    "Hub repository, pin a signed commit and run pytest --aisupply-update.",
+    cwe=(347, 494),
+)
 PROJECT_RULE = RuleDoc("5.0", "medium", "", "Follow the fix given with each result.")
 
 _LEVELS = {"error": "error", "warn": "warning", "warning": "warning", "off": "none"}
@@ -233,6 +243,8 @@ def _location(record: Record, finding: Mapping[str, Any]) -> tuple[dict[str, Any
         logical = details[0] if details else ""
     if logical.startswith("/") or re.match(r"[A-Za-z]:[\\/]", logical):
         logical = ""  # absolute paths (e.g. the local Hub cache) differ between machines
+    if kind == "signed-folder" and where is not None and where.startswith(path.rstrip("/") + "/"):
+        path, shown = where, None  # rule signature: the file of the signed folder that differs
     physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(path), "uriBaseId": SRCROOT}}
     if region is not None:
         physical["region"] = region

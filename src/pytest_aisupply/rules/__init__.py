@@ -9,6 +9,7 @@ from .no_pickle import NoPickleRule
 from .pinned_revision import PinnedRevisionRule
 from .remote_code import RemoteCodeRule
 from .safetensors import SafetensorsRule
+from .signature import SignatureRule
 from .source import SourceRule
 from .unsafe_format import UnsafeFormatRule
 from .unsafe_load import UnsafeLoadRule
@@ -21,6 +22,7 @@ __all__ = [
     "RemoteCodeRule",
     "Rule",
     "SafetensorsRule",
+    "SignatureRule",
     "SourceRule",
     "UnsafeLoadRule",
     "builtin_rules",
@@ -38,4 +40,5 @@ def builtin_rules() -> list[Rule]:
         IntegrityRule(),
         LicenseRule(),
         SourceRule(),
+        SignatureRule(),
     ]

@@ -1,0 +1,258 @@
+"""Rule ``signature`` for Hub repositories: a pinned commit's OpenSSF model signature, checked
+before anything is downloaded.
+
+At ``--aisupply-update`` only the signature file is fetched at the pinned commit; model_signing
+verifies it, and its manifest is held against the commit's file list: LFS files by the sha256 the
+Hub's metadata gives, small files by downloading them. The verified signer goes into the commit's
+lockfile entry. Normal runs are offline: they hold the lockfile's signer against the configured
+one, and a cached snapshot of the commit against the locked digests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pathspec
+
+from ..config import SignedSpec
+from ..findings import Finding, Subject
+from ..hashing import git_blob_sha1, sha256_file
+from ..lockfile import HubEntry, HubFile
+from ..signatures import GIT_PATHS, Policy, SignatureProblem, VerifiedManifest, escapes, public_key_fingerprint
+
+if TYPE_CHECKING:
+    from ..inventory import Inventory
+
+_UPDATE = "run `pytest --aisupply-update` (with access to the Hub) and review the lockfile diff"
+
+
+def check_hub(
+    rule: str, subject: Subject, spec: SignedSpec, inventory: Inventory, *, unused: bool
+) -> Iterator[Finding]:
+    def finding(message: str, fix: str, where: str | None = None) -> Finding:
+        return Finding(rule, subject.id, message, fix, where=where)
+
+    if unused:
+        yield finding(
+            f"{spec.describe()}: no commit of {spec.hub} is pinned in code (revision=<40-hex commit>), "
+            "so no signature was checked",
+            "pin the commit you load, or remove the entry if the repository is no longer used",
+        )
+        return
+    repo_id, _, revision = subject.id.partition(":")[2].partition("@")
+    if inventory.update:
+        yield from _verify_at_update(finding, spec, inventory, repo_id, revision, subject)
+    else:
+        yield from _compare_with_lock(finding, spec, inventory, repo_id, revision, subject.id)
+
+
+def _verify_at_update(
+    finding: _Make, spec: SignedSpec, inventory: Inventory, repo_id: str, revision: str, subject: Subject
+) -> Iterator[Finding]:
+    from ..hub import HubError, fetch_entry
+    from .signature import (
+        MAX_SIGNATURE_BYTES,
+        RULE_ID,
+        _digests_match_form,
+        _ignored,
+        expiry_findings,
+        verified_manifest,
+    )
+
+    try:
+        entry = fetch_entry("model", repo_id, revision, inventory.today)
+    except HubError as exc:
+        yield finding(f"the signature could not be verified: {exc}", _UPDATE)
+        return
+    where = f"{subject.id}/{spec.signature}"
+    listed = next((f for f in entry.files if f.path == spec.signature), None)
+    if listed is not None and listed.size > MAX_SIGNATURE_BYTES:
+        yield finding(
+            f"the signature {spec.signature} is {listed.size:,} bytes, too large to be a model signature",
+            "pin a commit with a valid signature",
+            where,
+        )
+        return
+    with tempfile.TemporaryDirectory(prefix="aisupply-hub-sig-") as scratch:
+        try:
+            signature = _download(repo_id, spec.signature, revision, Path(scratch)).read_bytes()
+        except _Missing:
+            yield finding(
+                f"unsigned: the commit has no signature file {spec.signature}",
+                "ask the publisher for a signed release, or pin a signed commit",
+                where,
+            )
+            return
+        except HubError as exc:
+            yield finding(f"the signature {spec.signature} could not be downloaded: {exc}", _UPDATE, where)
+            return
+        if not signature.strip():
+            yield finding(f"the signature {spec.signature} is empty", "pin a commit with a valid signature", where)
+            return
+        try:
+            manifest = verified_manifest(signature, Policy.from_spec(spec, inventory.root), inventory)
+        except SignatureProblem as problem:
+            yield finding(problem.message, problem.fix, where)
+            return
+        if not _digests_match_form(manifest):
+            yield finding(
+                f"the signature lists {manifest.method} digests ({manifest.serialization.get('hash_type')}), which "
+                "cannot be held against the Hub's metadata before download",
+                "sign the repository with one sha256 per file (`model_signing sign`'s default)",
+                where,
+            )
+            return
+        ignore = [*manifest.ignore_paths, *GIT_PATHS, spec.signature]
+        files = {f.path: f for f in entry.files if not _ignored(f.path, ignore)}
+        problems = expiry_findings(RULE_ID, subject, manifest, where)
+        problems += _compare(finding, subject, spec, manifest, files, repo_id, revision, Path(scratch))
+    yield from problems
+    if not problems:
+        inventory.recorded[subject.id] = dataclasses.replace(entry, signer=manifest.signer)
+        inventory.signers[subject.id] = manifest.signer
+
+
+def _compare(
+    finding: _Make,
+    subject: Subject,
+    spec: SignedSpec,
+    manifest: VerifiedManifest,
+    files: dict[str, HubFile],
+    repo_id: str,
+    revision: str,
+    scratch: Path,
+) -> Iterator[Finding]:
+    from ..hub import HubError
+
+    expected = {r.name: r.digest for r in manifest.resources}
+    for name in sorted(expected):
+        place = f"{subject.id}/{name}"
+        if escapes(name):
+            yield finding(f"the signature names {name!r}, a path outside the repository", "never accept it", place)
+            continue
+        item = files.get(name)
+        if item is None:
+            yield finding(f"signed file {name} is not in the commit", "pin the commit that was signed", place)
+            continue
+        sha256 = item.sha256
+        if sha256 is None:  # a small file: the Hub gives its git blob id only, so read it
+            try:
+                sha256 = sha256_file(_download(repo_id, name, revision, scratch / "small"))
+            except (_Missing, HubError, OSError) as exc:
+                yield finding(f"{name} could not be downloaded to check it: {exc}", _UPDATE, place)
+                continue
+        if sha256 != expected[name]:
+            yield finding(
+                f"{name} differs from the signed file: sha256 {sha256}, signed {expected[name]}",
+                "pin the commit that was signed, or ask the publisher to sign this one",
+                place,
+            )
+    allowed = pathspec.GitIgnoreSpec.from_lines(spec.allow_unsigned) if spec.allow_unsigned else None
+    for name in sorted(set(files) - set(expected)):
+        if allowed is None or not allowed.match_file(name):
+            yield finding(
+                f"{name} is not signed (the signature does not cover it)",
+                "list it in allow_unsigned if it may be unsigned, or pin a commit signed with it",
+                f"{subject.id}/{name}",
+            )
+
+
+def _compare_with_lock(
+    finding: _Make, spec: SignedSpec, inventory: Inventory, repo_id: str, revision: str, subject_id: str
+) -> Iterator[Finding]:
+    lock = inventory.lock
+    if lock is None:
+        yield finding(
+            "Hub signatures are verified at `pytest --aisupply-update` and recorded in the lockfile, which is off",
+            'set [tool.aisupply] lockfile (for example "aisupply.lock")',
+        )
+        return
+    entry = lock.hub_entry("model", repo_id, revision)
+    if entry is None or entry.signer is None:
+        yield finding(f"no verified signature of this commit is recorded in {inventory.settings.lockfile}", _UPDATE)
+        return
+    try:
+        required = configured_signer(spec, inventory.root)
+    except (OSError, ValueError, ImportError) as exc:
+        yield finding(f"the configured signer cannot be read: {exc}", "fix the [[tool.aisupply.signed]] entry")
+        return
+    if required is not None and entry.signer != required:
+        yield finding(
+            f"the signer changed: {inventory.settings.lockfile} records {entry.signer}, the configuration requires "
+            f"{required}",
+            f"if the new signer is expected, {_UPDATE}",
+        )
+    elif required is None and not entry.signer.startswith("certificate "):
+        yield finding(
+            f"the signer changed: {inventory.settings.lockfile} records {entry.signer}, the configuration requires a "
+            "certificate signer",
+            f"if the new signer is expected, {_UPDATE}",
+        )
+    else:
+        inventory.signers[subject_id] = entry.signer
+    yield from _check_snapshot(finding, entry, inventory)
+
+
+def configured_signer(spec: SignedSpec, root: Path) -> str | None:
+    """The signer the configuration demands, as the lockfile records it (None for certificates,
+    whose subject only the signature names)."""
+    if spec.public_key is not None:
+        return f"key sha256:{public_key_fingerprint(root / spec.public_key)}"
+    if spec.identity is not None:
+        return f"sigstore {spec.identity} ({spec.issuer})"
+    return None
+
+
+def _check_snapshot(finding: _Make, entry: HubEntry, inventory: Inventory) -> Iterator[Finding]:
+    from ..hub import cached_snapshot
+
+    snapshot = cached_snapshot(entry.repo_type, entry.repo_id, entry.revision)
+    if snapshot is None:
+        return
+    locked = {item.path: item for item in entry.files}
+    for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
+        rel = path.relative_to(snapshot).as_posix()
+        item = locked.get(rel)
+        if item is None:
+            continue  # a file the commit does not have: the integrity rule reports it
+        try:
+            actual = inventory.sha256(path) if item.sha256 else git_blob_sha1(path)
+        except OSError as exc:
+            actual = f"unreadable ({exc.strerror or exc})"
+        if actual != (item.sha256 or item.git_sha1):
+            yield finding(
+                f"the cached copy of {rel} is not the signed file",
+                "delete the cached snapshot and download it again",
+                str(path),
+            )
+
+
+class _Missing(Exception):
+    """The commit has no such file."""
+
+
+def _download(repo_id: str, filename: str, revision: str, folder: Path) -> Path:
+    from ..hub import HubError
+
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise HubError(f"huggingface_hub is not installed: {exc}") from exc
+    try:
+        return Path(hf_hub_download(repo_id, filename, revision=revision, local_dir=folder))
+    except EntryNotFoundError:
+        raise _Missing(filename) from None
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise HubError(str(exc)) from exc
+
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Make(Protocol):
+        def __call__(self, message: str, fix: str, where: str | None = None) -> Finding: ...

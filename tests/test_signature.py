@@ -1,0 +1,888 @@
+"""The ``signature`` rule and ``[[tool.aisupply.signed]]``: folders signed with model_signing (key
+and certificate modes, every serialization) checked by the rule, with the library's own full
+verify as the reference verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("model_signing", reason="the signing extra (model-signing) is not installed")
+np = pytest.importorskip("numpy")
+
+from helpers.hub_server import HubFile, HubServer  # noqa: E402
+from helpers.signing import (  # noqa: E402
+    DAY,
+    NOW,
+    SERIALIZATIONS,
+    SIGSTORE_FIXTURE,
+    SIGSTORE_IDENTITY,
+    SIGSTORE_ISSUER,
+    CertificateSet,
+    KeyPair,
+    library_verify_certificate,
+    library_verify_key,
+    make_certificates,
+    make_key,
+    sign_with_certificate,
+    sign_with_key,
+    sigstore_trust_config,
+)
+from pytest_aisupply import config_schema  # noqa: E402
+from pytest_aisupply.config import ConfigError, load_settings  # noqa: E402
+from pytest_aisupply.engine import Engine  # noqa: E402
+from pytest_aisupply.formats import builtin_readers  # noqa: E402
+from pytest_aisupply.hashing import HashCache  # noqa: E402
+from pytest_aisupply.lockfile import read_lock  # noqa: E402
+from pytest_aisupply.rules.signature import SignatureRule  # noqa: E402
+from pytest_aisupply.signatures import public_key_fingerprint  # noqa: E402
+
+# -- building projects ----------------------------------------------------------------------------
+
+
+def make_model(folder: Path) -> Path:
+    """A small model folder: numpy weights, a config, a tokenizer file in a subfolder."""
+    (folder / "tokenizer").mkdir(parents=True, exist_ok=True)
+    np.save(folder / "weights.npy", np.arange(64, dtype=np.float32).reshape(8, 8))
+    np.save(folder / "bias.npy", np.ones(8, dtype=np.float32))
+    (folder / "config.json").write_text(json.dumps({"hidden": 8, "layers": 1}), encoding="utf-8")
+    (folder / "tokenizer" / "vocab.txt").write_text("[PAD]\n[UNK]\nhello\nworld\n", encoding="utf-8")
+    return folder
+
+
+def write_project(root: Path, signed: str, extra: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        '[tool.aisupply]\nlockfile = ""\n' + extra + "\n" + textwrap.dedent(signed), encoding="utf-8"
+    )
+    return root
+
+
+def key_entry(key: KeyPair, root: Path, path: str = "models/bert", more: str = "") -> str:
+    return (
+        f'[[tool.aisupply.signed]]\npath = "{path}"\npublic_key = "{key.public.relative_to(root).as_posix()}"\n{more}'
+    )
+
+
+def cert_entry(pki: CertificateSet, root: Path, path: str = "models/bert") -> str:
+    return f'[[tool.aisupply.signed]]\npath = "{path}"\ncertificate_chain = ["{pki.ca.relative_to(root).as_posix()}"]\n'
+
+
+def check(root: Path, cache: HashCache | None = None) -> dict[str, list[str]]:
+    """Run the signature rule on the project: subject id -> finding messages ([] = passed)."""
+    settings = load_settings(root / "pyproject.toml", root)
+    engine = Engine(settings, [SignatureRule()], builtin_readers(), hash_cache=cache)
+    results = {}
+    for rule, subjects in engine.subjects():
+        for subject in subjects:
+            verdict = engine.evaluate(rule.id, subject)
+            results[subject.id] = [f.message + "".join(f" | {d}" for d in f.details) for f in verdict.findings]
+    return results
+
+
+def findings_of(root: Path, subject: str = "models/bert") -> list[str]:
+    return check(root)[subject]
+
+
+# -- mutations of a signed folder -----------------------------------------------------------------
+
+
+def tamper(folder: Path) -> None:
+    data = bytearray((folder / "weights.npy").read_bytes())
+    data[-1] ^= 0x01
+    (folder / "weights.npy").write_bytes(bytes(data))
+
+
+def add(folder: Path) -> None:
+    (folder / "extra.bin").write_bytes(b"\x00" * 32)
+
+
+def remove(folder: Path) -> None:
+    (folder / "bias.npy").unlink()
+
+
+def rename(folder: Path) -> None:
+    (folder / "bias.npy").rename(folder / "bias_renamed.npy")
+
+
+def symlink_file(folder: Path) -> None:
+    target = folder / "config.json"
+    content = target.read_bytes()
+    outside = folder.parent / "config-outside.json"
+    outside.write_bytes(content)
+    target.unlink()
+    target.symlink_to(outside)
+
+
+def symlink_dir(folder: Path) -> None:
+    (folder / "linked").symlink_to(folder / "tokenizer", target_is_directory=True)
+
+
+def add_git_file(folder: Path) -> None:
+    (folder / ".gitattributes").write_text("*.npy filter=lfs\n", encoding="utf-8")
+
+
+def untouched(folder: Path) -> None:
+    pass
+
+
+MUTATIONS = {
+    "unchanged": untouched,
+    "tampered": tamper,
+    "added": add,
+    "removed": remove,
+    "renamed": rename,
+    "symlinked-file": symlink_file,
+    "symlinked-dir": symlink_dir,
+    "git-file-added": add_git_file,
+}
+
+
+# -- the differential matrix ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("serialization_type", SERIALIZATIONS)
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+@pytest.mark.parametrize("mode", ["key", "certificate"])
+def test_verdict_equals_model_signing_full_verify(
+    tmp_path: Path, mode: str, mutation: str, serialization_type: str
+) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    if mode == "key":
+        key = make_key(root / "keys")
+        sign_with_key(folder, key, serialization_type=serialization_type)
+        write_project(root, key_entry(key, root))
+    else:
+        pki = make_certificates(root / "keys")
+        sign_with_certificate(folder, pki, serialization_type=serialization_type)
+        write_project(root, cert_entry(pki, root))
+    MUTATIONS[mutation](folder)
+
+    ours = findings_of(root)
+    library = (
+        library_verify_key(folder, key, serialization_type=serialization_type)
+        if mode == "key"
+        else library_verify_certificate(folder, pki, serialization_type=serialization_type)
+    )
+
+    assert (ours == []) == library, f"ours: {ours}; model_signing verify passes: {library}"
+    assert (ours == []) == (mutation in ("unchanged", "git-file-added"))
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [
+        ("tampered", "weights.npy differs from the signed file: sha256 "),
+        ("added", "extra.bin is not signed (the signature does not cover it)"),
+        ("removed", "signed file bias.npy is missing"),
+        ("symlinked-file", "config.json is a symlink; model_signing does not verify through symlinks"),
+        ("symlinked-dir", "linked is a symlink"),
+    ],
+)
+def test_findings_name_the_file_that_differs(tmp_path: Path, mutation: str, expected: str) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root))
+    MUTATIONS[mutation](folder)
+    messages = findings_of(root)
+    assert any(message.startswith(expected) for message in messages), messages
+
+
+def test_renamed_file_is_one_missing_and_one_unsigned(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root))
+    rename(folder)
+    assert findings_of(root) == [
+        "signed file bias.npy is missing",
+        "bias_renamed.npy is not signed (the signature does not cover it)",
+    ]
+
+
+def test_shard_manifest_failure_goes_through_model_signing(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key, serialization_type="shards-sha256")
+    write_project(root, key_entry(key, root))
+    tamper(folder)
+    messages = findings_of(root)
+    assert messages
+    assert all(message.startswith("model_signing verify: ") for message in messages), messages
+    assert any("weights.npy" in message for message in messages)
+
+
+def test_allow_unsigned_tolerates_matching_files_only(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root, more='allow_unsigned = ["README.md", "runs/"]\n'))
+    (folder / "README.md").write_text("# bert\n", encoding="utf-8")
+    (folder / "runs").mkdir()
+    (folder / "runs" / "log.txt").write_text("epoch 1\n", encoding="utf-8")
+    assert findings_of(root) == []
+    (folder / "notes.txt").write_text("x\n", encoding="utf-8")
+    assert findings_of(root) == ["notes.txt is not signed (the signature does not cover it)"]
+
+
+def test_allow_unsigned_with_a_shard_manifest(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key, serialization_type="shards-sha256")
+    write_project(root, key_entry(key, root, more='allow_unsigned = ["README.md"]\n'))
+    (folder / "README.md").write_text("# bert\n", encoding="utf-8")
+    assert findings_of(root) == []
+
+
+def test_every_folder_a_glob_matches_is_one_check(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    key = make_key(root / "keys")
+    for name in ("bert", "t5"):
+        sign_with_key(make_model(root / "models" / name), key)
+    write_project(root, key_entry(key, root, path="models/*"))
+    tamper(root / "models" / "t5")
+    results = check(root)
+    assert sorted(results) == ["models/bert", "models/t5"]
+    assert results["models/bert"] == []
+    assert results["models/t5"][0].startswith("weights.npy differs")
+
+
+def test_a_path_matching_no_folder_fails(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    key = make_key(root / "keys")
+    write_project(root, key_entry(key, root, path="models/gone"))
+    assert check(root) == {
+        "models/gone": [
+            "[[tool.aisupply.signed]] path 'models/gone' (pyproject.toml:4) matches no folder, so nothing it "
+            "requires to be signed was checked"
+        ]
+    }
+
+
+# -- bad signatures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signed(tmp_path: Path) -> tuple[Path, Path, KeyPair]:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root))
+    return root, folder, key
+
+
+def test_missing_signature(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    (folder / "model.sig").unlink()
+    assert findings_of(root) == ["unsigned: no signature file model.sig"]
+
+
+def test_empty_signature(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    (folder / "model.sig").write_bytes(b"")
+    assert findings_of(root) == ["the signature model.sig is empty"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: b"not json at all", id="not-json"),
+        pytest.param(lambda data: b"[1, 2, 3]", id="json-array"),
+        pytest.param(lambda data: b'{"mediaType": "x"}', id="json-without-bundle"),
+    ],
+)
+def test_unreadable_signature_is_a_finding(signed: tuple[Path, Path, KeyPair], damage) -> None:  # type: ignore[no-untyped-def]
+    root, folder, _ = signed
+    path = folder / "model.sig"
+    path.write_bytes(damage(path.read_bytes()))
+    (message,) = findings_of(root)
+    assert message.startswith("model.sig is not a model signature (a Sigstore bundle in JSON): "), message
+
+
+def test_altered_payload_does_not_verify(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    import base64
+
+    path = folder / "model.sig"
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    statement["predicate"]["resources"][0]["digest"] = "0" * 64
+    bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    (message,) = findings_of(root)
+    assert message.startswith("not signed by the configured public key signer.pub"), message
+
+
+def test_signed_by_another_key(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    other = make_key(root / "keys", name="intruder")
+    sign_with_key(folder, other)
+    assert findings_of(root) == ["not signed by the configured public key signer.pub"]
+
+
+def test_public_key_file_missing(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, _, key = signed
+    key.public.unlink()
+    (message,) = findings_of(root)
+    assert message == "the configured signer file signer.pub cannot be read: No such file or directory"
+
+
+def test_public_key_that_is_not_a_key(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, _, key = signed
+    key.public.write_text("hello\n", encoding="utf-8")
+    (message,) = findings_of(root)
+    assert message.startswith("the configured public key signer.pub cannot be used: "), message
+
+
+def test_signature_over_a_different_folder(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    key = make_key(root / "keys")
+    other = make_model(root / "models" / "gpt")
+    (other / "extra.json").write_text("{}", encoding="utf-8")
+    np.save(other / "weights.npy", np.zeros(3))
+    sign_with_key(other, key)
+    folder = make_model(root / "models" / "bert")
+    shutil.copy(other / "model.sig", folder / "model.sig")
+    write_project(root, key_entry(key, root))
+    messages = findings_of(root)
+    assert "signed file extra.json is missing | the signature was made over a folder named 'gpt'" in messages
+    assert any(m.startswith("weights.npy differs from the signed file") for m in messages)
+
+
+def test_manifest_naming_paths_outside_the_folder(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, key = signed
+    import pathlib
+
+    from model_signing import manifest
+    from model_signing._hashing import hashing
+    from model_signing._signing import sign_ec_key
+    from model_signing._signing import signing as signing_internals
+
+    items = [
+        manifest.FileManifestItem(
+            path=pathlib.PurePosixPath("../../pyproject.toml"), digest=hashing.Digest("sha256", bytes(32))
+        ),
+        manifest.FileManifestItem(
+            path=pathlib.PurePosixPath("config.json"), digest=hashing.Digest("sha256", bytes(32))
+        ),
+    ]
+    crafted = manifest.Manifest("bert", items, manifest._FileSerialization("sha256", False, ["model.sig"]))
+    sign_ec_key.Signer(key.private).sign(signing_internals.Payload(crafted)).write(folder / "model.sig")
+    messages = findings_of(root)
+    assert messages[0] == "the signature names '../../pyproject.toml', a path outside the folder"
+    assert not library_verify_key(folder, key)
+
+
+def test_oversized_signature_is_not_read(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    with open(folder / "model.sig", "wb") as handle:
+        handle.truncate(65 << 20)  # sparse: no disk used
+    assert findings_of(root) == ["the signature model.sig is 68,157,440 bytes, too large to be a model signature"]
+
+
+def test_symlinked_signature(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    (folder / "model.sig").rename(root / "elsewhere.sig")
+    (folder / "model.sig").symlink_to(root / "elsewhere.sig")
+    assert findings_of(root) == ["the signature model.sig is a symlink"]
+
+
+# -- certificates -------------------------------------------------------------------------------
+
+
+def _cert_project(tmp_path: Path, signer: CertificateSet, trusted: CertificateSet | None = None) -> Path:
+    root = tmp_path / "project"
+    folder = make_model(root / "models" / "bert")
+    sign_with_certificate(folder, signer)
+    write_project(root, cert_entry(trusted or signer, root))
+    return root
+
+
+def test_certificate_mode_passes_and_names_the_signer(tmp_path: Path) -> None:
+    pki = make_certificates(tmp_path / "project" / "keys")
+    root = _cert_project(tmp_path, pki)
+    assert findings_of(root) == []
+
+
+def test_untrusted_certificate(tmp_path: Path) -> None:
+    keys = tmp_path / "project" / "keys"
+    root = _cert_project(tmp_path, make_certificates(keys, "rogue"), make_certificates(keys, "corp"))
+    (message,) = findings_of(root)
+    assert message.startswith("the signing certificate is not trusted by the configured certificate chain: "), message
+
+
+def test_expired_certificate(tmp_path: Path) -> None:
+    pki = make_certificates(tmp_path / "project" / "keys", leaf_not_before=NOW - 30 * DAY, leaf_not_after=NOW - DAY)
+    root = _cert_project(tmp_path, pki)
+    expired = (NOW - DAY).date().isoformat()
+    assert findings_of(root) == [
+        f"the signing certificate expired on {expired} (certificate CN=pki model signer,O=Acme "
+        "(issuer CN=pki root CA,O=Acme))"
+    ]
+
+
+def test_certificate_issued_after_its_ca_expired(tmp_path: Path) -> None:
+    pki = make_certificates(tmp_path / "project" / "keys", ca_not_after=NOW - 2 * DAY)
+    root = _cert_project(tmp_path, pki)
+    (message,) = findings_of(root)
+    assert "not trusted" in message, message
+    assert "expired" in message, message
+
+
+def test_certificate_not_for_signing(tmp_path: Path) -> None:
+    pki = make_certificates(tmp_path / "project" / "keys", digital_signature=False)
+    root = _cert_project(tmp_path, pki)
+    (message,) = findings_of(root)
+    assert message == "the signature does not verify: Signing certificate cannot be used for signing"
+
+
+# -- Sigstore keyless, offline with a local trust root -----------------------------------------------
+
+
+def _sigstore_project(tmp_path: Path, identity: str = SIGSTORE_IDENTITY) -> tuple[Path, Path]:
+    root = tmp_path / "project"
+    folder = root / "models" / "signed"
+    shutil.copytree(SIGSTORE_FIXTURE, folder)
+    sigstore_trust_config(root / "keys" / "sigstore-trust.json")
+    write_project(
+        root,
+        f"""\
+        [[tool.aisupply.signed]]
+        path = "models/signed"
+        identity = "{identity}"
+        issuer = "{SIGSTORE_ISSUER}"
+        trust_config = "keys/sigstore-trust.json"
+        """,
+    )
+    return root, folder
+
+
+def test_sigstore_keyless_signature_verifies_offline(tmp_path: Path) -> None:
+    root, _ = _sigstore_project(tmp_path)
+    assert findings_of(root, "models/signed") == []
+
+
+def test_sigstore_tampered_file(tmp_path: Path) -> None:
+    root, folder = _sigstore_project(tmp_path)
+    (folder / "signme-1").write_bytes(b"changed\n")
+    (message,) = findings_of(root, "models/signed")
+    assert message.startswith("signme-1 differs from the signed file: sha256 "), message
+
+
+def test_sigstore_other_identity(tmp_path: Path) -> None:
+    root, _ = _sigstore_project(tmp_path, identity="someone-else@example.com")
+    (message,) = findings_of(root, "models/signed")
+    assert message.startswith(f"Sigstore verification for someone-else@example.com ({SIGSTORE_ISSUER}) failed: "), (
+        message
+    )
+
+
+def test_a_key_signature_is_not_a_sigstore_signature(tmp_path: Path) -> None:
+    root, folder = _sigstore_project(tmp_path)
+    sign_with_key(folder, make_key(root / "keys"))
+    (message,) = findings_of(root, "models/signed")
+    assert message == "model.sig is not a model signature (a Sigstore bundle in JSON): expected certificate in bundle"
+
+
+# -- re-verification from the hash cache ---------------------------------------------------------------
+
+
+def test_unchanged_folder_is_reverified_without_reading_model_data(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    cache_file = root / ".cache" / "hashes.json"
+    first = HashCache.load(cache_file)
+    assert check(root, first) == {"models/bert": []}
+    assert first.bytes_hashed > 0
+    first.save(cache_file)
+
+    second = HashCache.load(cache_file)
+    assert check(root, second) == {"models/bert": []}
+    assert second.bytes_hashed == 0
+    assert second.fresh == {}
+
+    tamper(folder)
+    third = HashCache.load(cache_file)
+    assert check(root, third)["models/bert"][0].startswith("weights.npy differs from the signed file")
+    assert third.bytes_hashed == (folder / "weights.npy").stat().st_size
+
+
+def test_a_remembered_verification_does_not_outlive_a_key_change(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, _, _ = signed
+    cache_file = root / ".cache" / "hashes.json"
+    cache = HashCache.load(cache_file)
+    assert check(root, cache) == {"models/bert": []}
+    cache.save(cache_file)
+    make_key(root / "keys", name="signer")  # replaces signer.pub with a new key
+    assert check(root, HashCache.load(cache_file)) == {
+        "models/bert": ["not signed by the configured public key signer.pub"]
+    }
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('path = "models/bert"\n', "pyproject.toml:3: [[tool.aisupply.signed]] public_key: give exactly one signer"),
+        (
+            'path = "m"\nhub = "org/name"\npublic_key = "k.pub"\n',
+            "pyproject.toml:4: [[tool.aisupply.signed]] path: give exactly one of path",
+        ),
+        ('hub = "not a repo"\npublic_key = "k.pub"\n', "pyproject.toml:4: [[tool.aisupply.signed]] hub: bad repo id"),
+        (
+            'path = "m"\npublic_key = "k.pub"\ncertificate_chain = "ca.pem"\n',
+            "pyproject.toml:6: [[tool.aisupply.signed]] certificate_chain: give exactly one signer",
+        ),
+        (
+            'path = "m"\nidentity = "a@b"\n',
+            "pyproject.toml:3: [[tool.aisupply.signed]] issuer: identity and issuer go together",
+        ),
+        (
+            'path = "m"\npublic_key = "k.pub"\ntrust_config = "t.json"\n',
+            "pyproject.toml:6: [[tool.aisupply.signed]] trust_config: trust_config only applies to Sigstore",
+        ),
+        ('path = "../m"\npublic_key = "k.pub"\n', "pyproject.toml:4: [[tool.aisupply.signed]] path: bad glob '../m'"),
+        ('path = "m"\npublic_key = "/etc/k.pub"\n', "pyproject.toml:5: [[tool.aisupply.signed]] public_key: bad path"),
+        ('path = "m"\npublic_key = "k.pub"\nsignature = "../x.sig"\n', "[[tool.aisupply.signed]] signature: bad path"),
+        (
+            'path = "m"\npublic_key = "k.pub"\nallow_unsigned = "README.md"\n',
+            "allow_unsigned: expected a list of strings",
+        ),
+        ('path = "m"\npublickey = "k.pub"\n', "publickey: unknown key (did you mean 'public_key'?)"),
+        ('path = "m"\npublic_key = ""\n', "public_key: expected a non-empty string"),
+    ],
+)
+def test_bad_signed_entries_name_the_key_and_line(tmp_path: Path, body: str, error: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.aisupply]\nlockfile = ""\n[[tool.aisupply.signed]]\n' + body, encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path / "pyproject.toml", tmp_path)
+    assert error in str(raised.value)
+
+
+def test_signed_entries_are_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """\
+            [tool.aisupply]
+            [[tool.aisupply.signed]]
+            path = "models/*"
+            public_key = "keys/m.pub"
+            allow_unsigned = ["*.md"]
+
+            [[tool.aisupply.signed]]
+            hub = "acme/bert"
+            signature = "sig/model.sig"
+            certificate_chain = "keys/ca.pem"
+
+            [[tool.aisupply.signed]]
+            path = "models/t5"
+            identity = "bot@acme.example"
+            issuer = "https://accounts.google.com"
+            trust_config = "keys/trust.json"
+            """
+        ),
+        encoding="utf-8",
+    )
+    first, second, third = load_settings(tmp_path / "pyproject.toml", tmp_path).signed
+    assert (first.mode, first.signature, first.allow_unsigned, first.source_line) == ("key", "model.sig", ("*.md",), 2)
+    assert (second.mode, second.hub, second.certificate_chain) == ("certificate", "acme/bert", ("keys/ca.pem",))
+    assert (third.mode, third.identity, third.trust_config) == ("sigstore", "bot@acme.example", "keys/trust.json")
+
+
+@pytest.mark.parametrize("key", config_schema.SIGNED_KEYS, ids=[key.name for key in config_schema.SIGNED_KEYS])
+def test_every_signed_example_is_valid_configuration(tmp_path: Path, key: config_schema.Key) -> None:
+    document = "[tool.aisupply]\n" + config_schema.example_document(key, config_schema.SIGNED_TABLE)
+    (tmp_path / "pyproject.toml").write_text(document, encoding="utf-8")
+    (spec,) = load_settings(tmp_path / "pyproject.toml", tmp_path).signed
+    assert spec.source_line == 2
+
+
+def test_signed_keys_are_the_documented_ones() -> None:
+    from pytest_aisupply.config import SIGNED_KEYS
+
+    assert {key.name for key in config_schema.SIGNED_KEYS} == set(SIGNED_KEYS)
+
+
+# -- through pytest -------------------------------------------------------------------------------------
+
+
+def _pytester_project(pytester: pytest.Pytester) -> tuple[Path, Path]:
+    root = pytester.path
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root), extra='[tool.aisupply.rules]\nno-pickle = "off"\nunsafe-format = "off"\n')
+    return root, folder
+
+
+def test_pytest_run_passes_then_fails_on_a_tampered_file(pytester: pytest.Pytester) -> None:
+    _, folder = _pytester_project(pytester)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "signature", "-v")
+    result.assert_outcomes(passed=1, deselected=result.parseoutcomes().get("deselected", 0))
+    result.stdout.fnmatch_lines(["*aisupply::signature::models/bert PASSED*"])
+    tamper(folder)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "signature")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*weights.npy differs from the signed file: sha256 *"])
+
+
+def test_without_the_extra_the_rule_fails_naming_it(pytester: pytest.Pytester) -> None:
+    _pytester_project(pytester)
+    pytester.makeconftest("import sys\nsys.modules['model_signing'] = None  # as if not installed\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "signature")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*the `signing` extra is not installed*", '*pip install "pytest-aisupply?signing?"*'])
+    assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX special files")
+def test_special_file_in_a_signed_folder(signed: tuple[Path, Path, KeyPair]) -> None:
+    root, folder, _ = signed
+    os.mkfifo(folder / "pipe")
+    assert findings_of(root) == ["pipe is not a regular file or folder (a device, socket or pipe)"]
+
+
+# -- Hub repositories: verified at --aisupply-update before download, compared offline after ------------
+
+
+def _publish_signed(hub: HubServer, tmp_path: Path, key: KeyPair, repo: str = "org/signed") -> tuple[str, Path]:
+    """Sign a model folder and push it (weights as LFS files, config and tokenizer as small files)."""
+    folder = make_model(tmp_path / "publisher" / "signed")
+    sign_with_key(folder, key)
+    files = [
+        HubFile(path.relative_to(folder).as_posix(), path.read_bytes(), lfs=path.suffix == ".npy")
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
+    return hub.add_repo(repo, files=files), folder
+
+
+def _hub_project(pytester: pytest.Pytester, sha: str, key: KeyPair, repo: str = "org/signed") -> None:
+    root = pytester.path
+    (root / "src").mkdir(exist_ok=True)
+    (root / "src" / "serve.py").write_text(
+        f'from huggingface_hub import hf_hub_download\n\nhf_hub_download("{repo}", "weights.npy", revision="{sha}")\n',
+        encoding="utf-8",
+    )
+    public = root / "keys" / "publisher.pub"
+    public.parent.mkdir(exist_ok=True)
+    shutil.copy(key.public, public)
+    pytester.makepyprojecttoml(
+        textwrap.dedent(
+            f"""\
+            [tool.aisupply]
+            artifacts = ["src"]
+            code = ["src"]
+
+            [[tool.aisupply.signed]]
+            hub = "{repo}"
+            public_key = "keys/publisher.pub"
+            """
+        )
+    )
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", *args)
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_signature_verified_at_update_without_downloading_weights(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    sha, _ = _publish_signed(hub, tmp_path, key)
+    _hub_project(pytester, sha, key)
+    hub.clear_requests()
+    result = _run(pytester, "--aisupply-update")
+    result.stdout.fnmatch_lines([f"PASSED aisupply::signature::model:org/signed@{sha}*"])
+    downloads = sorted(path for method, path in hub.requests if "/resolve/" in path and method == "GET")
+    assert downloads == [
+        f"/org/signed/resolve/{sha}/config.json",
+        f"/org/signed/resolve/{sha}/model.sig",
+        f"/org/signed/resolve/{sha}/tokenizer/vocab.txt",
+    ]
+    (entry,) = read_lock(pytester.path / "aisupply.lock").hub.values()
+    fingerprint = public_key_fingerprint(key.public)
+    assert entry.signer == f"key sha256:{fingerprint}"
+    assert f'signer = "key sha256:{fingerprint}"' in (pytester.path / "aisupply.lock").read_text(encoding="utf-8")
+
+    hub.stop()  # normal runs compare the lockfile offline
+    offline = _run(pytester, "-k", "signature")
+    offline.stdout.fnmatch_lines([f"PASSED aisupply::signature::model:org/signed@{sha}*"])
+
+    make_key(pytester.path / "keys", name="publisher")  # the team now requires another key
+    changed = _run(pytester, "-k", "signature")
+    assert changed.ret == 1
+    changed.stdout.fnmatch_lines([f"*the signer changed: aisupply.lock records key sha256:{fingerprint}*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_commit_with_a_changed_weight_is_not_recorded(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    _publish_signed(hub, tmp_path, key)
+    tampered = hub.add_commit("org/signed", [HubFile("weights.npy", b"\x93NUMPY tampered", lfs=True)])
+    _hub_project(pytester, tampered, key)
+    result = _run(pytester, "--aisupply-update")
+    result.stdout.fnmatch_lines(["*weights.npy differs from the signed file: sha256 *"])
+    assert all("weights.npy" not in path for _, path in hub.requests if "/resolve/" in path)
+    (entry,) = read_lock(pytester.path / "aisupply.lock").hub.values()
+    assert entry.signer is None
+    offline = _run(pytester, "-k", "signature")
+    offline.stdout.fnmatch_lines(["*no verified signature of this commit is recorded in aisupply.lock*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_commit_without_signature_or_signed_by_another_key(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    sha, _ = _publish_signed(hub, tmp_path, key)
+    unsigned = hub.add_commit("org/signed", [HubFile("model.sig", b"", lfs=False)], replace=False)
+    hub.set_file("org/signed", unsigned, "model.sig", None)
+    _hub_project(pytester, unsigned, key)
+    result = _run(pytester, "--aisupply-update", "-k", "signature")
+    result.stdout.fnmatch_lines(["*unsigned: the commit has no signature file model.sig*"])
+
+    _hub_project(pytester, sha, make_key(tmp_path / "other-keys"))
+    result = _run(pytester, "--aisupply-update", "-k", "signature")
+    result.stdout.fnmatch_lines(["*not signed by the configured public key publisher.pub*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_cached_snapshot_is_held_against_the_signed_digests(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path, hub_env: dict[str, str]
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    sha, _ = _publish_signed(hub, tmp_path, key)
+    _hub_project(pytester, sha, key)
+    _run(pytester, "--aisupply-update", "-k", "signature or integrity")
+    download = (
+        "from huggingface_hub import hf_hub_download; "
+        f"print(hf_hub_download('org/signed', 'weights.npy', revision='{sha}'))"
+    )
+    printed = subprocess.run([sys.executable, "-c", download], env=hub_env, capture_output=True, text=True, check=True)
+    cached = Path(printed.stdout.strip().splitlines()[-1])
+    hub.stop()
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED aisupply::signature::model:org/signed@{sha}*"])
+
+    blob = cached.resolve()
+    blob.chmod(0o644)
+    blob.write_bytes(b"\x93NUMPY swapped in the cache")
+    result = _run(pytester, "-k", "signature")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*the cached copy of weights.npy is not the signed file*"])
+
+
+def _hub_mutations(hub: HubServer, base: str) -> dict[str, str]:
+    """Commits on top of a signed one, each changing the repository one way."""
+
+    def commit(files: list[HubFile], removed: tuple[str, ...] = ()) -> str:
+        sha = hub.add_commit(
+            "org/signed", files, branch=f"b{len(removed)}-{len(files)}-{files[0].path if files else ''}"
+        )
+        for path in removed:
+            hub.set_file("org/signed", sha, path, None)
+        return sha
+
+    weights = hub.files("org/signed", base)["bias.npy"].content
+    return {
+        "unchanged": base,
+        "tampered-lfs": commit([HubFile("weights.npy", b"\x93NUMPY tampered weights", lfs=True)]),
+        "tampered-small": commit([HubFile("config.json", b'{"hidden": 9, "layers": 1}', lfs=False)]),
+        "added": commit([HubFile("extra.bin", b"\x00" * 64, lfs=True)]),
+        "removed": commit([], removed=("bias.npy",)),
+        "renamed": commit([HubFile("bias_renamed.npy", weights, lfs=True)], removed=("bias.npy",)),
+    }
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer, tmp_path: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    from pytest_aisupply.lockfile import Lock
+
+    key = make_key(tmp_path / "publisher-keys")
+    base, _ = _publish_signed(hub, tmp_path, key)
+    for name, sha in _hub_mutations(hub, base).items():
+        root = tmp_path / name
+        (root / "src").mkdir(parents=True)
+        (root / "src" / "serve.py").write_text(
+            f'from huggingface_hub import hf_hub_download\n\nhf_hub_download("org/signed", "w", revision="{sha}")\n',
+            encoding="utf-8",
+        )
+        write_project(
+            root,
+            '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n',
+            extra='code = ["src"]\nartifacts = ["src"]\n',
+        )
+        (root / "keys").mkdir()
+        shutil.copy(key.public, root / "keys" / "p.pub")
+        settings = load_settings(root / "pyproject.toml", root)
+        engine = Engine(settings, [SignatureRule()], builtin_readers(), lock=Lock(exists=False), update=True)
+        ((rule, (subject,)),) = engine.subjects()
+        ours = engine.evaluate(rule.id, subject).findings
+
+        download = Path(snapshot_download("org/signed", revision=sha, local_dir=tmp_path / f"download-{name}"))
+        shutil.rmtree(download / ".cache")  # huggingface_hub's bookkeeping, not a file of the repository
+        library = library_verify_key(download, key)
+        assert (ours == []) == library, f"{name}: ours {[f.message for f in ours]}, model_signing verify: {library}"
+        assert (ours == []) == (name == "unchanged"), name
+
+
+def test_hub_entry_without_a_pinned_commit_fails(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "keys").mkdir(parents=True)
+    write_project(root, '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n')
+    (message,) = check(root)["model:org/signed"]
+    assert "no commit of org/signed is pinned in code" in message
+
+
+# -- reports --------------------------------------------------------------------------------------------
+
+
+def test_bom_names_the_signer_and_sarif_points_at_the_differing_file(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("cyclonedx", reason="the bom extra (cyclonedx-python-lib) is not installed")
+    root = pytester.path
+    folder = make_model(root / "models" / "bert")
+    key = make_key(root / "keys")
+    sign_with_key(folder, key)
+    write_project(root, key_entry(key, root))
+    fingerprint = public_key_fingerprint(key.public)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--aisupply-bom", "bom.json")
+    assert result.ret == 0, result.stdout.str()
+    bom = json.loads((pytester.path / "bom.json").read_text(encoding="utf-8"))
+    weights = next(c for c in bom["components"] if c["name"] == "models/bert/weights.npy")
+    assert {"name": "aisupply:signer", "value": f"key sha256:{fingerprint}"} in weights["properties"]
+
+    tamper(folder)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--aisupply-sarif", "out.sarif", "--aisupply-bom", "bom.json")
+    assert result.ret == 1
+    sarif = json.loads((pytester.path / "out.sarif").read_text(encoding="utf-8"))
+    (finding,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "signature"]
+    assert finding["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/bert/weights.npy"
+    assert finding["message"]["text"].startswith("weights.npy differs from the signed file")
+    bom = json.loads((pytester.path / "bom.json").read_text(encoding="utf-8"))
+    weights = next(c for c in bom["components"] if c["name"] == "models/bert/weights.npy")
+    assert all(p["name"] != "aisupply:signer" for p in weights["properties"])
