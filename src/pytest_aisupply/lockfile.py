@@ -441,7 +441,9 @@ def merge(
 ) -> tuple[Lock, LockDiff]:
     """New lock from the old one and what this run recorded. An entry whose content did not change
     keeps its review date. ``prune_artifacts`` (paths that still exist) and ``prune_hub`` are only
-    given on unfiltered runs: deselected subjects never lose their entries."""
+    given on unfiltered runs: deselected subjects never lose their entries. ``seen_hub_keys`` are the
+    Hub references the run checked, including those whose check failed: their entries are kept as
+    they are unless ``hub`` brings a fresh recording."""
     diff = LockDiff()
     result = Lock(dict(old.artifacts), dict(old.hub))
     for entry in artifacts:

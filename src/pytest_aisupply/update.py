@@ -13,6 +13,13 @@ from .items import CheckItem, selection_is_narrowed
 from .lockfile import ArtifactEntry, HubEntry, Lock, LockDiff, entry_from_json, merge, write_lock
 
 
+def hub_key(subject_id: str) -> tuple[str, str, str]:
+    """``model:org/name@<sha>`` (the integrity rule's subject id) -> the lock's key."""
+    repo_type, _, rest = subject_id.partition(":")
+    repo_id, _, revision = rest.rpartition("@")
+    return repo_type, repo_id, revision
+
+
 class LockUpdater:
     name = "aisupply-update"
 
@@ -21,6 +28,8 @@ class LockUpdater:
         self.path = settings.root / settings.lockfile
         self.lock = lock
         self.recorded: dict[str, ArtifactEntry | HubEntry] = {}
+        #: every Hub reference checked this run, recorded or not: the ones that must not be pruned
+        self.hub_subjects: set[tuple[str, str, str]] = set()
         self.integrity_items = 0
         self.deselected_integrity = False
         self.diff: LockDiff | None = None
@@ -35,6 +44,10 @@ class LockUpdater:
         if not data or report.when != "call" or data.get("rule") != "integrity":
             return
         self.integrity_items += 1
+        if data.get("kind") == "hub":
+            # whatever the item's outcome (a Hub fault, an internal error): the reference is still
+            # in the code, so its reviewed entry stays; only a fresh recording may replace it
+            self.hub_subjects.add(hub_key(str(data.get("subject", ""))))
         for key, value in (data.get("recorded") or {}).items():
             self.recorded[key] = entry_from_json(value)
 
@@ -53,7 +66,7 @@ class LockUpdater:
             hub,
             prune_artifacts={e.path for e in artifacts} if unfiltered else None,
             prune_hub=unfiltered,
-            seen_hub_keys={e.key for e in hub},
+            seen_hub_keys=self.hub_subjects | {e.key for e in hub},
         )
         self.written = write_lock(self.path, new_lock)
 

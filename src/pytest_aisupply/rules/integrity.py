@@ -115,9 +115,7 @@ class IntegrityRule:
             try:
                 entry = fetch_entry(repo_type, repo_id, revision, inventory.today)
             except HubError as exc:
-                previous = lock.hub_entry(repo_type, repo_id, revision)
-                if previous is not None:
-                    inventory.recorded[subject.id] = previous
+                # nothing recorded: the lock writer keeps the reviewed entry exactly as it is
                 yield Finding(
                     self.id,
                     subject.id,
