@@ -77,7 +77,7 @@ def bounded_session(timeout: float) -> Iterator[None]:
     patched: dict[str, Any] = {}
     for name in ("request", "stream"):
         method = getattr(session, name, None)
-        if method is None or name in vars(session):
+        if not callable(method) or name in vars(session):  # requests.Session.stream is a flag
             continue
         patched[name] = _with_timeout(method, timeout)
     had_timeout = hasattr(type(session), "timeout")  # httpx / httpx2 clients; requests has none

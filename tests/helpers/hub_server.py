@@ -57,7 +57,9 @@ Server semantics worth knowing:
 - ``set_fault(kind)`` makes every answer (or those matching a path regex) fail the way a broken Hub or
   network does: ``slow`` (no answer until ``delay`` or :meth:`stop`), ``401``/``403`` (gated), ``404``,
   ``500``, ``redirect-loop``, ``truncated`` (a body shorter than its ``Content-Length``), ``not-json``,
-  ``malformed`` (JSON of the wrong shape). ``unused_endpoint()`` refuses connections and
+  ``malformed`` (JSON of the wrong shape); for ranged ``/resolve/`` GETs ``ignore-range`` (HTTP 200 with
+  the whole file), ``bad-content-range``, ``short-body``, ``long-body``. ``bytes_sent`` counts the body
+  bytes of ``/resolve/`` GETs. ``unused_endpoint()`` refuses connections and
   ``UNRESOLVABLE_ENDPOINT`` never resolves.
 - No ``.gitattributes`` is added; repos hold exactly the files given (plus README.md from ``card``).
 """
@@ -87,6 +89,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 __all__ = [
     "FAULTS",
     "LFS_SUFFIXES",
+    "RANGE_FAULTS",
     "UNRESOLVABLE_ENDPOINT",
     "HubFile",
     "HubServer",
@@ -256,6 +259,8 @@ class HubServer:
         self.request_headers: list[dict[str, str]] = []
         #: Unexpected exceptions raised while answering (each was answered with a 500).
         self.errors: list[BaseException] = []
+        #: Body bytes of every ``/resolve/`` GET answer (what a client downloaded).
+        self.bytes_sent = 0
         self._fault: str | None = None
         self._fault_match: re.Pattern[str] | None = None
         self._fault_delay = 0.0
@@ -707,7 +712,24 @@ class HubServer:
 
 
 #: The faults :meth:`HubServer.set_fault` can play.
-FAULTS = ("slow", "401", "403", "404", "500", "redirect-loop", "truncated", "not-json", "malformed")
+FAULTS = (
+    "slow",
+    "401",
+    "403",
+    "404",
+    "500",
+    "redirect-loop",
+    "truncated",
+    "not-json",
+    "malformed",
+    "ignore-range",
+    "bad-content-range",
+    "short-body",
+    "long-body",
+)
+#: Faults of ranged ``/resolve/`` GETs only: the whole file for a range, a wrong ``Content-Range``, a
+#: body shorter or longer than the range.
+RANGE_FAULTS = ("ignore-range", "bad-content-range", "short-body", "long-body")
 
 _FAULT_STATUS: dict[str, tuple[int, str | None, str]] = {
     "401": (401, "GatedRepo", "Access to this repository is restricted. You must be authenticated."),
@@ -781,7 +803,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         fault = hub._fault_for(self.path)
-        if fault is not None:
+        if fault is not None and fault not in RANGE_FAULTS:
             with contextlib.suppress(OSError):  # the client may have given up already
                 self._send_fault(fault, method)
             return
@@ -800,14 +822,15 @@ class _Handler(BaseHTTPRequestHandler):
             with hub._lock:
                 hub.errors.append(error)
             status, headers, content = self._error(HubError(500, None, f"{type(error).__name__}: {error}"))
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        if "Content-Length" not in headers:
-            self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        if method != "HEAD" and content:
-            self.wfile.write(content)
+        with contextlib.suppress(ConnectionError):  # a client that stops reading (a range check) hangs up
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            if method != "HEAD" and content:
+                self.wfile.write(content)
 
     def _send_fault(self, fault: str, method: str) -> None:
         hub = self.hub
@@ -950,6 +973,18 @@ class _Handler(BaseHTTPRequestHandler):
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{len(content)}"
             content = content[start : end + 1]
+            fault = hub._fault_for(self.path)
+            if fault == "ignore-range":
+                status, content = 200, item.content
+                del headers["Content-Range"]
+            elif fault == "bad-content-range":
+                headers["Content-Range"] = f"bytes {start + 1}-{end + 1}/{len(item.content)}"
+            elif fault == "short-body":
+                content = content[: max(len(content) // 2, 1) - 1]
+            elif fault == "long-body":
+                content += b"\0" * 1024
+        with hub._lock:
+            hub.bytes_sent += len(content) if method == "GET" else 0
         headers["Content-Length"] = str(len(content))
         return status, headers, content
 
