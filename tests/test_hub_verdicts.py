@@ -184,3 +184,34 @@ def test_reading_costs_a_fraction_of_the_file(pytester: pytest.Pytester, hub: Hu
     project(pytester, from_pretrained(sha))
     run(pytester, "--aisupply-update")
     assert 0 < hub.bytes_sent < len(big) // 100
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_files_are_waived_and_reported_like_local_artifacts(pytester: pytest.Pytester, hub: HubServer) -> None:
+    import json
+
+    content = pickle.dumps(Payload(), protocol=2)
+    sha = hub.add_repo("org/model", card=MIT, files={"pytorch_model.bin": content})
+    project(pytester, from_pretrained(sha))
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    failed = run(pytester, "--aisupply-bom=bom.json", "--aisupply-sarif=out.sarif")
+    assert failed.ret == pytest.ExitCode.TESTS_FAILED
+    bom = json.loads((pytester.path / "bom.json").read_text())
+    (model,) = [c for c in bom["components"] if c["bom-ref"] == f"model:org/model@{sha}"]
+    verdicts = {p["name"]: p["value"] for p in model.get("properties", [])}
+    assert verdicts["aisupply:verdict:no-pickle:pytorch_model.bin"] == "failed"
+    sarif = json.loads((pytester.path / "out.sarif").read_text())
+    messages = [r["message"]["text"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "no-pickle"]
+    assert any("system" in message for message in messages), messages
+
+    import hashlib
+
+    waiver = (
+        f'[[tool.aisupply.waive]]\nrule = "no-pickle"\npath = "hf://org/model@{sha}/pytorch_model.bin"\n'
+        f'reason = "reviewed vendor checkpoint"\nsha256 = "{hashlib.sha256(content).hexdigest()}"\n'
+    )
+    project(pytester, from_pretrained(sha), waiver)
+    waived = run(pytester)
+    assert waived.ret == pytest.ExitCode.OK, waived.stdout.str()
+    waived.stdout.fnmatch_lines(["*waived*"])

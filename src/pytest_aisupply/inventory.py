@@ -50,6 +50,22 @@ def is_hub_file(relpath: str) -> bool:
     return relpath.startswith("hf://")
 
 
+def parse_hub_file_id(subject_id: str) -> tuple[str, str, str, str] | None:
+    """``hf://[<type>s/]<repo>@<commit>/<file>`` -> (repo type, repo id, commit, file); None otherwise."""
+    if not subject_id.startswith("hf://"):
+        return None
+    rest = subject_id[len("hf://") :]
+    repo_type = "model"
+    for kind in ("dataset", "space", "kernel"):
+        if rest.startswith(f"{kind}s/"):
+            repo_type, rest = kind, rest[len(kind) + 2 :]
+    repo_id, at, tail = rest.partition("@")
+    revision, slash, path = tail.partition("/")
+    if not (at and slash and repo_id and path):
+        return None
+    return repo_type, repo_id, revision, path
+
+
 @dataclass(frozen=True)
 class HubUse:
     """A Hub reference found in code, with where it was found."""
@@ -227,6 +243,19 @@ class Inventory:
 
     def sha256(self, path: Path) -> str:
         return self.hash_cache.sha256(path)
+
+    def subject_sha256(self, subject: Subject) -> str:
+        """The content hash a waiver pins: a Hub file's locked sha256 (git blob sha1 for small files),
+        else the file's sha256."""
+        parsed = parse_hub_file_id(subject.id)
+        if parsed is not None and self.lock is not None:
+            repo_type, repo_id, revision, path = parsed
+            entry = self.lock.hub_entry(repo_type, repo_id, revision)
+            for item in entry.files if entry is not None else ():
+                if item.path == path:
+                    return item.sha256 or item.git_sha1 or ""
+            return ""
+        return self.sha256(subject.path)
 
 
 def file_size(path: Path) -> int:
