@@ -77,6 +77,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -132,6 +133,7 @@ class HubFile:
     """
 
     path: str
+    #: bytes, or anything bytes-like that slices to bytes (an ``mmap`` of a big sparse file, for benchmarks)
     content: bytes
     lfs: bool | None = None
     security: dict[str, Any] | None = None
@@ -149,16 +151,16 @@ class HubFile:
     def size(self) -> int:
         return len(self.content)
 
-    @property
+    @cached_property  # content never changes; big (mmap-backed) files are hashed once
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
-    @property
+    @cached_property  # content never changes; big (mmap-backed) files are hashed once
     def git_sha1(self) -> str:
         """Git blob sha1 of the content itself (the cache blob name of a non-LFS file)."""
         return git_blob_sha1(self.content)
 
-    @property
+    @cached_property  # content never changes; big (mmap-backed) files are hashed once
     def pointer(self) -> bytes:
         return lfs_pointer(self.content)
 
