@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 import pytest
+from safetensors.numpy import save
 
 from helpers.hub_server import UNRESOLVABLE_ENDPOINT, HubServer, unused_endpoint
 
 # A hang guard only (10x what the slowest fault needs with a 1 s timeout); never a speed assertion.
 HANG_GUARD_SECONDS = 240
+
+
+def safetensors_bytes() -> bytes:
+    return save({"weight": np.zeros(1024, dtype=np.float32)})
 
 
 def make_project(pytester: pytest.Pytester, sha: str) -> None:
@@ -40,7 +46,7 @@ def reviewed_project(pytester: pytest.Pytester, hub: HubServer) -> bytes:
     sha = hub.add_repo(
         "org/model",
         card={"license": "mit"},
-        files={"model.safetensors": b"\x00" * 4096, "config.json": b'{"hidden": 4}'},
+        files={"model.safetensors": safetensors_bytes(), "config.json": b'{"hidden": 4}'},
     )
     make_project(pytester, sha)
     first = run(pytester, "--aisupply-update")
@@ -85,6 +91,31 @@ def test_a_hub_fault_is_a_finding_and_the_lockfile_keeps_its_bytes(
     result.stdout.fnmatch_lines([f"*found: could not be recorded: model org/model@*: {message}*"])
     result.stdout.no_fnmatch_line("*internal error*")
     result.stdout.fnmatch_lines(["*aisupply.lock: unchanged*"])
+    assert (pytester.path / "aisupply.lock").read_bytes() == reviewed
+
+
+@pytest.mark.usefixtures("hub_env")
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("ignore-range", "the server ignored the Range request for model.safetensors (HTTP 200*"),
+        ("bad-content-range", "wrong Content-Range for model.safetensors*"),
+        ("short-body", "short answer for model.safetensors*"),
+        ("long-body", "oversized answer for model.safetensors*"),
+        ("500", "the Hub failed (HTTP 500)*"),
+    ],
+)
+def test_a_fault_while_reading_a_file_is_a_finding_and_the_lockfile_keeps_its_bytes(
+    pytester: pytest.Pytester, hub: HubServer, monkeypatch: pytest.MonkeyPatch, fault: str, message: str
+) -> None:
+    """The file list answers, the ranged read of a file the reference loads does not."""
+    reviewed = reviewed_project(pytester, hub)
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "1")
+    hub.set_fault(fault, match="/resolve/")
+    result = run(pytester, "--aisupply-update")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"*found: could not be checked: model org/model@*: model.safetensors: *{message}"])
+    result.stdout.no_fnmatch_line("*internal error*")
     assert (pytester.path / "aisupply.lock").read_bytes() == reviewed
 
 
