@@ -15,6 +15,15 @@ from helpers.hub_server import HubServer
 from pytest_aisupply.lockfile import LockError, read_lock
 
 
+def _safetensors() -> bytes:
+    from safetensors.numpy import save
+
+    return save({"weight": np.zeros(1024, dtype=np.float32)})
+
+
+SAFETENSORS = _safetensors()
+
+
 def make_project(pytester: pytest.Pytester, sha: str, extra: str = "", repo: str = "org/model") -> None:
     pytester.makepyprojecttoml(f"[tool.aisupply]\nartifacts = ['models']\ncode = ['src']\n{extra}\n")
     models = pytester.mkdir("models")
@@ -36,7 +45,7 @@ def add_model(hub: HubServer, repo: str = "org/model", license: str = "mit", **c
     return hub.add_repo(
         repo,
         card={"license": license, **card},
-        files={"model.safetensors": b"\x00" * 4096, "config.json": b'{"hidden": 4}'},
+        files={"model.safetensors": SAFETENSORS, "config.json": b'{"hidden": 4}'},
     )
 
 

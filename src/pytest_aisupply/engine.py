@@ -110,7 +110,7 @@ class Engine:
                 continue
             if waiver.sha256 is not None:
                 try:
-                    actual = self.inventory.sha256(subject.path)
+                    actual = self.inventory.subject_sha256(subject)
                 except OSError as exc:
                     actual = f"unreadable ({exc.strerror or exc})"
                 if actual != waiver.sha256:

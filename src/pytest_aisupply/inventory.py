@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .code.references import HubReference
 from .config import Settings
 from .hashing import HashCache
+from .hub_facts import FactsError, decode_facts
 from .lockfile import ArtifactEntry, HubEntry, Lock
 from .modelcard import CardFacts, read_card
 
@@ -32,6 +33,37 @@ class Artifact:
     path: Path
     format: str
     problem: str | None = None
+
+
+HUB_UPDATE = "run `pytest --aisupply-update` and review the lockfile diff"
+HUB_NOT_CHECKED = f"not checked yet: {HUB_UPDATE}"
+
+
+def hub_file_id(repo_type: str, repo_id: str, revision: str, path: str) -> str:
+    """``hf://org/name@<commit>/file`` (``hf://datasets/...`` for other types): huggingface_hub's own
+    HfFileSystem spelling, readable in reports and stable in waivers."""
+    prefix = "" if repo_type == "model" else f"{repo_type}s/"
+    return f"hf://{prefix}{repo_id}@{revision}/{path}"
+
+
+def is_hub_file(relpath: str) -> bool:
+    return relpath.startswith("hf://")
+
+
+def parse_hub_file_id(subject_id: str) -> tuple[str, str, str, str] | None:
+    """``hf://[<type>s/]<repo>@<commit>/<file>`` -> (repo type, repo id, commit, file); None otherwise."""
+    if not subject_id.startswith("hf://"):
+        return None
+    rest = subject_id[len("hf://") :]
+    repo_type = "model"
+    for kind in ("dataset", "space", "kernel"):
+        if rest.startswith(f"{kind}s/"):
+            repo_type, rest = kind, rest[len(kind) + 2 :]
+    repo_id, at, tail = rest.partition("@")
+    revision, slash, path = tail.partition("/")
+    if not (at and slash and repo_id and path):
+        return None
+    return repo_type, repo_id, revision, path
 
 
 @dataclass(frozen=True)
@@ -60,6 +92,7 @@ class Inventory:
         self.readers = list(readers)
         self.limits = limits or settings.limits
         self._facts: dict[Path, ArtifactFacts] = {}
+        self._hub_facts: dict[str, ArtifactFacts] = {}
         self.walker = Walker(self.root, settings.exclude)
         self.lock = lock
         self.hash_cache = hash_cache or HashCache()
@@ -86,7 +119,65 @@ class Inventory:
             artifact = self._sniff(item)
             if artifact is not None:
                 found.append(artifact)
-        return found
+        return found + self.hub_artifacts
+
+    # -- Hub files: the files pinned references load, judged from the facts in the lockfile ----------
+
+    @cached_property
+    def hub_artifacts(self) -> list[Artifact]:
+        """The files each pinned Hub reference of the code loads (:mod:`hub_loads`), as artifacts with
+        ids ``hf://[<type>s/]<repo>@<commit>/<file>``; their facts come from the lockfile, so every
+        artifact rule judges them offline with today's settings. A file without recorded facts is a
+        problem: "not checked yet"."""
+        if self.lock is None:
+            return []
+        found: dict[str, Artifact] = {}
+        for (repo_type, repo_id, revision), uses in self.pinned_hub_uses.items():
+            entry = self.lock.hub_entry(repo_type, repo_id, revision)
+            if entry is None:
+                continue  # the integrity rule reports it as unreviewed
+            locked = {item.path: item for item in entry.files}
+            for path in self.hub_plan(uses, entry):
+                relpath = hub_file_id(repo_type, repo_id, revision, path)
+                item = locked.get(path)
+                where = self.root / uses[0].relpath
+                if item is None or item.facts is None:
+                    found[relpath] = Artifact(relpath, where, "unknown", HUB_NOT_CHECKED)
+                    continue
+                try:
+                    facts = decode_facts(item.facts)
+                except FactsError as exc:
+                    found[relpath] = Artifact(relpath, where, item.format or "unknown", f"{exc}; {HUB_UPDATE}")
+                    continue
+                self._hub_facts[relpath] = facts
+                found[relpath] = Artifact(relpath, where, item.format or facts.format)
+        return [found[key] for key in sorted(found)]
+
+    @cached_property
+    def pinned_hub_uses(self) -> dict[tuple[str, str, str], list[HubUse]]:
+        """Code references pinned to a commit, grouped by (repo type, repo id, commit)."""
+        from .digests import GIT_SHA1_HEX
+
+        grouped: dict[tuple[str, str, str], list[HubUse]] = {}
+        for use in self.hub_uses:
+            reference = use.reference
+            if not isinstance(reference.repo_id, str) or not isinstance(reference.revision, str):
+                continue
+            if reference.repo_type == "github" or not GIT_SHA1_HEX.match(reference.revision):
+                continue
+            grouped.setdefault((reference.repo_type, reference.repo_id, reference.revision), []).append(use)
+        return grouped
+
+    def hub_plan(self, uses: Sequence[HubUse], entry: HubEntry) -> list[str]:
+        """Every file of the commit some of ``uses`` loads (decided from file names alone, the same at
+        update time and offline)."""
+        from .hub_loads import files_loaded, load_call
+
+        names = [item.path for item in entry.files]
+        planned: set[str] = set()
+        for use in uses:
+            planned.update(files_loaded(load_call(use.reference), names).files)
+        return sorted(planned)
 
     @cached_property
     def model_cards(self) -> list[tuple[str, Path, CardFacts]]:
@@ -129,6 +220,9 @@ class Inventory:
 
     def facts(self, artifact: Artifact) -> ArtifactFacts:
         """Read the artifact once per session; later calls return the same facts."""
+        recorded = self._hub_facts.get(artifact.relpath)
+        if recorded is not None:
+            return recorded
         cached = self._facts.get(artifact.path)
         if cached is None:
             cached = analyze_path(artifact.path, self.readers, self.limits)
@@ -146,11 +240,24 @@ class Inventory:
         """The artifact's format as read (more precise than sniffed), or as sniffed."""
         if subject.kind != "artifact":
             return None
-        facts = self._facts.get(subject.path)
+        facts = self._hub_facts.get(subject.id) or self._facts.get(subject.path)
         return facts.format if facts is not None else subject.format
 
     def sha256(self, path: Path) -> str:
         return self.hash_cache.sha256(path)
+
+    def subject_sha256(self, subject: Subject) -> str:
+        """The content hash a waiver pins: a Hub file's locked sha256 (git blob sha1 for small files),
+        else the file's sha256."""
+        parsed = parse_hub_file_id(subject.id)
+        if parsed is not None and self.lock is not None:
+            repo_type, repo_id, revision, path = parsed
+            entry = self.lock.hub_entry(repo_type, repo_id, revision)
+            for item in entry.files if entry is not None else ():
+                if item.path == path:
+                    return item.sha256 or item.git_sha1 or ""
+            return ""
+        return self.sha256(subject.path)
 
 
 def file_size(path: Path) -> int:

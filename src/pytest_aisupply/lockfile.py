@@ -24,7 +24,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this plugin reads. Version 1 had no per-file facts: its Hub files read as "not checked yet"
+#: until the next update records them, keeping every review date (the hashes did not change).
+READABLE_VERSIONS = (1, 2)
 HEADER = (
     "# aisupply.lock: the reviewed state of this project's AI/ML supply chain.\n"
     "# Written by `pytest --aisupply-update`; review every change to it like code.\n"
@@ -53,6 +56,17 @@ class HubFile:
     size: int
     sha256: str | None = None  # LFS files: sha256 of the content
     git_sha1: str | None = None  # small files: git blob sha1
+    #: Files a reference loads: the format the readers found, and their facts (JSON, see hub_facts.py).
+    format: str | None = None
+    facts: str | None = None
+
+    def same_file(self, other: HubFile) -> bool:
+        return (self.path, self.size, self.sha256, self.git_sha1) == (
+            other.path,
+            other.size,
+            other.sha256,
+            other.git_sha1,
+        )
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,17 @@ class HubEntry:
         return (self.repo_type, self.repo_id, self.revision)
 
     def same_content(self, other: HubEntry) -> bool:
-        return replace(self, reviewed=other.reviewed) == other
+        """Same reviewed content: the facts recorded about the files do not count (they follow from the
+        hashes; recording them, or re-recording them with a newer reader, keeps the review date)."""
+        mine, theirs = replace(self, reviewed=other.reviewed, files=()), replace(other, files=())
+        return (
+            mine == theirs
+            and len(self.files) == len(other.files)
+            and all(a.same_file(b) for a, b in zip(self.files, other.files, strict=True))
+        )
+
+    def same_facts(self, other: HubEntry) -> bool:
+        return [(f.format, f.facts) for f in self.files] == [(f.format, f.facts) for f in other.files]
 
 
 @dataclass
@@ -257,10 +281,10 @@ class _Reader:
 
     def parse(self, data: Mapping[str, Any]) -> Lock:
         version = data.get("version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
             raise LockError(
-                f"{self.path.name}: unsupported lockfile version {version!r} (this plugin reads version "
-                f"{FORMAT_VERSION}); {repair_hint(self.path)}"
+                f"{self.path.name}: unsupported lockfile version {version!r} (this plugin reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}); {repair_hint(self.path)}"
             )
         unknown = sorted(set(data) - {"version", "artifact", "hub"})
         if unknown:
@@ -349,7 +373,10 @@ class _Reader:
             size = item.get("size")
             if not isinstance(size, int) or isinstance(size, bool):
                 raise self.fail(table, index, f"files[{file_index}] needs an integer 'size'", "files")
-            files.append(HubFile(item["path"], size, sha256, git_sha1))
+            for key in ("format", "facts"):
+                if item.get(key) is not None and not isinstance(item[key], str):
+                    raise self.fail(table, index, f"files[{file_index}] '{key}' must be a string", "files")
+            files.append(HubFile(item["path"], size, sha256, git_sha1, item.get("format"), item.get("facts")))
         license_value = raw.get("license", [])
         licenses = (license_value,) if isinstance(license_value, str) else self._strings(raw, index, "license")
         for key in ("license_name", "license_link", "author", "scan", "signer"):
@@ -409,7 +436,14 @@ def render_lock(lock: Lock) -> str:
         table["files"] = [
             {
                 k: v
-                for k, v in (("path", f.path), ("size", f.size), ("sha256", f.sha256), ("git_sha1", f.git_sha1))
+                for k, v in (
+                    ("path", f.path),
+                    ("size", f.size),
+                    ("sha256", f.sha256),
+                    ("git_sha1", f.git_sha1),
+                    ("format", f.format),
+                    ("facts", f.facts),
+                )
                 if v is not None
             }
             for f in sorted(entry.files, key=lambda f: f.path)
@@ -449,12 +483,14 @@ class LockDiff:
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return (
             [f"added    {item}" for item in self.added]
             + [f"changed  {item}" for item in self.changed]
             + [f"removed  {item}" for item in self.removed]
+            + [f"facts    {item}" for item in self.facts]
         )
 
 
@@ -469,7 +505,9 @@ def merge(
 ) -> tuple[Lock, LockDiff]:
     """New lock from the old one and what this run recorded. An entry whose content did not change
     keeps its review date. ``prune_artifacts`` (paths that still exist) and ``prune_hub`` are only
-    given on unfiltered runs: deselected subjects never lose their entries."""
+    given on unfiltered runs: deselected subjects never lose their entries. ``seen_hub_keys`` are the
+    Hub references the run checked, including those whose check failed: their entries are kept as
+    they are unless ``hub`` brings a fresh recording."""
     diff = LockDiff()
     result = Lock(dict(old.artifacts), dict(old.hub))
     for entry in artifacts:
@@ -489,7 +527,12 @@ def merge(
             diff.added.append(label)
             result.hub[hub_entry.key] = hub_entry
         elif hub_entry.same_content(previous_hub):
-            result.hub[hub_entry.key] = previous_hub
+            if hub_entry.same_facts(previous_hub):
+                result.hub[hub_entry.key] = previous_hub
+            else:  # facts recorded or re-read: the review date stays
+                checked = sum(1 for f in hub_entry.files if f.facts is not None)
+                diff.facts.append(f"{label} ({checked} files read)")
+                result.hub[hub_entry.key] = replace(hub_entry, reviewed=previous_hub.reviewed)
         else:
             diff.changed.append(label)
             result.hub[hub_entry.key] = hub_entry

@@ -272,6 +272,7 @@ class ReportWriter:
         self.summary.append((f"BOM check: {shown} matches this run ({_components(current)}){note}", {"green": True}))
 
     def _bom_input(self) -> Any:
+        from .inventory import parse_hub_file_id
         from .reports.bom import ArtifactInfo, BomInput, CodeReference, hub_ref, timestamp_from_env
 
         engine = self.config.stash.get(engine_key, None)
@@ -292,7 +293,13 @@ class ReportWriter:
         unlocked: set[tuple[str, str, str]] = set()
         for record in sorted(self.records, key=lambda r: (str(r.get("rule")), str(r.get("subject")))):
             rule, status, subject = str(record.get("rule")), str(record.get("status")), str(record.get("subject"))
-            if record.get("kind") == "artifact":
+            hub_file = parse_hub_file_id(subject) if record.get("kind") == "artifact" else None
+            if hub_file is not None:  # a file of a locked Hub commit (issue 13): a verdict of its model
+                file_type, file_repo, file_revision, file_path = hub_file
+                hub_verdicts.setdefault(hub_ref(file_type, file_repo, file_revision), {})[f"{rule}:{file_path}"] = (
+                    status
+                )
+            elif record.get("kind") == "artifact":
                 path = str(record.get("path") or subject)
                 info = artifacts.setdefault(path, {"format": None, "verdicts": {}})
                 if record.get("format") and (rule == "no-pickle" or info["format"] is None):

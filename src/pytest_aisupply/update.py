@@ -14,6 +14,13 @@ from .items import CheckItem, selection_is_narrowed
 from .lockfile import ArtifactEntry, HubEntry, Lock, LockDiff, entry_from_json, merge, write_lock
 
 
+def hub_key(subject_id: str) -> tuple[str, str, str]:
+    """``model:org/name@<sha>`` (the integrity rule's subject id) -> the lock's key."""
+    repo_type, _, rest = subject_id.partition(":")
+    repo_id, _, revision = rest.rpartition("@")
+    return repo_type, repo_id, revision
+
+
 class LockUpdater:
     name = "aisupply-update"
 
@@ -26,6 +33,8 @@ class LockUpdater:
         self.kept_as: Path | None = None
         self.not_repaired = False
         self.recorded: dict[str, ArtifactEntry | HubEntry] = {}
+        #: every Hub reference checked this run, recorded or not: the ones that must not be pruned
+        self.hub_subjects: set[tuple[str, str, str]] = set()
         self.integrity_items = 0
         self.deselected_integrity = False
         self.diff: LockDiff | None = None
@@ -48,6 +57,10 @@ class LockUpdater:
         if not data or report.when != "call" or data.get("rule") != "integrity":
             return
         self.integrity_items += 1
+        if data.get("kind") == "hub":
+            # whatever the item's outcome (a Hub fault, an internal error): the reference is still
+            # in the code, so its reviewed entry stays; only a fresh recording may replace it
+            self.hub_subjects.add(hub_key(str(data.get("subject", ""))))
         for key, value in (data.get("recorded") or {}).items():
             self.recorded[key] = entry_from_json(value)
 
@@ -55,7 +68,7 @@ class LockUpdater:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         artifacts = [e for e in self.recorded.values() if isinstance(e, ArtifactEntry)]
         hub = [e for e in self.recorded.values() if isinstance(e, HubEntry)]
-        hub = [replace(e, signer=self.signers.get(e.key)) for e in hub]
+        hub = [replace(e, signer=self._signer(e)) for e in hub]
         unfiltered = (
             not self.deselected_integrity
             and not selection_is_narrowed(self.config, session)
@@ -67,7 +80,7 @@ class LockUpdater:
             hub,
             prune_artifacts={e.path for e in artifacts} if unfiltered else None,
             prune_hub=unfiltered,
-            seen_hub_keys={e.key for e in hub},
+            seen_hub_keys=self.hub_subjects | {e.key for e in hub},
         )
         if self.invalid is not None:
             if not unfiltered or session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -82,6 +95,14 @@ class LockUpdater:
 
             # write_lock's temporary file is created 0600; a committed lockfile is 0644 under umask 022
             self.path.chmod(new_file_mode())
+
+    def _signer(self, entry: HubEntry) -> str | None:
+        """The signer this run verified, else the reviewed one: a run whose signature check was off,
+        deselected or failed never removes a recorded signer."""
+        if entry.key in self.signers:
+            return self.signers[entry.key]
+        previous = self.lock.hub.get(entry.key)
+        return previous.signer if previous is not None else None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         terminalreporter.section("aisupply lockfile")

@@ -54,20 +54,30 @@ Server semantics worth knowing:
   real Hub uses there is unconfirmed). Listings are never paginated (no ``Link`` header).
 - ``requests`` / ``request_headers`` log every request; ``errors`` keeps exceptions the server hit while
   answering (sent as 500s); ``running_hub`` fails the test at teardown if there are any.
+- ``set_fault(kind)`` makes every answer (or those matching a path regex) fail the way a broken Hub or
+  network does: ``slow`` (no answer until ``delay`` or :meth:`stop`), ``401``/``403`` (gated), ``404``,
+  ``500``, ``redirect-loop``, ``truncated`` (a body shorter than its ``Content-Length``), ``not-json``,
+  ``malformed`` (JSON of the wrong shape); for ranged ``/resolve/`` GETs ``ignore-range`` (HTTP 200 with
+  the whole file), ``bad-content-range``, ``short-body``, ``long-body``. ``bytes_sent`` counts the body
+  bytes of ``/resolve/`` GETs. ``unused_endpoint()`` refuses connections and
+  ``UNRESOLVABLE_ENDPOINT`` never resolves.
 - No ``.gitattributes`` is added; repos hold exactly the files given (plus README.md from ``card``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import os
 import re
+import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -77,7 +87,18 @@ try:  # PyYAML comes with huggingface_hub; the server works without it.
 except ImportError:  # pragma: no cover - depends on the environment
     yaml = None  # type: ignore[assignment]
 
-__all__ = ["LFS_SUFFIXES", "HubFile", "HubServer", "git_blob_sha1", "lfs_pointer", "running_hub"]
+__all__ = [
+    "FAULTS",
+    "LFS_SUFFIXES",
+    "RANGE_FAULTS",
+    "UNRESOLVABLE_ENDPOINT",
+    "HubFile",
+    "HubServer",
+    "git_blob_sha1",
+    "lfs_pointer",
+    "running_hub",
+    "unused_endpoint",
+]
 
 #: Files with these suffixes (or larger than :data:`LFS_THRESHOLD` bytes) are LFS files by default.
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf", ".onnx", ".h5")
@@ -112,6 +133,7 @@ class HubFile:
     """
 
     path: str
+    #: bytes, or anything bytes-like that slices to bytes (an ``mmap`` of a big sparse file, for benchmarks)
     content: bytes
     lfs: bool | None = None
     security: dict[str, Any] | None = None
@@ -129,16 +151,16 @@ class HubFile:
     def size(self) -> int:
         return len(self.content)
 
-    @property
+    @cached_property  # content never changes; big (mmap-backed) files are hashed once
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
-    @property
+    @cached_property  # content never changes; big (mmap-backed) files are hashed once
     def git_sha1(self) -> str:
         """Git blob sha1 of the content itself (the cache blob name of a non-LFS file)."""
         return git_blob_sha1(self.content)
 
-    @property
+    @cached_property  # content never changes; big (mmap-backed) files are hashed once
     def pointer(self) -> bytes:
         return lfs_pointer(self.content)
 
@@ -239,6 +261,12 @@ class HubServer:
         self.request_headers: list[dict[str, str]] = []
         #: Unexpected exceptions raised while answering (each was answered with a 500).
         self.errors: list[BaseException] = []
+        #: Body bytes of every ``/resolve/`` GET answer (what a client downloaded).
+        self.bytes_sent = 0
+        self._fault: str | None = None
+        self._fault_match: re.Pattern[str] | None = None
+        self._fault_delay = 0.0
+        self._released = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -255,6 +283,7 @@ class HubServer:
         return self
 
     def stop(self) -> None:
+        self._released.set()  # slow answers end now
         if self._httpd is None:
             return
         self._httpd.shutdown()
@@ -301,6 +330,26 @@ class HubServer:
             env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1", "localhost"]))
         env.update(overrides)
         return env
+
+    def set_fault(self, kind: str | None, *, match: str | None = None, delay: float = 60.0) -> None:
+        """Answer every request (or those whose path matches the regex ``match``) with a fault.
+
+        ``kind`` is one of :data:`FAULTS`, or None to answer normally again. ``"slow"`` holds each answer
+        back ``delay`` seconds (released at :meth:`stop`). A refused connection and an unresolvable host
+        need no server: see :func:`unused_endpoint` and :data:`UNRESOLVABLE_ENDPOINT`.
+        """
+        if kind is not None and kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULTS)}")
+        with self._lock:
+            self._fault = kind
+            self._fault_match = re.compile(match) if match else None
+            self._fault_delay = delay
+
+    def _fault_for(self, path: str) -> str | None:
+        with self._lock:
+            if self._fault is None or (self._fault_match is not None and not self._fault_match.search(path)):
+                return None
+            return self._fault
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -664,6 +713,45 @@ class HubServer:
         return out
 
 
+#: The faults :meth:`HubServer.set_fault` can play.
+FAULTS = (
+    "slow",
+    "401",
+    "403",
+    "404",
+    "500",
+    "redirect-loop",
+    "truncated",
+    "not-json",
+    "malformed",
+    "ignore-range",
+    "bad-content-range",
+    "short-body",
+    "long-body",
+)
+#: Faults of ranged ``/resolve/`` GETs only: the whole file for a range, a wrong ``Content-Range``, a
+#: body shorter or longer than the range.
+RANGE_FAULTS = ("ignore-range", "bad-content-range", "short-body", "long-body")
+
+_FAULT_STATUS: dict[str, tuple[int, str | None, str]] = {
+    "401": (401, "GatedRepo", "Access to this repository is restricted. You must be authenticated."),
+    "403": (403, "GatedRepo", "Access to this repository is restricted and you are not in the authorized list."),
+    "404": (404, "RepoNotFound", "Repository not found"),
+    "500": (500, None, "Internal Error"),
+}
+
+#: An endpoint whose host name never resolves (RFC 6761 reserves ``.invalid``).
+UNRESOLVABLE_ENDPOINT = "http://hub.invalid"
+
+
+def unused_endpoint() -> str:
+    """``http://127.0.0.1:<port>`` where nothing listens: connections are refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
 def running_hub() -> Iterator[HubServer]:
     """Fixture body: ``@pytest.fixture\\ndef hub(): yield from running_hub()``."""
     with HubServer() as hub:
@@ -716,6 +804,11 @@ class _Handler(BaseHTTPRequestHandler):
             hub.request_headers.append({k.lower(): v for k, v in self.headers.items()})
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        fault = hub._fault_for(self.path)
+        if fault is not None and fault not in RANGE_FAULTS:
+            with contextlib.suppress(OSError):  # the client may have given up already
+                self._send_fault(fault, method)
+            return
         raw_path, _, raw_query = self.path.partition("?")
         query = parse_qs(raw_query, keep_blank_values=True)
         segments = [s for s in raw_path.split("/") if s != ""]
@@ -731,11 +824,45 @@ class _Handler(BaseHTTPRequestHandler):
             with hub._lock:
                 hub.errors.append(error)
             status, headers, content = self._error(HubError(500, None, f"{type(error).__name__}: {error}"))
+        with contextlib.suppress(ConnectionError):  # a client that stops reading (a range check) hangs up
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            if "Content-Length" not in headers:
+                self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            if method != "HEAD" and content:
+                self.wfile.write(content)
+
+    def _send_fault(self, fault: str, method: str) -> None:
+        hub = self.hub
+        if fault == "slow":
+            hub._released.wait(hub._fault_delay)
+            self.close_connection = True
+            return  # nothing at all: the client must give up on its own
+        if fault in _FAULT_STATUS:
+            status, code, message = _FAULT_STATUS[fault]
+            status, headers, content = self._error(HubError(status, code, message))
+        elif fault == "redirect-loop":
+            status, headers, content = 302, {"Location": self.path}, b""
+        elif fault == "not-json":
+            status, headers, content = 200, {"Content-Type": "application/json"}, b"<html>maintenance</html>"
+        elif fault == "malformed":  # JSON, but not the shape of any answer
+            status, headers, content = _json_response(["not", "an", "object"])
+        else:  # truncated: announce more than is sent, then hang up
+            self.close_connection = True
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            if method != "HEAD":
+                self.wfile.write(b'{"id": "org/mo')
+            self.wfile.flush()
+            return
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
-        if "Content-Length" not in headers:
-            self.send_header("Content-Length", str(len(content)))
+        self.send_header("Content-Length", str(len(content)))
         self.end_headers()
         if method != "HEAD" and content:
             self.wfile.write(content)
@@ -848,6 +975,18 @@ class _Handler(BaseHTTPRequestHandler):
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end}/{len(content)}"
             content = content[start : end + 1]
+            fault = hub._fault_for(self.path)
+            if fault == "ignore-range":
+                status, content = 200, item.content
+                del headers["Content-Range"]
+            elif fault == "bad-content-range":
+                headers["Content-Range"] = f"bytes {start + 1}-{end + 1}/{len(item.content)}"
+            elif fault == "short-body":
+                content = content[: max(len(content) // 2, 1) - 1]
+            elif fault == "long-body":
+                content += b"\0" * 1024
+        with hub._lock:
+            hub.bytes_sent += len(content) if method == "GET" else 0
         headers["Content-Length"] = str(len(content))
         return status, headers, content
 

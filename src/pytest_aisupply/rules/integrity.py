@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from ..digests import GIT_SHA1_HEX
 from ..findings import Finding, Subject
 from ..hashing import git_blob_sha1
 from ..hub import HubError, cached_snapshot, fetch_entry
+from ..inventory import is_hub_file
 from ..lockfile import ArtifactEntry, HubEntry
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ class IntegrityRule:
             yield Subject(lockfile, inventory.root / lockfile, "lockfile")
             return
         for artifact in inventory.artifacts:
-            if artifact.problem is None:
+            if artifact.problem is None and not is_hub_file(artifact.relpath):  # Hub files: their [[hub]] entry
                 yield Subject(artifact.relpath, artifact.path, "artifact", artifact.format)
         seen = set()
         for use in inventory.hub_uses:
@@ -78,7 +80,9 @@ class IntegrityRule:
             return
         if inventory.parallel_hashing and not inventory.hash_cache.prefetched:
             inventory.hash_cache.prefetched = True
-            inventory.hash_cache.prefetch(a.path for a in inventory.artifacts if a.problem is None)
+            inventory.hash_cache.prefetch(
+                a.path for a in inventory.artifacts if a.problem is None and not is_hub_file(a.relpath)
+            )
         try:
             size = subject.path.stat().st_size
             digest = inventory.sha256(subject.path)
@@ -115,9 +119,7 @@ class IntegrityRule:
             try:
                 entry = fetch_entry(repo_type, repo_id, revision, inventory.today)
             except HubError as exc:
-                previous = lock.hub_entry(repo_type, repo_id, revision)
-                if previous is not None:
-                    inventory.recorded[subject.id] = previous
+                # nothing recorded: the lock writer keeps the reviewed entry exactly as it is
                 yield Finding(
                     self.id,
                     subject.id,
@@ -125,9 +127,19 @@ class IntegrityRule:
                     "run the update again with network access to the Hub (HF_ENDPOINT), and a token for gated repos",
                 )
                 return
+            try:
+                entry = _with_facts(entry, inventory)
+            except HubError as exc:
+                yield Finding(
+                    self.id,
+                    subject.id,
+                    f"could not be checked: {exc}",
+                    "run the update again with network access to the Hub (HF_ENDPOINT), and a token for gated repos",
+                )
+                return
             previous = lock.hub_entry(repo_type, repo_id, revision)
             if previous is not None and previous.same_content(entry):
-                entry = previous
+                entry = replace(entry, reviewed=previous.reviewed)
             inventory.recorded[subject.id] = entry
         else:
             found = lock.hub_entry(repo_type, repo_id, revision)
@@ -187,6 +199,35 @@ class IntegrityRule:
                 f"review it again: {_UPDATE} (the date changes only when content changes, so edit its "
                 "'reviewed' date after the review)",
             )
+
+
+def _with_facts(entry: HubEntry, inventory: Inventory) -> HubEntry:
+    """The entry with the readers' facts about every file its references load, read over HTTP ranges
+    (or from a matching local HF cache). Raises HubError when a file cannot be read."""
+    from ..hub_facts import encode_facts
+    from ..hub_remote import read_hub_files
+
+    uses = inventory.pinned_hub_uses.get(entry.key, [])
+    planned = set(inventory.hub_plan(uses, entry))
+    wanted = [item for item in entry.files if item.path in planned]
+    if not wanted:
+        return entry
+    read = {
+        result.path: result.facts
+        for result in read_hub_files(
+            entry.repo_type, entry.repo_id, entry.revision, wanted, readers=inventory.readers, limits=inventory.limits
+        )
+    }
+    try:
+        files = tuple(
+            replace(item, format=read[item.path].format, facts=encode_facts(read[item.path]))
+            if item.path in read
+            else item
+            for item in entry.files
+        )
+    except TypeError as exc:
+        raise HubError(f"the facts read cannot be recorded: {exc}") from exc
+    return replace(entry, files=files)
 
 
 def _hash_like(path: Path, lfs: bool) -> str:

@@ -1,0 +1,217 @@
+"""Hub content verdicts: the files pinned references load are read at ``--aisupply-update`` (a few
+kilobytes over HTTP ranges), their facts recorded in the lockfile, and judged offline by the artifact
+rules with today's settings."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.hub_server import HubServer
+
+# protocol 2: NEWOBJ of mypkg.Thing with no arguments; a global no default allowlist holds
+MIT = {"license": "mit"}
+CUSTOM_GLOBAL = b"\x80\x02cmypkg\nThing\n)\x81."
+
+
+class Payload:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, ("echo pwned",)
+
+
+def safetensors_bytes() -> bytes:
+    from safetensors.numpy import save
+
+    return save({"weight": np.zeros(4096, dtype=np.float32)})
+
+
+def project(pytester: pytest.Pytester, call: str, settings: str = "") -> None:
+    pytester.makepyprojecttoml(f"[tool.aisupply]\ncode = ['src']\nartifacts = []\n{settings}\n")
+    src = pytester.mkdir("src") if not (pytester.path / "src").exists() else pytester.path / "src"
+    (src / "serve.py").write_text(
+        textwrap.dedent(
+            """
+            from huggingface_hub import hf_hub_download
+            from transformers import AutoModel
+
+            def load():
+                return {call}
+            """
+        ).format(call=call)
+    )
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", *args, timeout=240)
+
+
+def from_pretrained(sha: str, repo: str = "org/model") -> str:
+    return f'AutoModel.from_pretrained("{repo}", revision="{sha}")'
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_pickle_only_repo_fails_no_pickle_offline_and_scan_mode_judges_it(
+    pytester: pytest.Pytester, hub: HubServer
+) -> None:
+    sha = hub.add_repo(
+        "org/model",
+        card=MIT,
+        files={"pytorch_model.bin": pickle.dumps({"w": [1.0, 2.0]}, protocol=2), "config.json": b"{}"},
+    )
+    project(pytester, from_pretrained(sha))
+    updated = run(pytester, "--aisupply-update")
+    updated.stdout.fnmatch_lines(["  added    model org/model@*"])
+    lock = (pytester.path / "aisupply.lock").read_text()
+    assert "version = 2" in lock
+    assert 'format = "pickle' in lock
+
+    hub.stop()  # verdicts come from the lockfile alone
+    forbid = run(pytester)
+    assert forbid.ret == pytest.ExitCode.TESTS_FAILED
+    forbid.stdout.fnmatch_lines([f"FAILED aisupply::no-pickle::hf://org/model@{sha}/pytorch_model.bin*"])
+
+    project(pytester, from_pretrained(sha), 'pickle = "scan"')
+    scan = run(pytester)
+    assert scan.ret == pytest.ExitCode.OK, scan.stdout.str()
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_a_malicious_pickle_fails_in_scan_mode_naming_what_it_runs(pytester: pytest.Pytester, hub: HubServer) -> None:
+    sha = hub.add_repo("org/model", card=MIT, files={"pytorch_model.bin": pickle.dumps(Payload(), protocol=2)})
+    project(pytester, from_pretrained(sha), 'pickle = "scan"')
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"*no-pickle: hf://org/model@{sha}/pytorch_model.bin*", "*system*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_an_allowlist_change_flips_the_verdict_offline(pytester: pytest.Pytester, hub: HubServer) -> None:
+    sha = hub.add_repo("org/model", card=MIT, files={"pytorch_model.bin": CUSTOM_GLOBAL})
+    project(pytester, from_pretrained(sha), 'pickle = "scan"')
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    refused = run(pytester)
+    assert refused.ret == pytest.ExitCode.TESTS_FAILED
+    refused.stdout.fnmatch_lines(["*mypkg.Thing*"])
+    project(pytester, from_pretrained(sha), 'pickle = "scan"\npickle_allowed_globals = ["mypkg.Thing"]')
+    allowed = run(pytester)
+    assert allowed.ret == pytest.ExitCode.OK, allowed.stdout.str()
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_safetensors_beside_a_malicious_bin_pass_for_from_pretrained_not_for_a_download_of_everything(
+    pytester: pytest.Pytester, hub: HubServer
+) -> None:
+    sha = hub.add_repo(
+        "org/model",
+        card=MIT,
+        files={"model.safetensors": safetensors_bytes(), "pytorch_model.bin": pickle.dumps(Payload(), protocol=2)},
+    )
+    project(pytester, from_pretrained(sha))
+    run(pytester, "--aisupply-update")
+    passed = run(pytester)
+    assert passed.ret == pytest.ExitCode.OK, passed.stdout.str()
+    passed.stdout.no_fnmatch_line("*pytorch_model.bin*")
+
+    # hf_hub_download's filename is not in the code references yet: it loads every weight-like file
+    project(pytester, f'hf_hub_download("org/model", "pytorch_model.bin", revision="{sha}")')
+    run(pytester, "--aisupply-update")
+    failed = run(pytester)
+    assert failed.ret == pytest.ExitCode.TESTS_FAILED
+    failed.stdout.fnmatch_lines([f"FAILED aisupply::no-pickle::hf://org/model@{sha}/pytorch_model.bin*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_a_malicious_second_shard_fails_naming_the_shard(pytester: pytest.Pytester, hub: HubServer) -> None:
+    index = b'{"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}'
+    sha = hub.add_repo(
+        "org/model",
+        card=MIT,
+        files={
+            "model.safetensors.index.json": index,
+            "model-00001-of-00002.safetensors": safetensors_bytes(),
+            "model-00002-of-00002.safetensors": pickle.dumps(Payload(), protocol=2),
+        },
+    )
+    project(pytester, from_pretrained(sha))
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"FAILED aisupply::no-pickle::hf://org/model@{sha}/model-00002-of-00002.safetensors*"])
+    result.stdout.no_fnmatch_line("FAILED aisupply::no-pickle::*model-00001-of-00002*")
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_a_version_1_lockfile_is_not_checked_yet_and_the_update_keeps_its_review_date(
+    pytester: pytest.Pytester, hub: HubServer
+) -> None:
+    sha = hub.add_repo("org/model", card=MIT, files={"model.safetensors": safetensors_bytes()})
+    project(pytester, from_pretrained(sha))
+    run(pytester, "--aisupply-update")
+    lock_path = pytester.path / "aisupply.lock"
+    text = lock_path.read_text()
+    text = re.sub(r"(?m)^(format|facts) = .*\n", "", text.replace("version = 2", "version = 1"))
+    text = re.sub(r"reviewed = \d{4}-\d{2}-\d{2}", "reviewed = 2026-01-15", text)
+    lock_path.write_text(text)
+
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*not checked yet: run `pytest --aisupply-update`*"])
+
+    updated = run(pytester, "--aisupply-update")
+    updated.stdout.fnmatch_lines(["  facts    model org/model@* (1 files read)"])
+    migrated = lock_path.read_text()
+    assert "version = 2" in migrated
+    assert "reviewed = 2026-01-15" in migrated
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_reading_costs_a_fraction_of_the_file(pytester: pytest.Pytester, hub: HubServer, tmp_path: Path) -> None:
+    from safetensors.numpy import save
+
+    big = save({"weight": np.zeros(4 * 1024 * 1024, dtype=np.float32)})  # 16 MiB
+    sha = hub.add_repo("org/model", card=MIT, files={"model.safetensors": big})
+    project(pytester, from_pretrained(sha))
+    run(pytester, "--aisupply-update")
+    assert 0 < hub.bytes_sent < len(big) // 100
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_files_are_waived_and_reported_like_local_artifacts(pytester: pytest.Pytester, hub: HubServer) -> None:
+    import json
+
+    content = pickle.dumps(Payload(), protocol=2)
+    sha = hub.add_repo("org/model", card=MIT, files={"pytorch_model.bin": content})
+    project(pytester, from_pretrained(sha))
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    failed = run(pytester, "--aisupply-bom=bom.json", "--aisupply-sarif=out.sarif")
+    assert failed.ret == pytest.ExitCode.TESTS_FAILED
+    bom = json.loads((pytester.path / "bom.json").read_text())
+    (model,) = [c for c in bom["components"] if c["bom-ref"] == f"model:org/model@{sha}"]
+    verdicts = {p["name"]: p["value"] for p in model.get("properties", [])}
+    assert verdicts["aisupply:verdict:no-pickle:pytorch_model.bin"] == "failed"
+    sarif = json.loads((pytester.path / "out.sarif").read_text())
+    messages = [r["message"]["text"] for r in sarif["runs"][0]["results"] if r["ruleId"] == "no-pickle"]
+    assert any("system" in message for message in messages), messages
+
+    import hashlib
+
+    waiver = (
+        f'[[tool.aisupply.waive]]\nrule = "no-pickle"\npath = "hf://org/model@{sha}/pytorch_model.bin"\n'
+        f'reason = "reviewed vendor checkpoint"\nsha256 = "{hashlib.sha256(content).hexdigest()}"\n'
+    )
+    project(pytester, from_pretrained(sha), waiver)
+    waived = run(pytester)
+    assert waived.ret == pytest.ExitCode.OK, waived.stdout.str()
+    waived.stdout.fnmatch_lines(["*waived*"])
