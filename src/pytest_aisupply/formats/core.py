@@ -149,6 +149,10 @@ class ReadContext:
         self.decompressed = 0
         #: The format of a whole file that is not an artifact (text, png ...), for the facts.
         self.not_artifact: str | None = None
+        #: Opcodes read in payloads nested in pickle streams (all of the file's together), for the cap.
+        self.nested_opcodes = 0
+        #: Content hashes of the nested payloads already read.
+        self.nested_digests: set[bytes] = set()
 
     @property
     def where(self) -> str:
