@@ -58,12 +58,12 @@ _MAX_USES: Final = 1024
 _MAX_HAZARDS: Final = 64
 _JOBLIB_WRAPPER_MODULES: Final = frozenset({"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"})
 #: numpy's type strings: a byte order, a kind or type character, a count, a datetime unit.
-_DTYPE_TYPESTR = re.compile(r"[<>|=]?([?bBhHiIlLqQpPefdgFDGMmOSUVa])([0-9]*)(?:\[[0-9]*[A-Za-z]+\])?\Z")
+_DTYPE_TYPESTR = re.compile(r"[<>|=]?([?bBhHiIlLqQpPefdgFDGMmOSUVauc])([0-9]*)(?:\[[0-9]*[A-Za-z]+\])?\Z")
 #: Element sizes of numpy's one-character type codes on 64-bit Linux, macOS and Windows alike
 #: where they agree; 'l'/'L' (8 bytes, but 4 on Windows) are in the next table's fallback.
 _DTYPE_CHAR_SIZES: Final = {
     "?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "q": 8, "Q": 8, "p": 8, "P": 8,
-    "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "M": 8, "m": 8, "O": 8,
+    "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "M": 8, "m": 8, "O": 8, "c": 1,
 }  # fmt: skip
 #: Bytes per count unit of a sized type string ('<f8', 'U10' is ten 4-byte characters).
 _DTYPE_KIND_UNITS: Final = {"b": 1, "i": 1, "u": 1, "f": 1, "c": 1, "S": 1, "a": 1, "V": 1, "U": 4, "M": 1, "m": 1}
