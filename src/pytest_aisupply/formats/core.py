@@ -228,11 +228,13 @@ class ReadContext:
                     "joblib.load, pandas.read_pickle) read it from its first byte as a pickle stream that imports "
                     "globals: a pickle polyglot"
                 )
-            if (reader is None or not reader.artifact) and pickle_reader is not None:
-                pickle_reader.read(stream, size, self)
+            looks = reader.name if reader is not None else "no known format"
+            if reader is not None and reader.artifact or pickle_reader is None:
+                self.add_pickle(probe, f"the bytes read as a pickle from their first byte ({looks})")
+            if reader is None or not reader.artifact:
+                if pickle_reader is not None:
+                    pickle_reader.read(stream, size, self)
                 return "pickle-polyglot" if reader is not None else (self.label or "pickle")
-            assert reader is not None
-            self.add_pickle(probe, f"the file read as a pickle from its first byte (a {reader.name} polyglot)")
         if reader is None:
             if not head:
                 if size:

@@ -80,6 +80,7 @@ DEFAULT_ALLOWED = frozenset(
         # Standard-library value types whose construction runs no code of the stream's choosing
         # (real checkpoints carry them: timestamps, training arguments, decimal settings).
         "builtins.range",
+        "builtins.xrange",  # protocol 0-2 spell range so; the unpickler maps it (Lib/_compat_pickle.py)
         "datetime.datetime",
         "datetime.date",
         "datetime.time",
