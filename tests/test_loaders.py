@@ -201,6 +201,32 @@ def test_benign_text_and_media_stay_unchecked(tmp_path: Path) -> None:
         assert not facts.artifact, name
 
 
+def _differential_corpus() -> list[bytes]:
+    from fuzz.targets import TARGETS, seeds_of
+    from helpers.malicious import corpus
+
+    inputs = [sample.data for sample in corpus(Path("/nonexistent/marker"), with_large=False)]
+    inputs += [attack.build(Path("/nonexistent/marker")) for attack in ATTACKS if _builder_available(attack)]
+    for target in TARGETS:
+        if target.run.__name__ in ("run_artifact", "run_sniff", "run_keras"):
+            inputs += seeds_of(target.name)
+    return inputs
+
+
+def test_the_walker_reports_all_that_cpythons_unpickler_resolves_and_calls() -> None:
+    """Differential: over the malicious corpus, these attacks and every fuzz seed (benign torch,
+    numpy, joblib, zip, tar, compressed files ...), the C unpickler with recording stubs imports
+    and calls nothing the walker does not report, reading each input from byte 0."""
+    from helpers.recording_unpickler import record, uncovered
+
+    inputs = _differential_corpus()
+    divergences = [(index, message) for index, data in enumerate(inputs) if (message := uncovered(data))]
+    resolved = sum(len(record(data).globals) for data in inputs)
+    assert divergences == []
+    assert len(inputs) > 300
+    assert resolved > 100  # the oracle really resolved globals: the comparison had something to compare
+
+
 def test_the_loader_table_covers_every_attack_loader() -> None:
     tabled = " ".join(reading.loader for reading in LOADER_TABLE)
     for attack in ATTACKS:
