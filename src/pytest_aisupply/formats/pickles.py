@@ -163,7 +163,11 @@ class HeaderlessPickleReader:
         if stream.complete:
             return stream.opcodes >= 2
         whole = size is not None and size <= len(head)
-        return not whole and stream.error is not None and stream.error.startswith("truncated") and stream.opcodes >= 8
+        cut = not whole and stream.error is not None and stream.error.startswith("truncated")
+        # Cut off by the end of the head: a pickle when the unpickler would import by then, or
+        # when a run of opcodes imports nothing at all. Imports of names that are no module
+        # (a wheel's RECORD: 'c' then a path line) end any unpickling there.
+        return cut and (reaches_code(stream) or (stream.opcodes >= 8 and not stream.imports))
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
         ctx.set_label(pickle_label(record_pickles(raw, size, ctx)))
