@@ -170,6 +170,24 @@ def test_int_lines_read_as_cpython_reads_them(line: bytes, value: int) -> None:
     assert stream.complete, stream.error
 
 
+def test_first_bytes_the_probe_stops_at_stop_cpythons_unpickler_too() -> None:
+    """Differential for the probe's shortcut: for every byte it takes to stop all unpicklers at
+    offset 0, the C unpickler fails there too, before any import, whatever follows."""
+    from pytest_aisupply.formats.pickle import stops_at_once
+
+    class Refusing(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> object:
+            raise AssertionError(f"imported {module}.{name}")
+
+    for first in range(256):
+        if not stops_at_once(bytes([first])):
+            continue
+        data = bytes([first]) + b"cos\nsystem\n(S'x'\ntR."
+        with pytest.raises(Exception) as raised:
+            Refusing(io.BytesIO(data)).load()
+        assert not isinstance(raised.value, AssertionError), (hex(first), raised.value)
+
+
 def test_inst_without_a_mark_imports_nothing_as_in_cpython() -> None:
     """``import os`` at the top of a text file is INST without a MARK: C's load_inst fails before
     reading the module name, so such text is no pickle."""

@@ -20,7 +20,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from ..limits import Limits, cap_hint
 from .bytestream import ByteReader
-from .pickle import PickleStream, reaches_code, read_pickle
+from .pickle import PickleStream, reaches_code, read_pickle, stops_at_once
 
 HEAD_SIZE = 4096
 #: A stream that cannot seek (a decompressed stream, a tar member) keeps at most this many bytes
@@ -285,6 +285,8 @@ def probe_pickle(
     seek, the bytes read past the head (to replay them)."""
     # No loader that reads a file from its first byte resolves persistent ids there (torch's
     # legacy format has them in its fourth stream only, and its zip and tar forms are not read so).
+    if stops_at_once(head):
+        return PickleStream(start=0, error="the first byte is no opcode an unpickler starts with"), b""
     stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)), max_opcodes=max_opcodes, persistent=False)
     cut = stream.error is not None and stream.error.startswith("truncated") and not stream.undecided
     more = len(head) >= HEAD_SIZE and (size is None or size > len(head))

@@ -1551,6 +1551,19 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             raise PickleStructureError(f"unknown opcode 0x{op:02x} at offset {op_offset}")
 
 
+#: Opcodes an unpickler can read first, on an empty stack and memo: pushes (EXT* from copyreg's
+#: registry included), PROTO and FRAME, and PERSID (an unpickler with persistent_load reads it). Any other first byte (most
+#: text, most media) stops every unpickler at offset 0, before any import.
+_FIRST_OPCODES: Final = frozenset(
+    b"()]}NIJKLMFGSTUVXBCcP\x80\x82\x83\x84\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x95\x96\x97"
+)
+
+
+def stops_at_once(head: bytes) -> bool:
+    """Whether every unpickler fails on the first byte (so the bytes are no pickle at all)."""
+    return not head or head[0] not in _FIRST_OPCODES
+
+
 def looks_like_pickle_start(head: bytes) -> bool:
     """True when ``head`` begins with a PROTO opcode of a known protocol (2 and above)."""
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= HIGHEST_PROTOCOL

@@ -21,6 +21,7 @@ from .pickle import (
     reaches_code,
     read_pickle,
     read_pickles,
+    stops_at_once,
 )
 
 #: How far from the end of a file the end-of-central-directory record of a zip may start
@@ -157,7 +158,7 @@ class HeaderlessPickleReader:
     artifact = True
 
     def sniff(self, head: bytes, size: int | None) -> bool:
-        if not head or head[0] == 0x80:
+        if not head or head[0] == 0x80 or stops_at_once(head):
             return False
         stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)))
         if stream.complete:
