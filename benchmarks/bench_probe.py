@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,6 +62,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from bench_artifacts import build_small_tree
+
     from helpers.loader_attacks import fan_out
 
     with tempfile.TemporaryDirectory(prefix="aisupply-probe-") as work:
@@ -79,14 +79,13 @@ def main() -> int:
             for label, src in (("before", args.before), ("after", args.after)):
                 seconds, _artifacts = run_once(src, _MEASURE_TREE, root)
                 times[label].append(seconds)
-                started = time.perf_counter()
                 seconds, _pickles = run_once(src, _MEASURE_FILE, fan)
                 fan_times[label].append(seconds)
-                del started
         before, after = statistics.median(times["before"]), statistics.median(times["after"])
         print("| measure | before | after | change |")
         print("|---|---|---|---|")
-        print(f"| {args.count} files: discovery + verdicts | {before:.3f} s | {after:.3f} s | {100 * (after / before - 1):+.1f}% |")
+        change = 100 * (after / before - 1)
+        print(f"| {args.count} files: discovery + verdicts | {before:.3f} s | {after:.3f} s | {change:+.1f}% |")
         fan_before, fan_after = statistics.median(fan_times["before"]), statistics.median(fan_times["after"])
         print(f"| fan-out pickle (100,000 nested references) | {fan_before:.3f} s | {fan_after:.3f} s | |")
     return 0

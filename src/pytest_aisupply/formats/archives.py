@@ -282,7 +282,7 @@ class TarReader:
     artifact = True
 
     def sniff(self, head: bytes, size: int | None) -> bool:
-        return len(head) >= 262 and head[257:262] == b"ustar" or _v7_tar_header(head)
+        return (len(head) >= 262 and head[257:262] == b"ustar") or _v7_tar_header(head)
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
         count = 0

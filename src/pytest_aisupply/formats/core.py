@@ -229,7 +229,7 @@ class ReadContext:
                     "globals: a pickle polyglot"
                 )
             looks = reader.name if reader is not None else "no known format"
-            if reader is not None and reader.artifact or pickle_reader is None:
+            if (reader is not None and reader.artifact) or pickle_reader is None:
                 self.add_pickle(probe, f"the bytes read as a pickle from their first byte ({looks})")
             if reader is None or not reader.artifact:
                 if pickle_reader is not None:
@@ -251,7 +251,6 @@ class ReadContext:
             return None
         reader.read(stream, size, self)
         return self.label or reader.name
-
 
     def _zip_at_end(self, raw: BinaryIO, head: bytes, size: int, looks: str) -> bool:
         """A zip archive whose end record closes a file that looks like something else: zip

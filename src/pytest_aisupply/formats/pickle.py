@@ -1552,11 +1552,9 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
 
 
 #: Opcodes an unpickler can read first, on an empty stack and memo: pushes (EXT* from copyreg's
-#: registry included), PROTO and FRAME, and PERSID (an unpickler with persistent_load reads it). Any other first byte (most
-#: text, most media) stops every unpickler at offset 0, before any import.
-_FIRST_OPCODES: Final = frozenset(
-    b"()]}NIJKLMFGSTUVXBCcP\x80\x82\x83\x84\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x95\x96\x97"
-)
+#: registry included), PROTO and FRAME, and PERSID (an unpickler with persistent_load reads it).
+#: Any other first byte (most text, most media) stops every unpickler at offset 0, before any import.
+_FIRST_OPCODES: Final = frozenset(b"()]}NIJKLMFGSTUVXBCcP\x80\x82\x83\x84\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x95\x96\x97")
 
 
 def stops_at_once(head: bytes) -> bool:
