@@ -205,6 +205,7 @@ def test_benign_text_and_media_stay_unchecked(tmp_path: Path) -> None:
         "notes.txt": b"cython\nthing\n",  # GLOBAL of an importable-looking name, then the data ends
         "image.gif": b"GIF89a" + bytes(range(256)) * 20,
         "image.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20,
+        "mentions-zip.txt": b"notes on the zip format\n" * 300 + b"end record: PK\x05\x06 and more\n",
     }
     for name, data in samples.items():
         (tmp_path / name).write_bytes(data)

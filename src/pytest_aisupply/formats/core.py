@@ -13,6 +13,7 @@ import errno
 import io
 import os
 import stat
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,7 +262,7 @@ class ReadContext:
         else:
             raw.seek(max(0, size - _ZIP_TAIL))
             tail = raw.read(_ZIP_TAIL)
-        if b"PK\x05\x06" not in tail:
+        if b"PK\x05\x06" not in tail or not _zipfile_opens(raw):
             return False
         zip_reader = next((item for item in self.readers if item.name == "zip"), None)
         if zip_reader is None:
@@ -300,6 +301,18 @@ def probe_pickle(
         stream.undecided = True
         stream.error = f"the pickle probe needs more than {PROBE_REPLAY_CAP} bytes of a stream that cannot seek"
     return stream, bytes(tee.extra)
+
+
+def _zipfile_opens(raw: BinaryIO) -> bool:
+    """Whether ``zipfile`` (and so pandas, numpy's npz, Keras) opens the bytes as an archive: an
+    end-record signature inside text or a shared object is no archive unless it does."""
+    raw.seek(0)
+    try:
+        with zipfile.ZipFile(raw) as archive:
+            archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        return False
+    return True
 
 
 class _Tee(io.RawIOBase):
@@ -363,7 +376,7 @@ def sniff_path(path: Path, readers: Sequence[FormatReader]) -> tuple[str | None,
             tail = handle.read(_ZIP_TAIL)
         else:
             tail = head
-        if b"PK\x05\x06" in tail:
+        if b"PK\x05\x06" in tail and _zipfile_opens(handle):
             return "zip", True
     return reader.name, reader.artifact
 
