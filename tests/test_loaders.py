@@ -188,6 +188,28 @@ def test_first_bytes_the_probe_stops_at_stop_cpythons_unpickler_too() -> None:
         assert not isinstance(raised.value, AssertionError), (hex(first), raised.value)
 
 
+def test_frames_the_unpickler_reads_by_its_buffering_are_a_finding(tmp_path: Path) -> None:
+    """Found by the differential fuzz run: C's unpickler takes a FRAME as a read-ahead hint, and
+    a GLOBAL line that runs past the frame's end is read in a way that depends on its buffering
+    (here it imported builtins.s). The walker stops there, undecided, and the file fails."""
+    data = b"\x80\x04\x95\x14\x00\x00\x00\x00\x00\x00\x00cbuiltins\nexebuiltins\nexec\n(V'x'\ntR."
+    path = tmp_path / "framed.bin"
+    path.write_bytes(data)
+    [fact] = analyze_path(path, READERS).pickles
+    assert fact.stream.undecided
+    status, report = _facts_of(path, tmp_path)
+    assert status == "failed"
+    assert "could not be read to its end" in report or "straddles" in report, report
+
+
+def _facts_of(path: Path, root: Path) -> tuple[str, str]:
+    engine = Engine(Settings(root=root, pickle="scan"), builtin_rules(), READERS)
+    [(rule, subjects)] = [(rule, subjects) for rule, subjects in engine.subjects() if rule.id == "no-pickle"]
+    [subject] = [subject for subject in subjects if subject.id == path.name]
+    verdict = engine.evaluate(rule.id, subject)
+    return verdict.status, render_verdict(verdict)
+
+
 def test_inst_without_a_mark_imports_nothing_as_in_cpython() -> None:
     """``import os`` at the top of a text file is INST without a MARK: C's load_inst fails before
     reading the module name, so such text is no pickle."""

@@ -110,6 +110,10 @@ def uncovered(data: bytes) -> str | None:
     walker reports a superset."""
     recording = record(data)
     stream = walker_reading(data)
+    if stream.undecided:
+        # The walker stopped where the unpickler may go on in ways that depend on its buffering
+        # (frames): such a stream is a finding in every mode, whatever follows.
+        return None
     imported = {(item.module, item.name) for item in stream.imports if not item.via}
     unresolved = any(item.module.startswith("<") for item in stream.imports)
     for module, name in recording.globals:
