@@ -154,6 +154,56 @@ def test_two_central_directories_are_a_finding(tmp_path: Path) -> None:
     assert any("torch.load reads the one at the given offset" in message for message in messages), messages
 
 
+def _torch_records(data: bytes) -> dict[str, bytes] | None:
+    """The records torch's own zip reader (miniz, as torch.load uses it) sees, read without
+    unpickling anything; None when it refuses the archive (torch.load would fail too)."""
+    import torch
+
+    try:
+        reader = torch._C.PyTorchFileReader(io.BytesIO(data))
+        return {name: bytes(reader.get_record(name)) for name in reader.get_all_records()}
+    except Exception:  # torch's reader rejects the archive
+        return None
+
+
+def _zipfile_records(data: bytes) -> dict[str, bytes] | None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return {info.filename.partition("/")[2]: archive.read(info) for info in archive.infolist()}
+    except Exception:  # zipfile rejects it, or a member cannot be read
+        return None
+
+
+def test_where_torch_and_zipfile_read_a_zip_differently_the_plugin_says_so(tmp_path: Path) -> None:
+    """Differential for the zip container: torch's reader and zipfile (numpy, pandas, Keras) on
+    the zip fuzz seeds, the zip anomalies and the two-directory checkpoint. Wherever torch reads
+    records that zipfile does not read the same, the plugin reports a problem."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch's own zip reader is the other side of the comparison")
+    from fuzz.targets import seeds_of
+    from helpers.malicious import zip_anomalies
+
+    benign = pickle.dumps({"w": [1.0]}, protocol=2)
+    inputs = list(seeds_of("zip")) + [data for data, _ in zip_anomalies(benign, benign).values()]
+    inputs.append(torch_zip_two_directories(tmp_path / "MARKER"))
+    compared = disagreements = 0
+    for index, data in enumerate(inputs):
+        torch_view = _torch_records(data)
+        if torch_view is None:
+            continue
+        compared += 1
+        if torch_view == _zipfile_records(data):
+            continue
+        disagreements += 1
+        path = tmp_path / f"input-{index}.pt"
+        path.write_bytes(data)
+        assert analyze_path(path, READERS).problems, f"input {index}: torch and zipfile disagree, no problem reported"
+    assert compared >= 5
+    assert disagreements >= 1  # the two-directory checkpoint at least
+
+
 def test_bytes_after_the_end_record_are_a_finding(tmp_path: Path) -> None:
     import zipfile
 
