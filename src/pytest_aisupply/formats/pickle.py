@@ -530,6 +530,9 @@ class _Shared:
         self.unpickler_seen = False
         #: Whether joblib's NumpyArrayWrapper was imported: a BUILD may then be followed by array data.
         self.joblib_wrapper_seen = False
+        #: End of the last frame opened (C's unpickler reads a line or an argument that runs past
+        #: it from its read-ahead buffer and the file in an order of its own).
+        self.frame_end: int | None = None
         #: Bytes payloads already handed to an unpickling callable (by identity: a memo GET
         #: hands the same payload again, and it is read once).
         self.nested_ids: set[int] = set()
@@ -649,17 +652,25 @@ def read_pickle(
     """
     stream = PickleStream(start=reader.offset)
     reader.start_capture(RAW_COPY_CAP)
+    shared = _Shared(stream, max_opcodes, persistent)
     try:
-        _walk(reader, stream, _Shared(stream, max_opcodes, persistent), joblib=joblib, fast=fast)
+        _walk(reader, stream, shared, joblib=joblib, fast=fast)
     # Distinct names for the exceptions: mypyc types a name by its first binding.
     except PickleStructureError as broken:
         stream.error = str(broken)
-        stream.undecided = isinstance(broken, PickleUndecidedError)
+        stream.undecided = isinstance(broken, PickleUndecidedError) or _past_frame(reader, shared)
     except TruncatedError as cut:
         stream.error = f"truncated: {cut}"
-        stream.undecided = isinstance(cut, LineTooLongError)
+        stream.undecided = isinstance(cut, LineTooLongError) or _past_frame(reader, shared)
     stream.raw = reader.stop_capture()
     return stream
+
+
+def _past_frame(reader: ByteReader, shared: _Shared) -> bool:
+    """Whether the opcode that failed read past the end of a frame: C's unpickler reads such an
+    opcode differently (from its read-ahead buffer, then the file), so where it goes is unknown."""
+    frame_end = shared.frame_end
+    return frame_end is not None and reader.offset > frame_end
 
 
 def read_pickles(
@@ -1217,6 +1228,7 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             if reader.offset != frame_end:
                 raise PickleStructureError(f"joblib array data inside a pickle frame at offset {reader.offset}")
             frame_end = None
+            shared.frame_end = None
         if has_objects:
             nested = PickleStream(start=reader.offset)
             _walk(reader, nested, shared, joblib=False, fast=fast)
@@ -1253,6 +1265,7 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             if op_offset > frame_end:
                 raise PickleUndecidedError(f"opcode straddles the end of a frame at offset {frame_end}")
             frame_end = None
+            shared.frame_end = None
         read_op = reader.read_byte()
         if read_op is None:
             raise TruncatedError(f"no STOP opcode before the end of the data (offset {op_offset})")
@@ -1408,6 +1421,7 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             if remaining is not None and length > remaining:
                 raise TruncatedError(f"frame at offset {op_offset} is longer than the data left")
             frame_end = reader.offset + length
+            shared.frame_end = frame_end
         elif op in (0x70, 0x71, 0x72):  # PUT, BINPUT, LONG_BINPUT
             if op == 0x70:  # PyLong_FromString(base 10), as load_put
                 number_line = _number_line(reader, op_offset, "PUT")
