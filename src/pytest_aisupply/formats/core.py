@@ -9,6 +9,7 @@ Readers know nothing of rules or pytest.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import os
@@ -229,12 +230,14 @@ class ReadContext:
                     "joblib.load, pandas.read_pickle) read it from its first byte as a pickle stream that imports "
                     "globals: a pickle polyglot"
                 )
-            looks = reader.name if reader is not None else "no known format"
+            note = f"the first bytes also form a pickle stream (a {reader.name} polyglot)" if reader else ""
             if (reader is not None and reader.artifact) or pickle_reader is None:
-                self.add_pickle(probe, f"the bytes read as a pickle from their first byte ({looks})")
+                self.add_pickle(probe, note)
             if reader is None or not reader.artifact:
                 if pickle_reader is not None:
+                    recorded = len(self.facts.pickles)
                     pickle_reader.read(stream, size, self)
+                    self._note_streams(recorded, note)
                 return "pickle-polyglot" if reader is not None else (self.label or "pickle")
         if reader is None:
             if not head:
@@ -252,6 +255,13 @@ class ReadContext:
             return None
         reader.read(stream, size, self)
         return self.label or reader.name
+
+    def _note_streams(self, recorded: int, note: str) -> None:
+        """Give the streams recorded here since ``recorded`` the polyglot note."""
+        pickles = self.facts.pickles
+        for index in range(recorded, len(pickles)):
+            if note and not pickles[index].note and pickles[index].where == self.where:
+                pickles[index] = dataclasses.replace(pickles[index], note=note)
 
     def _zip_at_end(self, raw: BinaryIO, head: bytes, size: int, looks: str) -> bool:
         """A zip archive whose end record closes a file that looks like something else: zip
