@@ -287,10 +287,10 @@ def test_scikit_learn_model_fails_until_sklearn_is_allowed(tmp_path: Path) -> No
     assert {name: verdict.status for name, verdict in after.items()} == dict.fromkeys(before, "passed")
 
 
-def test_plain_pickled_tensors_pass_once_load_from_bytes_is_named_and_its_bytes_are_read(tmp_path: Path) -> None:
+def test_plain_pickled_tensors_pass_by_default_and_their_bytes_are_read(tmp_path: Path) -> None:
     """pickle.dumps of a tensor stores each storage as torch.save bytes handed to
-    torch.storage._load_from_bytes: never allowed by a pattern, and when named exactly, the
-    nested checkpoint is read and checked like any other."""
+    torch.storage._load_from_bytes: allowed by default because the nested checkpoint is read and
+    checked like any other (a pattern still never allows it)."""
     torch = need_torch()
     marker = tmp_path / "MARKER"
     (tmp_path / "tensors.pkl").write_bytes(pickle.dumps({"w": torch.ones(3)}))
@@ -299,16 +299,66 @@ def test_plain_pickled_tensors_pass_once_load_from_bytes_is_named_and_its_bytes_
         proto(2) + call(global_("torch.storage", "_load_from_bytes"), binbytes(evil)) + b"."
     )
 
-    default = verdicts(engine(tmp_path, allowed=("torch.*",)))
-    named = verdicts(engine(tmp_path, allowed=("torch.storage._load_from_bytes",)))
+    default = verdicts(engine(tmp_path))
 
-    assert default["tensors.pkl"].status == "failed"
-    assert named["tensors.pkl"].status == "passed", render_verdict(named["tensors.pkl"])
-    report = render_verdict(named["evil.pkl"])
-    assert named["evil.pkl"].status == "failed"
+    assert default["tensors.pkl"].status == "passed", render_verdict(default["tensors.pkl"])
+    report = render_verdict(default["evil.pkl"])
+    assert default["evil.pkl"].status == "failed"
     assert "where: bytes passed to torch.storage._load_from_bytes at offset 35" in report
     assert "__builtin__.exec (GLOBAL at offset 2; called by REDUCE" in report
     assert not marker.exists()
+
+
+def test_standard_library_values_and_training_arguments_pass_by_default(tmp_path: Path) -> None:
+    import argparse
+    import datetime
+    import decimal
+
+    values = {
+        "when": datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.timezone.utc),
+        "day": datetime.date(2024, 5, 1),
+        "at": datetime.time(12, 30),
+        "took": datetime.timedelta(seconds=90),
+        "lr": decimal.Decimal("0.001"),
+        "epochs": range(10),
+        "args": argparse.Namespace(lr=0.1, epochs=3, name="run"),
+    }
+    for protocol in (0, 2, 4, 5):
+        (tmp_path / f"values-{protocol}.pkl").write_bytes(pickle.dumps(values, protocol=protocol))
+    results = verdicts(engine(tmp_path))
+    assert {name: verdict.status for name, verdict in results.items()} == dict.fromkeys(results, "passed"), {
+        name: render_verdict(verdict) for name, verdict in results.items() if verdict.status != "passed"
+    }
+
+
+def test_default_torch_nn_names_are_real_module_classes_and_only_those() -> None:
+    """Every default torch.nn name resolves, in the installed torch, to an nn.Module subclass
+    defined where it is named; what the old pattern let through (a module object reached as a
+    class-like name: torch.nn.modules.activation.F is torch.nn.functional) is refused."""
+    import importlib
+    import inspect
+
+    torch = need_torch()
+    from pytest_aisupply.rules.pickle_policy import DEFAULT_POLICY
+    from pytest_aisupply.rules.torch_nn_classes import TORCH_NN_CLASS_NAMES
+
+    missing = []
+    for dotted in sorted(TORCH_NN_CLASS_NAMES):
+        module_name, _, name = dotted.rpartition(".")
+        try:
+            value = getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError):
+            missing.append(dotted)  # a class an older or newer torch may not have
+            continue
+        assert inspect.isclass(value), dotted
+        assert issubclass(value, torch.nn.Module), dotted
+        assert value.__module__ == module_name, dotted
+    assert len(missing) < len(TORCH_NN_CLASS_NAMES) // 10, missing
+    activation = importlib.import_module("torch.nn.modules.activation")
+    assert inspect.ismodule(activation.F)
+    assert not DEFAULT_POLICY.allows("torch.nn.modules.activation.F")
+    assert not DEFAULT_POLICY.allows("torch.nn.modules.activation.F.relu")
+    assert DEFAULT_POLICY.allows("torch.nn.modules.linear.Linear")
 
 
 # --------------------------------------------------------------------------------------------

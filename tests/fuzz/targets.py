@@ -252,7 +252,18 @@ def run_artifact(data: bytes) -> bool:
     difference = first_difference(data)
     if difference is not None:
         raise PropertyFailure(f"the walker's fast path and general loop disagree: {difference[:2000]}")
+    _check_unpickler_oracle(data)
     return finding
+
+
+def _check_unpickler_oracle(data: bytes) -> None:
+    """CPython's unpickler (with recording stubs) reading the bytes from offset 0 resolves and
+    calls nothing the walker does not report."""
+    from helpers.recording_unpickler import uncovered
+
+    missing = uncovered(data)
+    if missing is not None:
+        raise PropertyFailure(f"the walker reports less than CPython's unpickler: {missing}")
 
 
 def run_sniff(data: bytes) -> bool:

@@ -179,3 +179,41 @@ def test_npy_dtypes_that_numpy_reads_as_objects_are_findings(descr: str) -> None
     facts = analyze_bytes(_npy(descr))  # numpy unpickles the data of these; the reader saw plain data
     check_facts(facts)
     assert facts.pickles or facts.problems
+
+
+#: Inputs the differential fuzz run found: a GLOBAL line read past the end of a FRAME. C's
+#: unpickler reads it from its read-ahead buffer and then the file, and imported names the
+#: walker (which reads the bytes in order) never sees; the walker now stops there, undecided.
+_FRAME_STRADDLES = [
+    (b"\x80\x04\x95\x14\x00\x00\x00\x00\x00\x00\x00cbuiltiny8\xc3\xc4\xa9\xd4(\xee\x98\xda\x92\xbcs\nexec\n(\x8c3"),
+    (
+        b"\x80\x04\x95\x14\x00\x00\x00\x00\x00\x00\x00cbuidtins\nex\x04"
+        b"\x95\x14\x00\x00\x00\x00\x00\x00\x00cbuidtins\nex\x04\x95\x14"
+        b"\x00\x00\x00\x00\x00\x00\x00cbuidtins\nex\x04\x95\x14\x00\x00"
+        b"\x00\x00\x00\x00\x00cbuidtins\nex\x04\x95\x14\x00\x00\x00\x00"
+        b"\x00\x00\x00c"
+    ),
+    (
+        b"\x80\x04\x95\x14\x00\x00\x00\x00\x00\x00\x00cbuiltins.exe"
+        b"c\n(\x8c3open('/tma = [a = ["
+        b"a = \x00\x00\x00\x00\x00\x00cbuiltins.exec"
+        b"\n(\x8c3open('/tma = [a = [a"
+        b" = \x00"
+    ),
+    (
+        b"\x80\x04\x95\x14\x00\x00\x00\x00\x00\x00\x00cbuiltins\nexe"
+        b"builtins\nexebuiltins\nexe"
+        b"builtins\nexebuiltins\nexe"
+        b"builtins\nexebuiltins\nexe"
+        b"buil"
+    ),
+]
+
+
+@pytest.mark.parametrize("data", _FRAME_STRADDLES)
+def test_a_line_read_past_a_frame_is_undecided_and_covers_the_unpickler(data: bytes) -> None:
+    from helpers.recording_unpickler import uncovered, walker_reading
+
+    assert walker_reading(data).undecided
+    assert uncovered(data) is None
+    assert run("pickle", data)  # a finding

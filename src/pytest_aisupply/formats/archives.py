@@ -169,6 +169,7 @@ def _check_structure(
             )
     spans: list[tuple[int, int, str]] = []
     directory_start = getattr(archive, "start_dir", None)
+    _check_end_record(raw, directory_start, ctx)
     for info in infos:
         where = f"{info.filename} inside the zip"
         raw.seek(info.header_offset)
@@ -224,6 +225,37 @@ def _check_structure(
     return broken
 
 
+def _check_end_record(raw: IO[bytes], directory_start: int | None, ctx: ReadContext) -> None:
+    """Where zip readers disagree on the central directory. ``zipfile`` takes the one that ends
+    right before the end record and shifts every offset by the bytes in front of the archive
+    (Lib/zipfile.py, ``_RealGetContents``: ``concat``); torch's reader (miniz,
+    ``mz_zip_reader_read_central_dir``) takes the offset the end record gives, unshifted. When the
+    two differ, each reads its own members. Bytes after the end record and its comment are read
+    by neither, and are where a second archive or record hides."""
+    size = raw.seek(0, io.SEEK_END)
+    raw.seek(max(0, size - 22 - (1 << 16)))
+    tail_start = raw.tell()
+    tail = raw.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return
+    record = tail[at : at + 22]
+    given = struct.unpack("<I", record[16:20])[0]
+    comment_length = struct.unpack("<H", record[20:22])[0]
+    end = tail_start + at + 22 + comment_length
+    if given != 0xFFFFFFFF and directory_start is not None and given != directory_start:
+        ctx.add_problem(
+            f"the end record places the central directory at offset {given}, but it lies at {directory_start}: "
+            "torch.load reads the one at the given offset and zipfile (numpy, pandas, Keras) the other, so "
+            "the loaders see different members"
+        )
+    if end < size:
+        ctx.add_problem(
+            f"{size - end} bytes follow the zip's end record and comment: readers that search for the end "
+            "record differently see different archives"
+        )
+
+
 def _check_storage(member: IO[bytes], size: int, where: str, ctx: ReadContext) -> None:
     """Tensor storages are raw bytes; only a complete pickle hidden in one is worth a finding."""
     head = member.read(2)
@@ -250,7 +282,7 @@ class TarReader:
     artifact = True
 
     def sniff(self, head: bytes, size: int | None) -> bool:
-        return len(head) >= 262 and head[257:262] == b"ustar"
+        return (len(head) >= 262 and head[257:262] == b"ustar") or _v7_tar_header(head)
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
         count = 0
@@ -276,6 +308,26 @@ class TarReader:
             ctx.add_problem(f"tar archive cannot be read: {exc}")
         if names >= _LEGACY_TAR_MEMBERS:
             ctx.set_label("pytorch-legacy-tar")
+
+
+def _v7_tar_header(head: bytes) -> bool:
+    """A tar header without the ``ustar`` magic (the V7 format), which ``tarfile`` (and so
+    ``torch.load``'s legacy tar reader and ``pandas.read_pickle`` of a ``.tar``) opens all the
+    same: recognised, as ``tarfile.TarInfo.frombuf`` checks it, by its header checksum."""
+    if len(head) < 512 or not any(head[:512]):
+        return False
+    field = head[148:156]
+    if field[:1] in (b"\x80", b"\xff"):
+        return False  # a base-256 checksum: tarfile accepts it, but no writer makes one
+    text = field.split(b"\0", 1)[0].strip()
+    try:
+        checksum = int(text.decode("ascii") or "0", 8)
+    except ValueError:
+        return False
+    block = head[:148] + b"        " + head[156:512]
+    unsigned = sum(block)
+    signed = sum(byte - 256 if byte > 127 else byte for byte in block)
+    return checksum in (unsigned, signed)
 
 
 class UninspectableArchiveReader:

@@ -14,6 +14,11 @@ class TruncatedError(Exception):
     """The stream ended before a value it announced."""
 
 
+class LineTooLongError(TruncatedError):
+    """A text line ran past the reader's limit: the stream may well go on (it was not cut short),
+    so what follows is unknown rather than absent."""
+
+
 class ByteReader:
     """Reads a binary stream through a small buffer and tracks the absolute offset.
 
@@ -174,7 +179,7 @@ class ByteReader:
             if consumed + end - self._pos > limit:
                 # Stop exactly at the limit: where a reading stops must not depend on buffering.
                 self._pos += limit - consumed
-                raise TruncatedError(f"text line starting at offset {start} is longer than {limit} bytes")
+                raise LineTooLongError(f"text line starting at offset {start} is longer than {limit} bytes")
             piece = self._buf[self._pos : end]
             if len(kept) < keep:
                 kept += piece[: keep - len(kept)]

@@ -9,10 +9,12 @@ Readers know nothing of rules or pytest.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import os
 import stat
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +22,15 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from ..limits import Limits, cap_hint
 from .bytestream import ByteReader
-from .pickle import PickleStream, read_pickle
+from .pickle import PickleStream, reaches_code, read_pickle, stops_at_once
 
 HEAD_SIZE = 4096
+#: A stream that cannot seek (a decompressed stream, a tar member) keeps at most this many bytes
+#: that the pickle probe read past the head, to replay them to the reader; a probe that needs more
+#: is undecided (fails closed).
+PROBE_REPLAY_CAP = 16 << 20
+#: How far from the end of a file zip readers look for the end of central directory record.
+_ZIP_TAIL = 22 + (1 << 16)
 
 
 @runtime_checkable
@@ -143,6 +151,10 @@ class ReadContext:
         self.decompressed = 0
         #: The format of a whole file that is not an artifact (text, png ...), for the facts.
         self.not_artifact: str | None = None
+        #: Opcodes read in payloads nested in pickle streams (all of the file's together), for the cap.
+        self.nested_opcodes = 0
+        #: Content hashes of the nested payloads already read.
+        self.nested_digests: set[bytes] = set()
 
     @property
     def where(self) -> str:
@@ -198,18 +210,35 @@ class ReadContext:
 
     def read_stream(self, raw: BinaryIO, size: int | None) -> str | None:
         head = raw.read(HEAD_SIZE)
-        if _seekable(raw):
+        seekable = _seekable(raw)
+        reader = pick_reader(self.readers, head, size)
+        probe: PickleStream | None = None
+        replay = b""
+        if reader is None or reader.name != "pickle":
+            # Every loader that unpickles reads from byte 0 whatever the bytes look like.
+            probe, replay = probe_pickle(raw, head, size, seekable, self.limits.max_pickle_opcodes)
+        if seekable:
             raw.seek(0)
             stream: BinaryIO = raw
         else:
-            stream = io.BufferedReader(_Prefixed(head, raw), buffer_size=1 << 16)
-        reader = pick_reader(self.readers, head, size)
-        if reader is not None and reader.name != "pickle":
-            prefix = importing_pickle_prefix(head)
-            if prefix is not None:
-                self.add_pickle(prefix, f"the first bytes also form a pickle stream (a {reader.name} polyglot)")
-                if not reader.artifact:
-                    return "pickle-polyglot"
+            stream = io.BufferedReader(_Prefixed(head + replay, raw), buffer_size=1 << 16)
+        if probe is not None and reaches_code(probe):
+            pickle_reader = next((item for item in self.readers if item.name == "pickle"), None)
+            if reader is not None:
+                self.add_problem(
+                    f"the content looks like {reader.name}, yet pickle loaders (pickle.load, torch.load, "
+                    "joblib.load, pandas.read_pickle) read it from its first byte as a pickle stream that imports "
+                    "globals: a pickle polyglot"
+                )
+            note = f"the first bytes also form a pickle stream (a {reader.name} polyglot)" if reader else ""
+            if (reader is not None and reader.artifact) or pickle_reader is None:
+                self.add_pickle(probe, note)
+            if reader is None or not reader.artifact:
+                if pickle_reader is not None:
+                    recorded = len(self.facts.pickles)
+                    pickle_reader.read(stream, size, self)
+                    self._note_streams(recorded, note)
+                return "pickle-polyglot" if reader is not None else (self.label or "pickle")
         if reader is None:
             if not head:
                 if size:
@@ -221,9 +250,110 @@ class ReadContext:
         if not reader.artifact:
             if not self._where and head:
                 self.not_artifact = reader.name
+            if seekable and size and self._zip_at_end(stream, head, size, reader.name):
+                return self.label or "zip"
             return None
         reader.read(stream, size, self)
         return self.label or reader.name
+
+    def _note_streams(self, recorded: int, note: str) -> None:
+        """Give the streams recorded here since ``recorded`` the polyglot note."""
+        pickles = self.facts.pickles
+        for index in range(recorded, len(pickles)):
+            if note and not pickles[index].note and pickles[index].where == self.where:
+                pickles[index] = dataclasses.replace(pickles[index], note=note)
+
+    def _zip_at_end(self, raw: BinaryIO, head: bytes, size: int, looks: str) -> bool:
+        """A zip archive whose end record closes a file that looks like something else: zip
+        readers (``zipfile``, so ``pandas.read_pickle`` of a ``.zip``) find it from the end and
+        ignore what comes before it, so its members are read and the polyglot is a problem."""
+        if size <= len(head):
+            tail = head
+        else:
+            raw.seek(max(0, size - _ZIP_TAIL))
+            tail = raw.read(_ZIP_TAIL)
+        if b"PK\x05\x06" not in tail or not _zipfile_opens(raw):
+            return False
+        zip_reader = next((item for item in self.readers if item.name == "zip"), None)
+        if zip_reader is None:
+            return False
+        self.add_problem(
+            f"the content looks like {looks}, yet a zip archive ends it: zip readers open the archive "
+            "and ignore the bytes before it (a zip polyglot)"
+        )
+        raw.seek(0)
+        zip_reader.read(raw, size, self)
+        return True
+
+
+def probe_pickle(
+    raw: BinaryIO, head: bytes, size: int | None, seekable: bool, max_opcodes: int
+) -> tuple[PickleStream, bytes]:
+    """Read the bytes from offset 0 as the unpickler would, for as long as it would read them:
+    from the head alone when it decides there (text and media stop at their first bytes), on
+    through the rest of the stream otherwise. Returns the stream and, for a stream that cannot
+    seek, the bytes read past the head (to replay them)."""
+    # No loader that reads a file from its first byte resolves persistent ids there (torch's
+    # legacy format has them in its fourth stream only, and its zip and tar forms are not read so).
+    if stops_at_once(head):
+        return PickleStream(start=0, error="the first byte is no opcode an unpickler starts with"), b""
+    stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)), max_opcodes=max_opcodes, persistent=False)
+    cut = stream.error is not None and stream.error.startswith("truncated") and not stream.undecided
+    more = len(head) >= HEAD_SIZE and (size is None or size > len(head))
+    if not cut or not more or reaches_code(stream):
+        return stream, b""
+    if seekable:
+        raw.seek(0)
+        return read_pickle(ByteReader(raw, size=size), max_opcodes=max_opcodes, persistent=False), b""
+    tee = _Tee(head, raw, PROBE_REPLAY_CAP)
+    stream = read_pickle(ByteReader(tee, size=size), max_opcodes=max_opcodes, persistent=False)  # type: ignore[arg-type]
+    if tee.overflowed and not stream.complete:
+        stream.undecided = True
+        stream.error = f"the pickle probe needs more than {PROBE_REPLAY_CAP} bytes of a stream that cannot seek"
+    return stream, bytes(tee.extra)
+
+
+def _zipfile_opens(raw: BinaryIO) -> bool:
+    """Whether ``zipfile`` (and so pandas, numpy's npz, Keras) opens the bytes as an archive: an
+    end-record signature inside text or a shared object is no archive unless it does."""
+    raw.seek(0)
+    try:
+        with zipfile.ZipFile(raw) as archive:
+            archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        return False
+    return True
+
+
+class _Tee(io.RawIOBase):
+    """The head, then the rest of a stream, keeping a copy of the rest (up to a cap)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO, cap: int) -> None:
+        self._head = head
+        self._rest = rest
+        self._cap = cap
+        self.extra = bytearray()
+        self.overflowed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            data, self._head = self._head, b""
+            return data
+        room = self._cap - len(self.extra)
+        if room <= 0:
+            self.overflowed = True
+            return b""
+        data = self._rest.read(min(size if size >= 0 else room, room))
+        self.extra += data
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def pick_reader(readers: Sequence[FormatReader], head: bytes, size: int | None) -> FormatReader | None:
@@ -241,22 +371,24 @@ def sniff_path(path: Path, readers: Sequence[FormatReader]) -> tuple[str | None,
     with handle:
         size = info.st_size
         head = handle.read(HEAD_SIZE)
-    if not head:
-        return None, False
-    reader = pick_reader(readers, head, size)
-    if reader is None:
-        return "unknown", True
-    if not reader.artifact and importing_pickle_prefix(head) is not None:
-        return "pickle-polyglot", True
+        if not head:
+            return None, False
+        reader = pick_reader(readers, head, size)
+        if reader is None:
+            return "unknown", True
+        if reader.artifact:
+            return reader.name, True
+        probe, _ = probe_pickle(handle, head, size, True, Limits().max_pickle_opcodes)
+        if reaches_code(probe):
+            return "pickle-polyglot", True
+        if size > len(head):
+            handle.seek(max(0, size - _ZIP_TAIL))
+            tail = handle.read(_ZIP_TAIL)
+        else:
+            tail = head
+        if b"PK\x05\x06" in tail and _zipfile_opens(handle):
+            return "zip", True
     return reader.name, reader.artifact
-
-
-def importing_pickle_prefix(head: bytes) -> PickleStream | None:
-    """The pickle stream that the first bytes form, if they form a complete one that imports a
-    global: files that are also valid images, tars or GGUF headers must not hide one (the
-    unpickler ignores whatever follows STOP)."""
-    stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)))
-    return stream if stream.complete and stream.imports else None
 
 
 def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | None = None) -> ArtifactFacts:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final, Union
 
 from ..limits import Limits, cap_hint
-from .bytestream import ByteReader, TruncatedError
+from .bytestream import ByteReader, LineTooLongError, TruncatedError
 
 #: Highest pickle protocol this reader knows; a PROTO opcode above it is a structural problem.
 HIGHEST_PROTOCOL: Final = 5
@@ -57,9 +57,28 @@ _TRACKED_ITEMS: Final = 64
 _MAX_USES: Final = 1024
 _MAX_HAZARDS: Final = 64
 _JOBLIB_WRAPPER_MODULES: Final = frozenset({"joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle"})
-_DTYPE_DESCR_SIZE = re.compile(r"[A-Za-z]+([0-9]+)\Z")
-_INT_LINE = re.compile(rb"[-+]?[0-9]+\Z")
-_LONG_LINE = re.compile(rb"[-+]?[0-9]+L?\Z")
+#: numpy's type strings: a byte order, a kind or type character, a count, a datetime unit.
+_DTYPE_TYPESTR = re.compile(r"[<>|=]?([?bBhHiIlLqQpPefdgFDGMmOSUVauc])([0-9]*)(?:\[[0-9]*[A-Za-z]+\])?\Z")
+#: Element sizes of numpy's one-character type codes on 64-bit Linux, macOS and Windows alike
+#: where they agree; 'l'/'L' (8 bytes, but 4 on Windows) are in the next table's fallback.
+_DTYPE_CHAR_SIZES: Final = {
+    "?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "q": 8, "Q": 8, "p": 8, "P": 8,
+    "e": 2, "f": 4, "d": 8, "g": 16, "F": 8, "D": 16, "G": 32, "M": 8, "m": 8, "O": 8, "c": 1,
+}  # fmt: skip
+#: Bytes per count unit of a sized type string ('<f8', 'U10' is ten 4-byte characters).
+_DTYPE_KIND_UNITS: Final = {"b": 1, "i": 1, "u": 1, "f": 1, "c": 1, "S": 1, "a": 1, "V": 1, "U": 4, "M": 1, "m": 1}
+#: Sized type names ('float64', 'int8'): the number is in bits.
+_DTYPE_NAME_BITS = re.compile(r"(?:bool|int|uint|float|complex)(8|16|32|64|128|256)\Z")
+_DTYPE_NAMES: Final = {"bool": 1, "float": 8, "complex": 16, "double": 8, "single": 4, "half": 2, "byte": 1,
+                       "ubyte": 1, "short": 2, "ushort": 2, "intc": 4, "uintc": 4, "longlong": 8, "ulonglong": 8,
+                       "intp": 8, "uintp": 8, "bool_": 1}  # fmt: skip
+_DTYPE_OBJECT_NAMES: Final = frozenset({"O", "O8", "object", "object_"})
+#: Longest numeric text line (INT, LONG, FLOAT, PUT, GET) whose value is computed; the unpickler
+#: reads any length (``I000...0001``), so a longer one is read to its end and its value is unknown.
+_NUMBER_CHARS: Final = 4096
+#: What C's ``isspace`` skips before a number (``strtol``) and ``PyLong_FromString`` around one.
+_SSIZE_MAX: Final = (1 << 63) - 1
+_C_SPACE: Final = b" \t\n\x0b\x0c\r"
 
 #: Module names the unpickler maps (Python 2 names, C accelerator modules) to the one whose
 #: behaviour the walker knows.
@@ -100,6 +119,12 @@ _NAMESPACE_ATTRIBUTES: Final = frozenset({"__dict__", "__globals__", "__builtins
 
 class PickleStructureError(Exception):
     """The bytes are not a well-formed pickle stream."""
+
+
+class PickleUndecidedError(PickleStructureError):
+    """The walker stopped where the unpickler may go on (a cap, a line longer than the walker
+    reads, frames whose reading depends on the unpickler's buffering): what follows is unknown,
+    so a stream that ends this way counts as one that may reach code."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +205,11 @@ class PickleStream:
     persistent_ids: int = 0
     first_value: int | None = None
     error: str | None = None
+    #: The reading stopped where the unpickler may go on (see PickleUndecidedError).
+    undecided: bool = False
+    #: Offset of the first array data joblib's unpickler skips (None: it skips nothing); other
+    #: loaders read those bytes as opcodes.
+    joblib_skip_at: int | None = None
     #: The stream's bytes, when it is at most RAW_COPY_CAP long (for explanations).
     raw: bytes | None = None
 
@@ -317,14 +347,29 @@ class _Dtype:
 
     @property
     def has_objects(self) -> bool:
-        return self.descr.startswith("O") or bool(self.flags & 1)  # NPY_ITEM_HASOBJECT
+        return self.descr.lstrip("<>|=") in _DTYPE_OBJECT_NAMES or bool(self.flags & 1)  # NPY_ITEM_HASOBJECT
 
     @property
     def itemsize(self) -> int | None:
-        if self.elsize > 0:
-            return self.elsize
-        match = _DTYPE_DESCR_SIZE.match(self.descr)
-        return int(match.group(1)) if match else None
+        """``dtype.itemsize`` as numpy computes it from the descr (None when the walker does not
+        know the descr). The element size in the pickled state counts only for unsized flexible
+        types ('S', 'U', 'V'): numpy's ``arraydescr_setstate`` ignores it for the others."""
+        descr = self.descr
+        named = _DTYPE_NAME_BITS.match(descr)
+        if named:
+            return int(named.group(1)) // 8
+        if descr in _DTYPE_NAMES:
+            return _DTYPE_NAMES[descr]
+        match = _DTYPE_TYPESTR.match(descr)
+        if match is None:
+            return None
+        kind, count = match.group(1), match.group(2)
+        if count:
+            unit = _DTYPE_KIND_UNITS.get(kind)
+            return None if unit is None else int(count) * unit
+        if kind in "SUVa":
+            return self.elsize if self.elsize > 0 else None
+        return _DTYPE_CHAR_SIZES.get(kind)
 
 
 class _Instance:
@@ -472,14 +517,25 @@ class _Memo:
 class _Shared:
     """State shared by a stream and the streams nested in it (joblib object arrays)."""
 
-    def __init__(self, stream: PickleStream, max_opcodes: int) -> None:
+    def __init__(self, stream: PickleStream, max_opcodes: int, persistent: bool = True) -> None:
         self.stream = stream
         self.max_opcodes = max_opcodes
+        #: Whether the unpickler has a persistent_load (torch's legacy main stream does; pickle.load,
+        #: joblib and pandas do not, and stop at a persistent id).
+        self.persistent = persistent
         self.seen_imports: set[tuple[str, str]] = set()
         self.seen_uses: set[tuple[str, str, str]] = set()
         self.kept_bytes = 0
         #: Whether an unpickling callable has been pushed: only then are bytes payloads kept.
         self.unpickler_seen = False
+        #: Whether joblib's NumpyArrayWrapper was imported: a BUILD may then be followed by array data.
+        self.joblib_wrapper_seen = False
+        #: End of the last frame opened (C's unpickler reads a line or an argument that runs past
+        #: it from its read-ahead buffer and the file in an order of its own).
+        self.frame_end: int | None = None
+        #: Bytes payloads already handed to an unpickling callable (by identity: a memo GET
+        #: hands the same payload again, and it is read once).
+        self.nested_ids: set[int] = set()
 
     def add_import(self, value: _Global, opcode: str, offset: int) -> None:
         key = (value.dotted, value.via)
@@ -488,6 +544,8 @@ class _Shared:
             self.stream.imports.append(PickleImport(value.module, value.name, opcode, offset, value.via))
         if value.canonical in UNPICKLING_CALLABLES:
             self.unpickler_seen = True
+        if value.name == "NumpyArrayWrapper" and value.module in _JOBLIB_WRAPPER_MODULES:
+            self.joblib_wrapper_seen = True
 
     def add_use(self, dotted: str, action: str, opcode: str, offset: int) -> None:
         key = (dotted, action, opcode)
@@ -508,31 +566,120 @@ def _decode_line(raw: bytes, what: str, offset: int) -> str:
         raise PickleStructureError(f"{what} at offset {offset} is not UTF-8") from exc
 
 
+def _c_string(line: bytes) -> bytes:
+    """The line as C code sees it: the unpickler copies it NUL-terminated, so a NUL ends it."""
+    nul = line.find(b"\0")
+    return line if nul < 0 else line[:nul]
+
+
+def _strtol_value(line: bytes) -> int | None:
+    """``strtol(line, &end, 0)`` when it consumes the whole C string (as ``load_int`` in
+    Modules/_pickle.c requires: ``*endptr`` must be the newline or the NUL), else None."""
+    text = _c_string(line)
+    start = 0
+    while start < len(text) and text[start] in _C_SPACE:
+        start += 1
+    sign = 1
+    if start < len(text) and text[start] in b"+-":
+        sign = -1 if text[start] == 0x2D else 1
+        start += 1
+    lowered = text[start : start + 2].lower()
+    digits = text[start:]
+    base = 10
+    if lowered == b"0x" and len(text) > start + 2:
+        base, digits = 16, text[start + 2 :]
+    elif lowered == b"0b" and len(text) > start + 2:  # glibc 2.38+ in C2x mode
+        base, digits = 2, text[start + 2 :]
+    elif lowered[:1] == b"0":
+        base = 8
+    allowed = b"0123456789abcdefABCDEF"[: base if base <= 10 else 10 + (base - 10) * 2]
+    if not digits or any(byte not in allowed for byte in digits):
+        return None
+    return sign * int(digits.decode("ascii"), base)
+
+
+def _pylong_value(line: bytes, base: int) -> int | None:
+    """``PyLong_FromString(line, NULL, base)``: Python's int() syntax (underscores, whitespace,
+    ``0x``/``0o``/``0b`` for base 0) over the C string; None when it raises."""
+    text = _c_string(line)
+    if any(byte > 0x7F for byte in text):
+        return None
+    try:
+        return int(text.decode("ascii"), base)
+    except ValueError:
+        return None
+
+
+def _number_line(reader: ByteReader, offset: int, what: str) -> bytes | None:
+    """A numeric text line; None when it is longer than the walker evaluates (it is still read
+    to its end, as the unpickler reads it)."""
+    line = reader.read_line(_NUMBER_CHARS + 1, MAX_LINE_BYTES)
+    if not line:
+        raise PickleStructureError(f"empty {what} argument at offset {offset}")
+    return line if len(line) <= _NUMBER_CHARS else None
+
+
+def _c_float_ok(line: bytes) -> bool:
+    """What ``load_float`` accepts: ``PyOS_string_to_double`` up to the NUL or the newline. The
+    walker accepts a superset (Python's float() syntax), which only ever reads further."""
+    text = _c_string(line)
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 _DEFAULT_MAX_OPCODES: Final = Limits.max_pickle_opcodes
 
 
-def read_pickle(reader: ByteReader, *, max_opcodes: int = _DEFAULT_MAX_OPCODES, fast: bool = True) -> PickleStream:
+def read_pickle(
+    reader: ByteReader,
+    *,
+    max_opcodes: int = _DEFAULT_MAX_OPCODES,
+    fast: bool = True,
+    joblib: bool = True,
+    persistent: bool = True,
+) -> PickleStream:
     """Read one pickle stream from the reader's position up to and including its STOP opcode.
 
     Structural problems, and more than ``max_opcodes`` opcodes, end the reading and are recorded
     in ``error``; the reader is then left somewhere inside the stream. ``fast=False`` reads every
     opcode through the general loop alone (the reference the fast path is tested against).
+    ``joblib=False`` reads the stream as ``pickle.load`` does: array data that joblib's unpickler
+    would skip after a NumpyArrayWrapper is read as opcodes. ``persistent=False`` stops at a
+    persistent id, as an unpickler without ``persistent_load`` does.
     """
     stream = PickleStream(start=reader.offset)
     reader.start_capture(RAW_COPY_CAP)
+    shared = _Shared(stream, max_opcodes, persistent)
     try:
-        _walk(reader, stream, _Shared(stream, max_opcodes), fast=fast)
+        _walk(reader, stream, shared, joblib=joblib, fast=fast)
     # Distinct names for the exceptions: mypyc types a name by its first binding.
     except PickleStructureError as broken:
         stream.error = str(broken)
+        stream.undecided = isinstance(broken, PickleUndecidedError) or _past_frame(reader, shared)
     except TruncatedError as cut:
         stream.error = f"truncated: {cut}"
+        stream.undecided = isinstance(cut, LineTooLongError) or _past_frame(reader, shared)
     stream.raw = reader.stop_capture()
     return stream
 
 
+def _past_frame(reader: ByteReader, shared: _Shared) -> bool:
+    """Whether the opcode that failed read past the end of a frame: C's unpickler reads such an
+    opcode differently (from its read-ahead buffer, then the file), so where it goes is unknown."""
+    frame_end = shared.frame_end
+    return frame_end is not None and reader.offset > frame_end
+
+
 def read_pickles(
-    reader: ByteReader, *, max_streams: int = 64, max_opcodes: int = _DEFAULT_MAX_OPCODES, fast: bool = True
+    reader: ByteReader,
+    *,
+    max_streams: int = 64,
+    max_opcodes: int = _DEFAULT_MAX_OPCODES,
+    fast: bool = True,
+    joblib: bool = True,
 ) -> tuple[list[PickleStream], int | None]:
     """Read consecutive pickle streams (as torch's legacy format and hidden payloads have them).
 
@@ -543,15 +690,31 @@ def read_pickles(
     streams: list[PickleStream] = []
     while len(streams) < max_streams:
         start = reader.offset
-        stream = read_pickle(reader, max_opcodes=max_opcodes, fast=fast)
+        stream = read_pickle(reader, max_opcodes=max_opcodes, fast=fast, joblib=joblib)
         if streams and not stream.complete:
-            if stream.imports:
+            if reaches_code(stream):
                 streams.append(stream)
             return streams, start
         streams.append(stream)
         if not stream.complete or reader.at_eof():
             return streams, None
     return streams, None if reader.at_eof() else reader.offset
+
+
+def _importable(module: str) -> bool:
+    """Whether the import system can resolve the module name to a module: dotted identifiers
+    (a name like ``ol1,col2``, which a CSV header spells after a GLOBAL opcode, is no module)."""
+    return all(part.isidentifier() for part in module.split("."))
+
+
+def reaches_code(stream: PickleStream) -> bool:
+    """Whether an unpickler reading the stream would import a global (and so could call one)
+    before it stops, or the walker cannot tell (it stopped where the unpickler may go on).
+
+    This decides whether bytes are a pickle for the rules, whatever else they look like."""
+    if stream.undecided:
+        return True
+    return any(item.module.startswith("<") or _importable(item.module) for item in stream.imports)
 
 
 def _is_joblib_wrapper(value: object) -> bool:
@@ -581,14 +744,20 @@ def _joblib_array_layout(state: object, offset: int) -> tuple[int, bool, bool]:
     if not isinstance(dtype, _Dtype):
         raise unknown("dtype")
     if dtype.has_objects:
+        if dtype.descr.lstrip("<>|=") not in _DTYPE_OBJECT_NAMES and not dtype.descr.lstrip("<>|=").startswith("V"):
+            raise unknown("dtype flags (objects claimed for a plain type)")
         return 0, True, False
     itemsize = dtype.itemsize
     if itemsize is None:
         raise unknown("element size")
+    # joblib reads a padding byte whenever the attribute is not None, whatever its value.
     alignment = state.items.get("numpy_array_alignment_bytes", _NONE)
-    if not isinstance(alignment, (int, _NoneValue)):
+    if alignment is _OPAQUE:
         raise unknown("alignment")
-    return math.prod(shape) * itemsize, False, isinstance(alignment, int)
+    count = math.prod(shape)
+    if count >= 1 << 63:  # joblib multiplies the dimensions as int64, which wraps
+        raise unknown("shape (its element count overflows int64)")
+    return count * itemsize, False, alignment is not _NONE
 
 
 def _describe_value(value: object) -> str:
@@ -985,7 +1154,11 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
         if name in UNPICKLING_CALLABLES:
             payload = first
             if isinstance(payload, _Bytes) and payload.data is not None:
-                shared.stream.nested.append(NestedPayload(func.dotted, payload.offset, payload.length, payload.data))
+                if id(payload) not in shared.nested_ids:
+                    shared.nested_ids.add(id(payload))
+                    shared.stream.nested.append(
+                        NestedPayload(func.dotted, payload.offset, payload.length, payload.data)
+                    )
             elif isinstance(payload, _Bytes):
                 hazard(
                     f"passes {payload.length} bytes (from offset {payload.offset}) to {func.dotted}, which "
@@ -1055,12 +1228,15 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             if reader.offset != frame_end:
                 raise PickleStructureError(f"joblib array data inside a pickle frame at offset {reader.offset}")
             frame_end = None
+            shared.frame_end = None
         if has_objects:
             nested = PickleStream(start=reader.offset)
             _walk(reader, nested, shared, joblib=False, fast=fast)
             stream.opcodes += nested.opcodes
             stream.persistent_ids += nested.persistent_ids
             return
+        if stream.joblib_skip_at is None:
+            stream.joblib_skip_at = reader.offset
         if padded:
             reader.skip(reader.read(1)[0])
         reader.skip(size)
@@ -1087,15 +1263,16 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
         op_offset = reader.offset
         if frame_end is not None and op_offset >= frame_end:
             if op_offset > frame_end:
-                raise PickleStructureError(f"opcode straddles the end of a frame at offset {frame_end}")
+                raise PickleUndecidedError(f"opcode straddles the end of a frame at offset {frame_end}")
             frame_end = None
+            shared.frame_end = None
         read_op = reader.read_byte()
         if read_op is None:
             raise TruncatedError(f"no STOP opcode before the end of the data (offset {op_offset})")
         op = read_op
         stream.opcodes += 1
         if stream.opcodes > shared.max_opcodes:
-            raise PickleStructureError(
+            raise PickleUndecidedError(
                 f"more than {shared.max_opcodes} opcodes ({cap_hint('max_pickle_opcodes')}); the rest of the "
                 f"stream from offset {op_offset} is not read"
             )
@@ -1154,25 +1331,33 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
                 raise PickleStructureError(f"negative LONG4 length at offset {op_offset}")
             reader.skip(length)
             stack.append(_OPAQUE)
-        elif op == 0x49:  # INT
-            line = reader.read_line(64, 64)
-            if line in (b"00", b"01"):  # protocol 0 booleans
+        elif op == 0x49:  # INT: strtol(base 0), else PyLong_FromString(base 0), as load_int
+            number_line = _number_line(reader, op_offset, "INT")
+            if number_line is None:
                 stack.append(_OPAQUE)
-            elif _INT_LINE.match(line):
-                stack.append(int(line))
             else:
-                raise PickleStructureError(f"bad INT argument at offset {op_offset}")
-        elif op == 0x4C:  # LONG
-            line = reader.read_line(MAX_LINE_BYTES, MAX_LINE_BYTES)
-            if not _LONG_LINE.match(line):
-                raise PickleStructureError(f"bad LONG argument at offset {op_offset}")
+                number = _strtol_value(number_line)
+                if number is None:
+                    number = _pylong_value(number_line, 0)
+                    if number is None:
+                        raise PickleStructureError(f"bad INT argument at offset {op_offset}")
+                    stack.append(number)
+                elif len(number_line) == 2 and number in (0, 1):  # protocol 0 booleans
+                    stack.append(_OPAQUE)
+                else:
+                    stack.append(number)
+        elif op == 0x4C:  # LONG: a trailing 'L' dropped, then PyLong_FromString(base 0)
+            number_line = _number_line(reader, op_offset, "LONG")
+            if number_line is not None:
+                if number_line.endswith(b"L"):
+                    number_line = number_line[:-1]
+                if _pylong_value(number_line, 0) is None:
+                    raise PickleStructureError(f"bad LONG argument at offset {op_offset}")
             stack.append(_OPAQUE)
         elif op == 0x46:  # FLOAT
-            line = reader.read_line(64, 64)
-            try:
-                float(line)
-            except ValueError as bad_float:
-                raise PickleStructureError(f"bad FLOAT argument at offset {op_offset}") from bad_float
+            number_line = _number_line(reader, op_offset, "FLOAT")
+            if number_line is not None and not _c_float_ok(number_line):
+                raise PickleStructureError(f"bad FLOAT argument at offset {op_offset}")
             stack.append(_OPAQUE)
         elif op == 0x53:  # STRING: quoted repr, escapes decoded
             keep = KEPT_STRING_CHARS + 3
@@ -1194,6 +1379,8 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             else:
                 stack.append(_OPAQUE)
         elif op in (0x63, 0x69):  # GLOBAL, INST
+            if op == 0x69 and not marks:  # load_inst looks for the MARK before reading its lines
+                raise PickleStructureError(f"no MARK on the stack for the opcode at offset {op_offset}")
             module = _decode_line(reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES), "module name", op_offset)
             name = _decode_line(reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES), "global name", op_offset)
             if not module or not name:
@@ -1227,30 +1414,37 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
         elif op == 0x95:  # FRAME
             length = int.from_bytes(reader.read(8), "little")
             if frame_end is not None:
-                raise PickleStructureError(f"a frame starts inside another frame at offset {op_offset}")
+                # C's unpickler takes a FRAME as a read-ahead hint and reads on across it; where
+                # the opcodes fall then depends on its buffering.
+                raise PickleUndecidedError(f"a frame starts inside another frame at offset {op_offset}")
             remaining = reader.remaining()
             if remaining is not None and length > remaining:
                 raise TruncatedError(f"frame at offset {op_offset} is longer than the data left")
             frame_end = reader.offset + length
+            shared.frame_end = frame_end
         elif op in (0x70, 0x71, 0x72):  # PUT, BINPUT, LONG_BINPUT
-            if op == 0x70:
-                line = reader.read_line(32, 32)
-                if not _INT_LINE.match(line):
+            if op == 0x70:  # PyLong_FromString(base 10), as load_put
+                number_line = _number_line(reader, op_offset, "PUT")
+                put_index = None if number_line is None else _pylong_value(number_line, 10)
+                if put_index is None:
                     raise PickleStructureError(f"bad PUT argument at offset {op_offset}")
-                index = int(line)
-                if index < 0:
+                if put_index < 0:
                     raise PickleStructureError(f"negative memo index at offset {op_offset}")
+                if put_index > _SSIZE_MAX:
+                    raise PickleStructureError(f"PUT argument at offset {op_offset} overflows")
+                index = put_index
             else:
                 index = int.from_bytes(reader.read(1 if op == 0x71 else 4), "little")
             memo_put(index)
         elif op == 0x94:  # MEMOIZE
             memo_put(memo.slots.count)
         elif op in (0x67, 0x68, 0x6A):  # GET, BINGET, LONG_BINGET
-            if op == 0x67:
-                line = reader.read_line(32, 32)
-                if not _INT_LINE.match(line):
+            if op == 0x67:  # PyLong_FromString(base 10), as load_get
+                number_line = _number_line(reader, op_offset, "GET")
+                get_index = None if number_line is None else _pylong_value(number_line, 10)
+                if get_index is None or get_index > _SSIZE_MAX:
                     raise PickleStructureError(f"bad GET argument at offset {op_offset}")
-                index = int(line)
+                index = get_index
             else:
                 index = int.from_bytes(reader.read(1 if op == 0x68 else 4), "little")
             memo_get(index)
@@ -1329,6 +1523,11 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             elif joblib and _is_joblib_wrapper(target):
                 joblib_array(state)
                 stack.append(_OPAQUE)
+            elif joblib and shared.joblib_wrapper_seen and isinstance(target, _Opaque):
+                raise PickleStructureError(
+                    f"BUILD at offset {op_offset} sets the state of an object the walker cannot identify in a "
+                    "joblib stream: if it is a NumpyArrayWrapper, joblib reads array data after it"
+                )
             elif isinstance(target, _Partial):
                 # functools.partial.__setstate__((func, args, kwargs, dict)) replaces the function.
                 new_func = state[0] if isinstance(state, tuple) and state else None
@@ -1348,6 +1547,8 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             if not items:
                 raise PickleStructureError(f"OBJ without a class at offset {op_offset}")
             stack.append(call(items[0], tuple(items[1:])))
+        elif op in (0x50, 0x51) and not shared.persistent:
+            raise PickleStructureError(f"persistent id at offset {op_offset} and no persistent_load to resolve it")
         elif op == 0x50:  # PERSID
             reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES)
             stream.persistent_ids += 1
@@ -1362,6 +1563,17 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             stack.append(pop())
         else:
             raise PickleStructureError(f"unknown opcode 0x{op:02x} at offset {op_offset}")
+
+
+#: Opcodes an unpickler can read first, on an empty stack and memo: pushes (EXT* from copyreg's
+#: registry included), PROTO and FRAME, and PERSID (an unpickler with persistent_load reads it).
+#: Any other first byte (most text, most media) stops every unpickler at offset 0, before any import.
+_FIRST_OPCODES: Final = frozenset(b"()]}NIJKLMFGSTUVXBCcP\x80\x82\x83\x84\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x95\x96\x97")
+
+
+def stops_at_once(head: bytes) -> bool:
+    """Whether every unpickler fails on the first byte (so the bytes are no pickle at all)."""
+    return not head or head[0] not in _FIRST_OPCODES
 
 
 def looks_like_pickle_start(head: bytes) -> bool:

@@ -7,12 +7,22 @@ may be a pickle, a torch zip, a compressed stream ...), at a location that names
 
 from __future__ import annotations
 
+import hashlib
 import io
-from typing import BinaryIO
+import tempfile
+from typing import IO, BinaryIO
 
 from .bytestream import ByteReader
 from .core import ReadContext
-from .pickle import TORCH_LEGACY_MAGIC, PickleStream, looks_like_pickle_start, read_pickle, read_pickles
+from .pickle import (
+    TORCH_LEGACY_MAGIC,
+    PickleStream,
+    looks_like_pickle_start,
+    reaches_code,
+    read_pickle,
+    read_pickles,
+    stops_at_once,
+)
 
 #: How far from the end of a file the end-of-central-directory record of a zip may start
 #: (22 bytes plus a comment of up to 64 KiB).
@@ -20,25 +30,77 @@ _ZIP_TAIL = 22 + (1 << 16)
 
 
 def record_stream(ctx: ReadContext, stream: PickleStream, note: str = "") -> None:
-    """Record a stream in the context, then read the bytes it hands to unpickling callables."""
+    """Record a stream in the context, then read the bytes it hands to unpickling callables.
+
+    Each distinct payload is read once per file (by content hash: the same bytes handed over
+    again, from the memo or a copy, add no work), and the opcodes of all nested readings count
+    against the file's opcode cap."""
     ctx.add_pickle(stream, note)
     for payload in stream.nested:
         data, payload.data = payload.data, None
         if data is None:
             continue
+        digest = hashlib.sha256(data).digest()
+        if digest in ctx.nested_digests:
+            payload.analysed = True  # its findings are recorded where it was first read
+            continue
+        ctx.nested_digests.add(digest)
+        if ctx.nested_opcodes > ctx.limits.max_pickle_opcodes:
+            continue  # not analysed: reported as such (fails closed)
+        recorded = len(ctx.facts.pickles)
         ctx.read_nested(io.BytesIO(data), len(data), payload.where)
+        ctx.nested_opcodes += sum(fact.stream.opcodes for fact in ctx.facts.pickles[recorded:])
         payload.analysed = True
 
 
 def record_pickles(raw: BinaryIO, size: int | None, ctx: ReadContext, *, note: str = "") -> list[PickleStream]:
-    """Read every consecutive pickle stream from ``raw`` into the context."""
-    streams, trailing = read_pickles(ByteReader(raw, size=size), max_opcodes=ctx.limits.max_pickle_opcodes)
-    for stream in streams:
-        record_stream(ctx, stream, note)
-    if trailing is not None:
-        ctx.add_detail("trailing_bytes_at", trailing)
-        _check_zip_after(raw, size, trailing, ctx)
+    """Read every consecutive pickle stream from ``raw`` into the context.
+
+    Where joblib's unpickler skips array data, ``pickle.load``, ``torch.load`` and pandas read
+    those bytes as opcodes: the streams are read that way too, and a reading that imports globals
+    in bytes joblib skips is recorded as well."""
+    spooled: IO[bytes] | None = None
+    if not _seekable(raw):
+        # The plain reading of a joblib stream needs the bytes again (compressed dumps).
+        spooled = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - closed below
+        while chunk := raw.read(1 << 20):
+            spooled.write(chunk)
+        size = spooled.tell()
+        spooled.seek(0)
+        raw = spooled  # type: ignore[assignment]
+    try:
+        streams, trailing = read_pickles(ByteReader(raw, size=size), max_opcodes=ctx.limits.max_pickle_opcodes)
+        for stream in streams:
+            record_stream(ctx, stream, note)
+        _record_plain_readings(raw, size, streams, ctx)
+        if trailing is not None:
+            ctx.add_detail("trailing_bytes_at", trailing)
+            _check_zip_after(raw, size, trailing, ctx)
+    finally:
+        if spooled is not None:
+            spooled.close()
     return streams
+
+
+def _record_plain_readings(raw: BinaryIO, size: int | None, streams: list[PickleStream], ctx: ReadContext) -> None:
+    for stream in streams:
+        skip_at = stream.joblib_skip_at
+        if skip_at is None:
+            continue
+        raw.seek(stream.start)
+        plain = read_pickle(
+            ByteReader(raw, size=size, start=stream.start),
+            max_opcodes=ctx.limits.max_pickle_opcodes,
+            joblib=False,
+        )
+        beyond = [item for item in plain.imports if item.offset >= skip_at]
+        if plain.undecided or (beyond and reaches_code(plain)):
+            record_stream(
+                ctx,
+                plain,
+                f"as pickle.load, torch.load and pandas read it: the array data joblib skips from offset {skip_at} "
+                "runs as opcodes",
+            )
 
 
 def _check_zip_after(raw: BinaryIO, size: int | None, trailing: int, ctx: ReadContext) -> None:
@@ -96,13 +158,17 @@ class HeaderlessPickleReader:
     artifact = True
 
     def sniff(self, head: bytes, size: int | None) -> bool:
-        if not head or head[0] == 0x80:
+        if not head or head[0] == 0x80 or stops_at_once(head):
             return False
         stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)))
         if stream.complete:
             return stream.opcodes >= 2
         whole = size is not None and size <= len(head)
-        return not whole and stream.error is not None and stream.error.startswith("truncated") and stream.opcodes >= 8
+        cut = not whole and stream.error is not None and stream.error.startswith("truncated")
+        # Cut off by the end of the head: a pickle when the unpickler would import by then, or
+        # when a run of opcodes imports nothing at all. Imports of names that are no module
+        # (a wheel's RECORD: 'c' then a path line) end any unpickling there.
+        return cut and (reaches_code(stream) or (stream.opcodes >= 8 and not stream.imports))
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
         ctx.set_label(pickle_label(record_pickles(raw, size, ctx)))

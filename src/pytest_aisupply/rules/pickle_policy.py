@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .torch_nn_classes import TORCH_NN_CLASS_NAMES
+
 #: What real torch.save(state_dict / nn.Module), numpy arrays and scalars, OrderedDict and
 #: joblib's numpy wrappers import; nothing more. (``torch.nn.functional.relu``/``gelu`` are the
 #: activations torch.nn's Transformer layers keep as attributes.)
@@ -75,10 +77,24 @@ DEFAULT_ALLOWED = frozenset(
         "builtins.slice",
         "builtins.complex",
         "builtins.bytearray",
+        # Standard-library value types whose construction runs no code of the stream's choosing
+        # (real checkpoints carry them: timestamps, training arguments, decimal settings).
+        "builtins.range",
+        "builtins.xrange",  # protocol 0-2 spell range so; the unpickler maps it (Lib/_compat_pickle.py)
+        "datetime.datetime",
+        "datetime.date",
+        "datetime.time",
+        "datetime.timedelta",
+        "datetime.timezone",
+        "decimal.Decimal",
+        "argparse.Namespace",
+        # pickle.dumps of a tensor: the bytes it hands over are a torch.save checkpoint, which the
+        # walker reads and judges like any file (unread bytes are a finding of their own).
+        "torch.storage._load_from_bytes",
+        # torch.save of a whole model: the nn.Module classes, by exact name.
+        *TORCH_NN_CLASS_NAMES,
     }
 )
-#: Standard torch.nn module classes (CamelCase names only: classes, not module functions).
-_TORCH_NN_CLASS = re.compile(r"torch\.nn\.modules\.[a-z_]+\.[A-Z]\w*\Z")
 _NUMPY_DTYPE_CLASS = re.compile(r"numpy\.dtypes\.\w+DType\Z")
 
 #: Globals that reach arbitrary code: a pattern never allows them, only their exact name does.
@@ -132,7 +148,7 @@ class PicklePolicy:
             return True
         if _NEVER_BY_PATTERN.match(dotted) or dotted.startswith("<"):
             return False
-        if _TORCH_NN_CLASS.match(dotted) or _NUMPY_DTYPE_CLASS.match(dotted):
+        if _NUMPY_DTYPE_CLASS.match(dotted):
             return True
         return any(dotted.startswith(prefix) for prefix in self.prefixes)
 
