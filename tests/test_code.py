@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -9,6 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from pytest_aisupply.code.cell_syntax import (
+    BUILTIN_LINE_MAGICS,
+    builtin_transform,
+    ipython_line_magics,
+    ipython_transform,
+)
 from pytest_aisupply.code.references import extract
 from pytest_aisupply.code.sources import read_source
 from pytest_aisupply.config import load_settings
@@ -164,8 +171,104 @@ def test_notebook_magics_keep_line_numbers(tmp_path: Path) -> None:
     notebook.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": "hi"}, cell]}))
     source = read_source(notebook)
     assert source.error is None
-    assert source.text.splitlines() == ["", "", "x = 1"]
+    assert source.text.splitlines() == [
+        "get_ipython().run_line_magic('load_ext', 'autoreload')",
+        "get_ipython().system('pip list')",
+        "x = 1",
+    ]
     assert source.place(3) == "cell 2:line 3"
+
+
+# -- notebooks as IPython runs them -----------------------------------------------------------------
+
+CORPUS = Path(__file__).parent / "data" / "notebook_corpus"
+
+
+def _corpus_cells() -> list[tuple[str, int, str]]:
+    cells = []
+    for path in sorted(CORPUS.glob("*.ipynb")):
+        for number, cell in enumerate(json.loads(path.read_text())["cells"], start=1):
+            if cell["cell_type"] == "code":
+                cells.append((path.name, number, "".join(cell["source"])))
+    return cells
+
+
+def test_builtin_magic_names_match_ipython() -> None:
+    pytest.importorskip("IPython")
+    assert ipython_line_magics() == BUILTIN_LINE_MAGICS
+
+
+@pytest.mark.parametrize(("notebook", "number", "cell"), _corpus_cells(), ids=lambda value: str(value)[:30])
+def test_builtin_transformation_agrees_with_ipython(notebook: str, number: int, cell: str) -> None:
+    pytest.importorskip("IPython")
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    ours = ipython_transform(cell)
+    assert builtin_transform(cell) == ours
+    assert len(ours) == max(len(cell.splitlines()), 1)  # one line per cell line: places stay exact
+    if cell.lstrip().startswith("%%"):
+        return  # cell magics: the Python body is kept (checked in test_cell_magic_bodies_are_python)
+    theirs = TransformerManager().transform_cell(cell)  # type: ignore[no-untyped-call]
+    try:
+        same = ast.dump(ast.parse("\n".join(ours))) == ast.dump(ast.parse(theirs))
+    except SyntaxError:
+        same = False
+    automagic = len(theirs.splitlines()) == 1 and "run_line_magic" in "".join(ours)
+    assert same or automagic, (ours, theirs)
+
+
+def test_no_corpus_notebook_is_unparseable() -> None:
+    notebooks = sorted(CORPUS.glob("*.ipynb"))
+    assert len(notebooks) >= 2
+    for notebook in notebooks:
+        source = read_source(notebook)
+        assert source.error is None
+        assert extract(source.text, str(notebook)).error is None, notebook.name
+
+
+def test_no_corpus_notebook_is_unparseable_without_ipython(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytest_aisupply.code.cell_syntax as cell_syntax
+
+    def no_ipython(cell: str, shadowed: object = ()) -> list[str]:
+        raise ImportError("IPython is not installed")
+
+    monkeypatch.setattr(cell_syntax, "ipython_transform", no_ipython)
+    for notebook in sorted(CORPUS.glob("*.ipynb")):
+        source = read_source(notebook)
+        assert extract(source.text, str(notebook)).error is None, notebook.name
+
+
+def test_cell_magic_bodies_are_python_and_places_are_exact() -> None:
+    assert builtin_transform("%%time\nfrom transformers import AutoModel\nm = AutoModel.from_pretrained('o/m')\n") == [
+        "",
+        "from transformers import AutoModel",
+        "m = AutoModel.from_pretrained('o/m')",
+    ]
+    assert builtin_transform("%%bash\npython -c 'import x'\n") == ["", ""]
+    assert builtin_transform("!pip install a \\\n    b\nimport c\n") == [
+        "get_ipython().system('pip install a      b')",
+        "",
+        "import c",
+    ]
+    assert builtin_transform("if x:\n    !ls\n") == ["if x:", "    get_ipython().system('ls')"]
+    assert builtin_transform("pip install peft") == ["get_ipython().run_line_magic('pip', 'install peft')"]
+    assert builtin_transform("pip install peft", shadowed={"pip"}) == ["pip install peft"]
+    assert builtin_transform("# setup\npip install peft") == ["# setup", "pip install peft"]  # IPython fails too
+
+
+def test_notebook_findings_point_at_cell_lines(tmp_path: Path) -> None:
+    cells = [
+        "pip install -q transformers",
+        "!pip install a \\\n  b\nfrom transformers import AutoModel\nm = AutoModel.from_pretrained('org/a')",
+        "%%time\nimport torch\nstate = torch.load('w.pt')",
+    ]
+    notebook = tmp_path / "n.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": cell} for cell in cells]}))
+    source = read_source(notebook)
+    facts = extract(source.text, str(notebook))
+    assert facts.error is None
+    assert [source.place(ref.line) for ref in facts.references] == ["cell 2:line 4"]
+    assert [source.place(load.line) for load in facts.unsafe_loads] == ["cell 3:line 3"]
 
 
 def test_values_resolve_through_scopes_and_fstrings() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..limits import Limits, cap_hint
-
-_MAGIC_LINE = re.compile(r"^\s*(%|!|\?|[A-Za-z_][\w.]*\?\s*$)")
+from .cell_syntax import CellSyntaxError, transform_cell
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,8 @@ def parse_source(raw: bytes) -> SourceFile:
 
 
 def read_notebook(raw: bytes, max_code_bytes: int = Limits.max_code_file_bytes) -> SourceFile:
-    """A notebook's code cells as one text, magics blanked; code cells holding more than
+    """A notebook's code cells as one text, each cell as IPython runs it (see :mod:`.cell_syntax`),
+    one text line per cell line; code cells holding more than
     ``max_code_bytes`` characters are not kept (an error naming the cap)."""
     try:
         document = json.loads(raw)
@@ -76,6 +76,7 @@ def read_notebook(raw: bytes, max_code_bytes: int = Limits.max_code_file_bytes) 
     text_lines: list[str] = []
     origin: list[tuple[int, int]] = []
     code_bytes = 0
+    bound: set[str] = set()  # names earlier cells define: they shadow automagic names
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -92,10 +93,31 @@ def read_notebook(raw: bytes, max_code_bytes: int = Limits.max_code_file_bytes) 
                 f"({cap_hint('max_code_file_bytes')}); not parsed",
                 notebook=True,
             )
-        lines = source.splitlines()
-        cell_magic = bool(lines) and lines[0].lstrip().startswith("%%")
+        if not source.strip():
+            continue
+        try:
+            lines = transform_cell(source, bound)
+        except CellSyntaxError as exc:
+            return SourceFile("", error=f"cell {number} cannot be read as IPython does: {exc}", notebook=True)
+        bound |= _bound_names("\n".join(lines))
         for line_number, line in enumerate(lines, start=1):
-            # IPython magics and shell escapes are not Python: blank them, keeping line numbers.
-            text_lines.append("" if cell_magic or _MAGIC_LINE.match(line) else line)
+            text_lines.append(line)
             origin.append((number, line_number))
     return SourceFile("\n".join(text_lines) + "\n", cells=tuple(origin), notebook=True, lines=tuple(text_lines))
+
+
+def _bound_names(text: str) -> set[str]:
+    """Names a cell binds (assignments, imports, definitions); an unparseable cell binds none."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
