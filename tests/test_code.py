@@ -127,6 +127,7 @@ def test_items_one_per_file_and_rule(pytester: pytest.Pytester, xdist_args: list
     assert collected == {
         "aisupply::pinned-revision::notebooks/explore.ipynb",
         "aisupply::pinned-revision::src/broken.py",
+        "aisupply::pinned-revision::src/flow_and_paths.py",
         "aisupply::pinned-revision::src/hub_downloads.py",
         "aisupply::pinned-revision::src/other_loaders.py",
         "aisupply::pinned-revision::src/train_transformers.py",
@@ -135,11 +136,12 @@ def test_items_one_per_file_and_rule(pytester: pytest.Pytester, xdist_args: list
         "aisupply::remote-code::src/train_transformers.py",
         "aisupply::unsafe-load::notebooks/explore.ipynb",
         "aisupply::unsafe-load::src/broken.py",
+        "aisupply::unsafe-load::src/flow_and_paths.py",
         "aisupply::unsafe-load::src/loading.py",
         "aisupply::unsafe-load::src/train_transformers.py",
     }
     run = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist_args)
-    run.assert_outcomes(failed=12)
+    run.assert_outcomes(failed=14)
 
 
 def test_waiver_by_path_and_line(pytester: pytest.Pytester) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+from .flow import FlowFacts, analyse
 
 _REPO_ID: Final = re.compile(r"[\w.-]+(/[\w.-]+)?\Z")
 
@@ -29,6 +31,95 @@ class _Unresolved:
 
 UNRESOLVED: Final = _Unresolved()
 Value = str | bool | int | None | _Unresolved
+
+
+class _Local:
+    """A value known to be a local path (``Path(...)``, a temporary directory, ``args.output_dir``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "LOCAL"
+
+
+class _Pinned:
+    """A revision returned by a function the project declares as pinning (``pinning_functions``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PINNED"
+
+
+LOCAL: Final = _Local()
+PINNED: Final = _Pinned()
+Possible = Value | _Local | _Pinned
+_MAX_VALUES: Final = 32
+_COMMIT: Final = re.compile(r"[0-9a-f]{40}\Z")
+
+
+@dataclass(frozen=True)
+class CodeOptions:
+    """What a project declares about its own code ([tool.aisupply] settings)."""
+
+    #: parameter and attribute names that always hold local paths
+    local_parameters: frozenset[str] = frozenset()
+    #: functions (dotted or bare names) whose result is a revision pinned to a commit
+    pinning_functions: frozenset[str] = frozenset()
+    #: read ``args.x`` as its argparse default when no ``choices`` bound it
+    argparse_defaults: bool = False
+
+
+#: (function, parameter) pairs that frameworks call with a local folder.
+_LOCAL_PARAMETERS: Final = frozenset(
+    {
+        ("load_model_hook", "input_dir"),  # accelerate.Accelerator.register_load_state_pre_hook
+        ("save_model_hook", "output_dir"),  # accelerate.Accelerator.register_save_state_pre_hook
+        ("model_fn", "model_dir"),  # SageMaker inference handlers
+    }
+)
+#: Attribute names that conventionally hold local folders (``args.output_dir``, ``training_args.logging_dir``).
+_LOCAL_ATTRIBUTES: Final = frozenset(
+    {"output_dir", "logging_dir", "save_dir", "checkpoint_dir", "ckpt_dir", "local_dir", "model_dir", "save_path"}
+)
+_LOCAL_PATH_CALLS: Final = frozenset(
+    {
+        "os.path.join",
+        "os.path.abspath",
+        "os.path.expanduser",
+        "os.path.expandvars",
+        "os.path.realpath",
+        "os.path.dirname",
+        "os.path.normpath",
+        "os.getcwd",
+        "posixpath.join",
+        "ntpath.join",
+    }
+)
+#: Methods that write a model folder given as their first argument, and keywords that name one.
+_WRITER_METHODS: Final = frozenset({"save_pretrained", "save", "save_model", "save_state", "save_to_hub_local"})
+_WRITER_KEYWORDS: Final = frozenset({"output_dir", "save_directory", "local_dir"})
+
+
+def _is_commit(value: str) -> bool:
+    return bool(_COMMIT.match(value))
+
+
+def _distinct(values: Iterable[Possible]) -> list[Possible]:
+    seen: list[Possible] = []
+    for value in values:
+        if not any(type(value) is type(other) and value == other for other in seen):
+            seen.append(value)
+    return seen[:_MAX_VALUES] if len(seen) <= _MAX_VALUES else [UNRESOLVED]
+
+
+def _concatenate(parts: list[Possible]) -> Possible:
+    if any(part is LOCAL for part in parts):
+        return LOCAL  # a path built from a local folder
+    if all(isinstance(part, str) for part in parts):
+        return "".join(part for part in parts if isinstance(part, str))
+    return UNRESOLVED
+
 
 HUB_PACKAGES: Final = frozenset(
     {
@@ -77,7 +168,7 @@ class HubReference:
     api: str
     repo_type: str
     repo_id: str | _Unresolved
-    revision: str | _Unresolved | None
+    revision: str | _Unresolved | _Pinned | None
     line: int
     col: int
     end_line: int
@@ -108,7 +199,7 @@ class CodeFacts:
     error: str | None = None
 
 
-def extract(text: str, filename: str, base_dir: Path | None = None) -> CodeFacts:
+def extract(text: str, filename: str, base_dir: Path | None = None, options: CodeOptions | None = None) -> CodeFacts:
     """Parse ``text`` and return what it references. A syntax error is reported, not raised."""
     try:
         with warnings.catch_warnings():
@@ -121,8 +212,8 @@ def extract(text: str, filename: str, base_dir: Path | None = None) -> CodeFacts
         return CodeFacts(error=f"does not parse as Python{where}: {getattr(exc, 'msg', exc)}")
     if not _worth_visiting(tree):
         return CodeFacts()
-    visitor = _Visitor(base_dir)
     try:
+        visitor = _Visitor(base_dir, analyse(tree), options or CodeOptions())
         visitor.visit(tree)
     except RecursionError:
         return CodeFacts(error="nested too deeply to be analysed")
@@ -233,6 +324,7 @@ _HUB_FUNCTIONS: Final = {
     "llama_cpp.Llama.from_pretrained": _HubApi((0, "repo_id"), revision_kw=None, can_pin=False),
 }
 _PEFT_MODEL_ID: Final = _HubApi((1, "model_id"))
+_DATASET_LOADERS: Final = frozenset({"datasets.load_dataset", "datasets.load_dataset_builder"})
 _UNSAFE_CALLS: Final = {
     "pickle.load": ("pickle.load runs code from the file", "store data as JSON/safetensors and load that"),
     "pickle.loads": ("pickle.loads runs code from the bytes", "store data as JSON/safetensors and load that"),
@@ -269,35 +361,16 @@ _PATCHED_LOADERS: Final = frozenset({"torch.load", "torch.serialization.load"})
 # -- the visitor ----------------------------------------------------------------------------------
 
 
-class _Scope:
-    def __init__(self, parent: _Scope | None) -> None:
-        self.parent = parent
-        self.values: dict[str, list[tuple[int, ast.expr | None]]] = {}
-        self._ambiguous: dict[str, bool] = {}
-
-    def assign(self, name: str, line: int, value: ast.expr | None) -> None:
-        self.values.setdefault(name, []).append((line, value))
-
-    def ambiguous(self, name: str) -> bool:
-        """Assigned more than one distinct value (constants compare by value)."""
-        cached = self._ambiguous.get(name)
-        if cached is None:
-            keys = {
-                repr(value.value) if isinstance(value, ast.Constant) else id(value)
-                for _, value in self.values.get(name, [])
-            }
-            cached = self._ambiguous[name] = len(keys) > 1
-        return cached
-
-
 class _Visitor(ast.NodeVisitor):
-    def __init__(self, base_dir: Path | None) -> None:
+    def __init__(self, base_dir: Path | None, flow: FlowFacts, options: CodeOptions) -> None:
         self.facts = CodeFacts()
         self.base_dir = base_dir
+        self.flow = flow
+        self.options = options
         self.imports: dict[str, str] = {}
-        self.module_scope = _Scope(None)
-        self.scope = self.module_scope
         self.hub_classes: set[str] = set()
+        self.written_folders: list[tuple[int, ast.expr]] = []
+        self.parsers: dict[str, list[ast.Call]] = {}  # argparse dest -> its add_argument calls
 
     # imports and assignments ---------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -315,55 +388,9 @@ class _Visitor(ast.NodeVisitor):
             self.imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
 
     def visit_Module(self, node: ast.Module) -> None:
-        self._collect_assignments(node.body, self.module_scope)
+        self._collect_written_folders(node)
+        self._collect_arguments(node)
         self.generic_visit(node)
-
-    def _collect_assignments(self, body: list[ast.stmt], scope: _Scope) -> None:
-        """Name bindings of this scope only: nested functions, classes and lambdas have their own."""
-        pending: list[ast.AST] = list(body)
-        while pending:
-            node = pending.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                if not isinstance(node, ast.Lambda):
-                    scope.assign(node.name, node.lineno, None)
-                continue
-            line = getattr(node, "lineno", 0)
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    self._bind(target, line, node.value, scope)
-            elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
-                self._bind(node.target, line, node.value, scope)
-            elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor)):
-                self._bind(node.target, line, None, scope)
-            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-                self._bind(node.optional_vars, line, None, scope)
-            pending.extend(ast.iter_child_nodes(node))
-
-    def _bind(self, target: ast.expr, line: int, value: ast.expr | None, scope: _Scope) -> None:
-        if isinstance(target, ast.Name):
-            scope.assign(target.id, line, value)
-        elif isinstance(target, (ast.Tuple, ast.List, ast.Starred)):
-            elements = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target.value]
-            for element in elements:
-                self._bind(element, line, None, scope)
-
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        scope = _Scope(self.scope)
-        for argument in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
-            scope.assign(argument.arg, node.lineno, None)
-        for extra in (node.args.vararg, node.args.kwarg):
-            if extra:
-                scope.assign(extra.arg, node.lineno, None)
-        self._collect_assignments(node.body, scope)
-        outer, self.scope = self.scope, scope
-        for decorator in node.decorator_list:
-            self.visit(decorator)
-        for statement in node.body:
-            self.visit(statement)
-        self.scope = outer
-
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for base in node.bases:
@@ -385,67 +412,161 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     # value resolution ----------------------------------------------------------------------
-    def lookup(self, name: str, line: int) -> ast.expr | _Unresolved | None:
-        scope: _Scope | None = self.scope
-        while scope is not None:
-            entries = scope.values.get(name)
-            if entries:
-                if scope is self.scope:
-                    # in the running scope, the nearest binding before the use counts
-                    before = [entry for entry in entries if entry[0] <= line] or entries
-                    value = max(before, key=lambda entry: entry[0])[1]
-                elif scope.ambiguous(name):
-                    return UNRESOLVED  # an outer name bound to several values: not knowable here
-                else:
-                    value = entries[-1][1]
-                return value if value is not None else UNRESOLVED
-            scope = scope.parent
-        return UNRESOLVED
-
-    def resolve(self, node: ast.expr | None, line: int, depth: int = 0) -> Value:
+    # value resolution ----------------------------------------------------------------------
+    def resolve_all(self, node: ast.AST | None, depth: int = 0) -> list[Possible]:
+        """Every value that can reach ``node`` (through the flow), LOCAL for a local path."""
         if node is None or depth > 20:
-            return UNRESOLVED
+            return [UNRESOLVED]
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (str, bool, int)) or node.value is None:
-                return node.value
-            return UNRESOLVED
+                return [node.value]
+            return [UNRESOLVED]
         if isinstance(node, ast.JoinedStr):
-            parts = []
-            for value in node.values:
-                if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                    parts.append(value.value)
-                elif isinstance(value, ast.FormattedValue) and value.format_spec is None and value.conversion == -1:
-                    resolved = self.resolve(value.value, line, depth + 1)
-                    if not isinstance(resolved, str):
-                        return UNRESOLVED
-                    parts.append(resolved)
+            combos: list[list[Possible]] = [[]]
+            for part in node.values:
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    options: list[Possible] = [part.value]
+                elif isinstance(part, ast.FormattedValue) and part.format_spec is None and part.conversion == -1:
+                    options = self.resolve_all(part.value, depth + 1)
                 else:
-                    return UNRESOLVED
-            return "".join(parts)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            left = self.resolve(node.left, line, depth + 1)
-            right = self.resolve(node.right, line, depth + 1)
-            if isinstance(left, str) and isinstance(right, str):
-                return left + right
-            return UNRESOLVED
+                    options = [UNRESOLVED]
+                combos = [[*combo, option] for combo in combos for option in _distinct(options)][:_MAX_VALUES]
+            return _distinct(_concatenate(combo) for combo in combos)
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Div):
+                return [LOCAL]  # Path / "name"
+            if isinstance(node.op, ast.Add):
+                lefts = self.resolve_all(node.left, depth + 1)
+                rights = self.resolve_all(node.right, depth + 1)
+                return _distinct(_concatenate([left, right]) for left in lefts for right in rights)
+            return [UNRESOLVED]
+        if isinstance(node, ast.IfExp):
+            return _distinct([*self.resolve_all(node.body, depth + 1), *self.resolve_all(node.orelse, depth + 1)])
+        if isinstance(node, ast.BoolOp):
+            return _distinct(value for operand in node.values for value in self.resolve_all(operand, depth + 1))
         if isinstance(node, ast.Name):
             if node.id in self.imports:
-                return UNRESOLVED
-            found = self.lookup(node.id, line)
-            if isinstance(found, _Unresolved) or found is None:
-                return UNRESOLVED
-            return self.resolve(found, getattr(found, "lineno", line), depth + 1)
+                return [UNRESOLVED]
+            definitions = self.flow.reaching_definitions(node)
+            if not definitions:
+                return [UNRESOLVED]
+            values: list[Possible] = []
+            for definition in definitions:
+                if definition is None:
+                    values.append(UNRESOLVED)
+                elif isinstance(definition, ast.arg):
+                    values.append(self._parameter_value(definition))
+                else:
+                    values.extend(self.resolve_all(definition, depth + 1))
+            return _distinct(values)
+        if isinstance(node, ast.Call):
+            return self._call_value(node, depth)
+        if isinstance(node, ast.Attribute):
+            return self._attribute_value(node, depth)
+        return [UNRESOLVED]
+
+    def _parameter_value(self, parameter: ast.arg) -> Possible:
+        owner = self.flow.parameter_owner.get(id(parameter))
+        function = getattr(owner, "name", "")
+        if (function, parameter.arg) in _LOCAL_PARAMETERS or parameter.arg in self.options.local_parameters:
+            return LOCAL
         return UNRESOLVED
 
-    def is_local_path(self, node: ast.expr | None, value: Value) -> bool:
-        if isinstance(node, ast.Call):
-            callee = self.qualify(node.func) or ""
-            if callee.split(".")[-1] in {"Path", "PurePath", "PosixPath", "join", "abspath", "expanduser"}:
-                return True
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
-            return True
-        if not isinstance(value, str):
-            return False
+    def _call_value(self, node: ast.Call, depth: int) -> list[Possible]:
+        callee = self.qualify(node.func) or ""
+        bare = ast.unparse(node.func) if isinstance(node.func, (ast.Name, ast.Attribute)) else ""
+        if callee in self.options.pinning_functions or bare in self.options.pinning_functions:
+            return [PINNED]
+        if callee in _LOCAL_PATH_CALLS or callee.startswith(("pathlib.", "tempfile.")):
+            return [LOCAL]
+        if (callee == "os.fspath" or bare == "str") and node.args:
+            return self.resolve_all(node.args[0], depth + 1)
+        if isinstance(node.func, ast.Attribute):
+            receiver = self.resolve_all(node.func.value, depth + 1)
+            if receiver and all(value is LOCAL for value in receiver):
+                return [LOCAL]  # a method of a path: .resolve(), .joinpath(...), .absolute()
+        return [UNRESOLVED]
+
+    def _attribute_value(self, node: ast.Attribute, depth: int) -> list[Possible]:
+        if node.attr in _LOCAL_ATTRIBUTES or node.attr in self.options.local_parameters:
+            return [LOCAL]
+        receiver = self.resolve_all(node.value, depth + 1)
+        if receiver and all(value is LOCAL for value in receiver):
+            return [LOCAL]  # path.parent, tmp.name
+        declared = self.parsers.get(node.attr)
+        if declared and isinstance(node.value, ast.Name) and self._is_parsed_arguments(node.value):
+            return self._argparse_values(declared, depth)
+        return [UNRESOLVED]
+
+    def _is_parsed_arguments(self, name: ast.Name) -> bool:
+        """``args`` came from ``parser.parse_args()`` (or a helper named ``parse_args``) on every path."""
+        definitions = self.flow.reaching_definitions(name) or [None]
+        return all(
+            isinstance(definition, ast.Call) and _terminal_name(definition.func) == "parse_args"
+            for definition in definitions
+        )
+
+    def _argparse_values(self, calls: list[ast.Call], depth: int) -> list[Possible]:
+        """An ``args.x`` read: its ``choices`` (and default) when given, else unverifiable, or its
+        default alone when the project declares ``argparse_defaults``."""
+        values: list[Possible] = []
+        for call in calls:
+            choices = self._keyword(call, "choices")
+            default = self._keyword(call, "default")
+            default_values = self.resolve_all(default.value, depth + 1) if default is not None else [None]
+            if choices is not None and isinstance(choices.value, (ast.List, ast.Tuple, ast.Set)):
+                for element in choices.value.elts:
+                    values.extend(self.resolve_all(element, depth + 1))
+                values.extend(default_values)
+            elif self.options.argparse_defaults:
+                values.extend(default_values)
+            else:
+                values.append(UNRESOLVED)
+        return _distinct(values)
+
+    def resolve(self, node: ast.expr | None, line: int = 0) -> Value:
+        """One value when every path gives the same one; else unresolved."""
+        values = self.resolve_all(node)
+        if len(values) == 1 and not isinstance(values[0], (_Local, _Pinned)):
+            return values[0]
+        return UNRESOLVED
+
+    def revision_value(self, node: ast.expr) -> str | _Unresolved | _Pinned | None:
+        """The revision the rules judge: the one value, or the worst of several (every path must pin)."""
+        values = _distinct(value for value in self.resolve_all(node) if value is not LOCAL) or [UNRESOLVED]
+        for value in values:  # a branch or tag name first: the message can name it
+            if isinstance(value, str) and not _is_commit(value):
+                return value
+        if None in values:
+            return None
+        if any(not isinstance(value, (str, _Pinned)) for value in values):
+            return UNRESOLVED
+        first = values[0]
+        return first if isinstance(first, (str, _Pinned)) else UNRESOLVED
+
+    def repo_values(self, node: ast.expr, line: int) -> list[str | _Unresolved]:
+        """The Hub repos ``node`` can name ([] when every value is a local path)."""
+        values = self.resolve_all(node)
+        written = {ast.unparse(folder) for written_line, folder in self.written_folders if written_line < line}
+        if ast.unparse(node) in written:
+            return []
+        written_values = {
+            value
+            for written_line, folder in self.written_folders
+            if written_line < line
+            for value in self.resolve_all(folder)
+            if isinstance(value, str)
+        }
+        remote: list[str | _Unresolved] = []
+        for value in values:
+            if value is LOCAL or (isinstance(value, str) and (self._looks_local(value) or value in written_values)):
+                continue
+            remote.append(value if isinstance(value, str) else UNRESOLVED)
+        if any(isinstance(value, _Unresolved) for value in remote):
+            return [UNRESOLVED]
+        return list(dict.fromkeys(remote))
+
+    def _looks_local(self, value: str) -> bool:
         if (
             value.startswith(("./", "../", "/", "~", ".\\"))
             or re.match(r"[A-Za-z]:[\\/]", value)
@@ -456,6 +577,44 @@ class _Visitor(ast.NodeVisitor):
             return True
         return self.base_dir is not None and bool(value) and (self.base_dir / value).is_dir()
 
+    def _collect_written_folders(self, tree: ast.Module) -> None:
+        """Folders this file writes (``save_pretrained(d)``, ``output_dir=d`` ...): loading ``d``
+        later in the file reads them back from disk."""
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _terminal_name(node.func) or ""
+            target: ast.expr | None = None
+            if name in _WRITER_METHODS and isinstance(node.func, ast.Attribute):
+                callee = self.qualify(node.func) or ""
+                if name == "save" and callee.split(".")[0] in ("torch", "numpy", "np", "joblib", "pickle"):
+                    continue
+                target = self._argument(node, 0, "save_directory") or self._argument(node, None, "path")
+            elif name in ("makedirs", "mkdir") and node.args:
+                target = node.args[0]
+            if target is not None:
+                self.written_folders.append((node.lineno, target))
+            for keyword in node.keywords:
+                if keyword.arg in _WRITER_KEYWORDS:
+                    self.written_folders.append((node.lineno, keyword.value))
+
+    def _collect_arguments(self, tree: ast.Module) -> None:
+        """argparse ``add_argument`` calls by destination."""
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and _terminal_name(node.func) == "add_argument"):
+                continue
+            dest_keyword = self._keyword(node, "dest")
+            dest: str | None = None
+            if dest_keyword is not None and isinstance(dest_keyword.value, ast.Constant):
+                dest = str(dest_keyword.value.value)
+            else:
+                flags = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+                long = [flag for flag in flags if flag.startswith("--")]
+                chosen = long[0] if long else (flags[0] if flags else None)
+                dest = chosen.lstrip("-").replace("-", "_") if chosen else None
+            if dest:
+                self.parsers.setdefault(dest, []).append(node)
+
     def qualify(self, node: ast.expr, depth: int = 0) -> str | None:
         """The dotted name a callee resolves to through imports, aliases and instances."""
         if depth > 12:
@@ -465,13 +624,16 @@ class _Visitor(ast.NodeVisitor):
                 return self.imports[node.id]
             if node.id in self.hub_classes:
                 return f"<local hub class>.{node.id}"
-            found = self.lookup(node.id, getattr(node, "lineno", 0))
-            if isinstance(found, (ast.Name, ast.Attribute)):
-                return self.qualify(found, depth + 1)
-            if isinstance(found, ast.Call):
-                callee = self.qualify(found.func, depth + 1)
-                return f"{callee}()" if callee else None
-            return None
+            names = set()
+            for found in self.flow.reaching_definitions(node) or [None]:
+                if isinstance(found, (ast.Name, ast.Attribute)):
+                    names.add(self.qualify(found, depth + 1))
+                elif isinstance(found, ast.Call):
+                    callee = self.qualify(found.func, depth + 1)
+                    names.add(f"{callee}()" if callee else None)
+                else:
+                    names.add(None)
+            return names.pop() if len(names) == 1 else None
         if isinstance(node, ast.Attribute):
             base = self.qualify(node.value, depth + 1)
             return f"{base}.{node.attr}" if base else None
@@ -552,37 +714,47 @@ class _Visitor(ast.NodeVisitor):
         if api is None:
             self._check_unpinnable(node, name)
             return
+        self._hub_call(node, name, api)
+
+    def _hub_call(self, node: ast.Call, name: str, api: _HubApi) -> None:
         repo_node = self._argument(node, *api.repo_arg)
         if repo_node is None:
-            return
-        repo = self.resolve(repo_node, node.lineno)
-        if self.is_local_path(repo_node, repo):
-            return
+            if _has_star(node):
+                repos: list[str | _Unresolved] = [UNRESOLVED]  # from_pretrained(*args, **kwargs)
+            else:
+                return
+        else:
+            repos = self.repo_values(repo_node, node.lineno)
         repo_type = api.repo_type
         type_value = self._kw_value(node, "repo_type")
         if isinstance(type_value, str):
             repo_type = type_value
-        if name == "datasets.load_dataset" and isinstance(repo, str) and repo in PACKAGED_BUILDERS:
-            return
-        revision: Value = None
+        revision: str | _Unresolved | _Pinned | None = None
         if api.revision_kw:
-            revision = self._kw_value(node, api.revision_kw)
-            if revision is None and self._keyword(node, api.revision_kw) is None and _has_double_star(node):
+            revision_node = self._keyword(node, api.revision_kw)
+            if revision_node is not None:
+                revision = self.revision_value(revision_node.value)
+            elif _has_double_star(node):
                 revision = UNRESOLVED  # it may come in through **kwargs
         display = name if not name.startswith("<local hub class>") else name.split(".", 1)[1]
-        self._reference(
-            node,
-            display or f"{ast.unparse(node.func)}",
-            repo_type,
-            repo if isinstance(repo, str) else UNRESOLVED,
-            revision if isinstance(revision, str) or revision is None else UNRESOLVED,
-            can_pin=api.can_pin,
-            trust_remote_code=self._truthy(node, "trust_remote_code"),
-            code_revision=self._optional_str(node, "code_revision"),
-            custom_pipeline=self._optional_str(node, "custom_pipeline"),
-            custom_revision=self._optional_str(node, "custom_revision"),
-            use_safetensors_false=self._kw_value(node, "use_safetensors") is False,
-        )
+        for repo in repos:
+            if name in _DATASET_LOADERS and isinstance(repo, str) and repo in PACKAGED_BUILDERS:
+                continue
+            if name in _SENTENCE_TRANSFORMERS and isinstance(repo, str) and _short_sentence_transformer(repo):
+                repo = f"sentence-transformers/{repo}"
+            self._reference(
+                node,
+                display or f"{ast.unparse(node.func)}",
+                repo_type,
+                repo,
+                revision,
+                can_pin=api.can_pin,
+                trust_remote_code=self._truthy(node, "trust_remote_code"),
+                code_revision=self._optional_str(node, "code_revision"),
+                custom_pipeline=self._optional_str(node, "custom_pipeline"),
+                custom_revision=self._optional_str(node, "custom_revision"),
+                use_safetensors_false=self._kw_value(node, "use_safetensors") is False,
+            )
 
     def _check_unpinnable(self, node: ast.Call, name: str) -> None:
         if name in (
@@ -618,10 +790,10 @@ class _Visitor(ast.NodeVisitor):
         found = self._keyword(node, keyword)
         if found is None:
             return False
-        value = self.resolve(found.value, node.lineno)
-        if isinstance(value, _Unresolved):
+        values = self.resolve_all(found.value)
+        if any(isinstance(value, (_Unresolved, _Local, _Pinned)) for value in values):
             return UNRESOLVED
-        return bool(value)
+        return any(bool(value) for value in values)
 
     def _optional_str(self, node: ast.Call, keyword: str) -> str | _Unresolved | None:
         found = self._keyword(node, keyword)
@@ -636,7 +808,7 @@ class _Visitor(ast.NodeVisitor):
         api: str,
         repo_type: str,
         repo: str | _Unresolved,
-        revision: str | _Unresolved | None,
+        revision: str | _Unresolved | _Pinned | None,
         **extra: object,
     ) -> None:
         self.facts.references.append(
@@ -699,6 +871,41 @@ class _Visitor(ast.NodeVisitor):
                     f"{name}(safe_mode=False) deserialises Lambda layers, which run code",
                     "keep safe_mode=True and replace Lambda layers with registered custom layers",
                 )
+
+
+def _has_star(node: ast.Call) -> bool:
+    return any(isinstance(argument, ast.Starred) for argument in node.args) or _has_double_star(node)
+
+
+_SENTENCE_TRANSFORMERS: Final = frozenset(
+    {
+        "sentence_transformers.SentenceTransformer",
+        "sentence_transformers.CrossEncoder",
+        "sentence_transformers.cross_encoder.CrossEncoder",
+        "sentence_transformers.SparseEncoder",
+    }
+)
+#: Plain transformers checkpoints that sentence-transformers loads under their own name.
+_ORIGINAL_TRANSFORMER_PREFIXES: Final = (
+    "albert-",
+    "bert-",
+    "camembert-",
+    "ctrl",
+    "distil",
+    "flaubert",
+    "gpt2",
+    "openai-gpt",
+    "roberta-",
+    "t5-",
+    "transfo-xl",
+    "xlm-",
+    "xlnet-",
+)
+
+
+def _short_sentence_transformer(repo: str) -> bool:
+    """``SentenceTransformer("all-MiniLM-L6-v2")`` loads ``sentence-transformers/all-MiniLM-L6-v2``."""
+    return "/" not in repo and not repo.startswith(_ORIGINAL_TRANSFORMER_PREFIXES)
 
 
 def _has_double_star(node: ast.Call) -> bool:

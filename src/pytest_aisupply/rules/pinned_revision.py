@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..code.references import UNRESOLVED, HubReference
+from ..code.references import PINNED, UNRESOLVED, HubReference
 from ..digests import GIT_SHA1_HEX
 from .code_base import CallSite, CodeRule
 
@@ -35,6 +35,8 @@ def pin_fix(reference: HubReference) -> str:
 def revision_problem(reference: HubReference) -> str | None:
     """Why the reference is not pinned to a commit, or None when it is."""
     revision = reference.revision
+    if revision is PINNED:
+        return None  # returned by a function the project declares as pinning (pinning_functions)
     if revision is UNRESOLVED:
         return "revision cannot be verified statically (it is not a constant)"
     if revision is None:
