@@ -129,19 +129,22 @@ def test_items_one_per_file_and_rule(pytester: pytest.Pytester, xdist_args: list
         "aisupply::pinned-revision::src/broken.py",
         "aisupply::pinned-revision::src/flow_and_paths.py",
         "aisupply::pinned-revision::src/hub_downloads.py",
+        "aisupply::pinned-revision::src/more_loaders.py",
         "aisupply::pinned-revision::src/other_loaders.py",
         "aisupply::pinned-revision::src/train_transformers.py",
         "aisupply::remote-code::src/broken.py",
+        "aisupply::remote-code::src/more_loaders.py",
         "aisupply::remote-code::src/other_loaders.py",
         "aisupply::remote-code::src/train_transformers.py",
         "aisupply::unsafe-load::notebooks/explore.ipynb",
         "aisupply::unsafe-load::src/broken.py",
         "aisupply::unsafe-load::src/flow_and_paths.py",
         "aisupply::unsafe-load::src/loading.py",
+        "aisupply::unsafe-load::src/more_loaders.py",
         "aisupply::unsafe-load::src/train_transformers.py",
     }
     run = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist_args)
-    run.assert_outcomes(failed=14)
+    run.assert_outcomes(failed=17)
 
 
 def test_waiver_by_path_and_line(pytester: pytest.Pytester) -> None:
@@ -293,3 +296,113 @@ def test_code_is_never_executed(pytester: pytest.Pytester) -> None:
     (pytester.path / "evil.py").write_text("open('EXECUTED', 'w').close()\nimport torch\ntorch.load('x')\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(failed=1)
     assert not (pytester.path / "EXECUTED").exists()
+
+
+# -- what a project declares, messages ------------------------------------------------------------
+
+_DECLARED_CODE = """\
+import argparse
+from transformers import AutoModel
+from mypkg.hub import pinned_revision
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def export(ckpt_root):
+    return AutoModel.from_pretrained(ckpt_root)
+
+
+def load(name):
+    return AutoModel.from_pretrained(name, revision=pinned_revision(name))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="org/model")
+    parser.add_argument("--revision", default=SHA)
+    args = parser.parse_args()
+    return AutoModel.from_pretrained(args.model, revision=args.revision)
+"""
+
+
+def _findings(root: Path) -> list[tuple[str, str | None, str]]:
+    engine = Engine(load_settings(root / "pyproject.toml", root), builtin_rules(), builtin_readers())
+    found = []
+    for rule, subjects in engine.subjects():
+        if rule.id in CODE_RULES:
+            for subject in subjects:
+                found += [(f.rule, f.where, f.message) for f in engine.evaluate(rule.id, subject).findings]
+    return sorted(found, key=lambda item: (item[1] or "", item[0]))
+
+
+def test_declarations_are_fail_closed_by_default(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.aisupply]\nlockfile = ''\n")
+    (tmp_path / "train.py").write_text(_DECLARED_CODE)
+    not_constant = "transformers.AutoModel.from_pretrained(a repo id that is not a constant): "
+    assert [(where, message) for _, where, message in _findings(tmp_path)] == [
+        ("train.py:13:12", not_constant + "revision cannot be verified statically (it is not a constant)"),
+        ("train.py:21:12", not_constant + "revision cannot be verified statically (it is not a constant)"),
+        (
+            "train.py:9:12",
+            not_constant + "no revision: it loads whatever the default branch holds at run time; "
+            "the repo id cannot be verified statically either",
+        ),
+    ]
+
+
+def test_declared_local_names_pinning_functions_and_argparse_defaults_pass(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.aisupply]\nlockfile = ''\nlocal_path_names = ['ckpt_root']\n"
+        "pinning_functions = ['mypkg.hub.pinned_revision']\nargparse_defaults = true\n"
+    )
+    (tmp_path / "train.py").write_text(_DECLARED_CODE)
+    assert _findings(tmp_path) == []
+    (tmp_path / "train.py").write_text(_DECLARED_CODE.replace("default=SHA", 'default="main"'))
+    assert [message for _, _, message in _findings(tmp_path)] == [
+        "transformers.AutoModel.from_pretrained('org/model'): revision 'main' is a branch or tag, which can move"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("local_path_names = ['a-b']", "local_path_names: bad name 'a-b'"),
+        ("pinning_functions = 'x'", "pinning_functions"),
+        ("argparse_defaults = 'yes'", "argparse_defaults: expected true or false"),
+    ],
+)
+def test_bad_declarations_name_the_key(tmp_path: Path, line: str, error: str) -> None:
+    from pytest_aisupply.config import ConfigError
+
+    (tmp_path / "pyproject.toml").write_text(f"[tool.aisupply]\nlockfile = ''\n{line}\n")
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        load_settings(tmp_path / "pyproject.toml", tmp_path)
+
+
+def test_messages_name_the_repo_that_is_loaded(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.aisupply]\nlockfile = ''\n")
+    (tmp_path / "app.py").write_text(
+        "import timm, torch\nfrom sentence_transformers import SentenceTransformer\n"
+        "SentenceTransformer('all-MiniLM-L6-v2')\n"
+        "timm.create_model('hf-hub:timm/resnet50.a1_in1k', pretrained=True)\n"
+        "def f(p, **kw):\n    return torch.load(p, **kw)\n"
+        "URL = 'https://huggingface.co/org/m/resolve/main/config.json'\n"
+    )
+    engine = Engine(load_settings(tmp_path / "pyproject.toml", tmp_path), builtin_rules(), builtin_readers())
+    fixes = {}
+    for rule, subjects in engine.subjects():
+        for subject in subjects:
+            for finding in engine.evaluate(rule.id, subject).findings:
+                fixes[finding.where] = (finding.message, finding.fix)
+    assert fixes["app.py:3:1"][0].startswith(
+        "sentence_transformers.SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2'): no revision"
+    )
+    assert "repo_info('sentence-transformers/all-MiniLM-L6-v2')" in fixes["app.py:3:1"][1]
+    assert fixes["app.py:4:1"][1] == (
+        "use 'hf-hub:timm/resnet50.a1_in1k@<40-hex commit sha>' (timm downloads at the revision after '@')"
+    )
+    assert fixes["app.py:6:12"][0] == (
+        "torch.load: weights_only cannot be verified statically (it may come in through **kwargs)"
+    )
+    assert "revision 'main'" in fixes["app.py:7:7"][0]
+    assert "resolve/<40-hex commit sha>/" in fixes["app.py:7:7"][1]

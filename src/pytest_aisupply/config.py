@@ -70,6 +70,10 @@ class Settings:
     rule_lines: Mapping[str, int] = field(default_factory=dict)
     #: ``[tool.aisupply.limits]``: the caps set explicitly (the others keep their defaults).
     limit_overrides: Mapping[str, int] = field(default_factory=dict)
+    # What a project declares about its own code (code rules): see config_schema.CODE_KEYS.
+    local_path_names: tuple[str, ...] = ()
+    pinning_functions: tuple[str, ...] = ()
+    argparse_defaults: bool = False
 
     @property
     def limits(self) -> Limits:
@@ -189,7 +193,7 @@ class _Parser:
         return values
 
     def parse(self, table: Mapping[str, Any]) -> Settings:
-        known = {field_name for field_name in _TOP_LEVEL_KEYS}
+        known = {field_name for field_name in (*_TOP_LEVEL_KEYS, *_CODE_DECLARATION_KEYS)}
         for key in table:
             if key not in known:
                 hint = _did_you_mean(key, known)
@@ -247,8 +251,26 @@ class _Parser:
             values["waivers"] = self.parse_waivers(table["waive"])
         if "limits" in table:
             values["limit_overrides"] = self.parse_limits(table["limits"])
+        values.update(self.parse_code_declarations(table))
         self.check_roots(values)
         return Settings(root=self.root, source=self.source, **values)
+
+    def parse_code_declarations(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        """``local_path_names``, ``pinning_functions``, ``argparse_defaults`` (code rules)."""
+        values: dict[str, Any] = {}
+        for key in ("local_path_names", "pinning_functions"):
+            if key in table:
+                names = self.string_list(table, key)
+                for name in names:
+                    if not _DOTTED_NAME.match(name):
+                        raise self.error(key, f"bad name {name!r}: expected a Python name such as 'a.b'")
+                values[key] = names
+        if "argparse_defaults" in table:
+            flag = table["argparse_defaults"]
+            if not isinstance(flag, bool):
+                raise self.error("argparse_defaults", f"expected true or false, got {_describe(flag)}")
+            values["argparse_defaults"] = flag
+        return values
 
     def parse_rules(self, rules: Any) -> tuple[dict[str, Severity], dict[str, int]]:
         if not isinstance(rules, dict):
@@ -361,6 +383,9 @@ _TOP_LEVEL_KEYS = (
     "waive",
     "limits",
 )
+# code rules: what a project declares about its own code
+_CODE_DECLARATION_KEYS = ("local_path_names", "pinning_functions", "argparse_defaults")
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
 def has_magic(pattern: str) -> bool:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 from ..discovery import Walker
 from ..limits import Limits
-from .references import CodeFacts, extract
+from .references import CodeFacts, CodeOptions, extract
 from .sources import SourceFile, read_source
 
 CODE_SUFFIXES = (".py", ".ipynb")
@@ -61,11 +61,21 @@ class ParsedCode:
 
 
 class CodeIndex:
-    def __init__(self, root: Path, walker: Walker, entries: tuple[str, ...], limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        walker: Walker,
+        entries: tuple[str, ...],
+        limits: Limits | None = None,
+        options: CodeOptions | None = None,
+    ) -> None:
         self.root = root
         self.walker = walker
         self.entries = entries
         self.limits = limits or Limits()
+        self.options = options or CodeOptions()
+        if self.options.project_root is None:
+            self.options = replace(self.options, project_root=root)
         self._parsed: dict[Path, ParsedCode] = {}
 
     @cached_property
@@ -85,7 +95,7 @@ class CodeIndex:
             elif source.error:
                 facts = CodeFacts(error=source.error)
             else:
-                facts = extract(source.text, str(code_file.path), code_file.path.parent)
+                facts = extract(source.text, str(code_file.path), code_file.path.parent, self.options)
                 if facts.error and source.notebook:
                     facts.error = facts.error.replace("(line ", "(notebook line ")
             cached = self._parsed[code_file.path] = ParsedCode(source, facts)

@@ -20,6 +20,12 @@ from typing import Final
 from .flow import FlowFacts, analyse
 
 _REPO_ID: Final = re.compile(r"[\w.-]+(/[\w.-]+)?\Z")
+_HUB_URL_HINT: Final = "huggingface.co/"
+#: https://huggingface.co/[datasets/|spaces/]<repo>/(resolve|blob|raw)/<revision>/<file>
+_HUB_URL: Final = re.compile(
+    r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:(datasets|spaces)/)?"
+    r"((?:[\w.-]+/)?[\w.-]+)/(?:resolve|blob|raw)/([^/\s]+)/\S+"
+)
 
 
 class _Unresolved:
@@ -68,6 +74,8 @@ class CodeOptions:
     pinning_functions: frozenset[str] = frozenset()
     #: read ``args.x`` as its argparse default when no ``choices`` bound it
     argparse_defaults: bool = False
+    #: the project root: a relative name that is a folder there (or next to the file) is local
+    project_root: Path | None = None
 
 
 #: (function, parameter) pairs that frameworks call with a local folder.
@@ -239,6 +247,11 @@ _TRIGGER_NAMES: Final = frozenset(
         "Unpickler",
         "read_pickle",
         "load_model",
+        "load_dataset_builder",
+        "load_metric",
+        "load_lora_weights",
+        "from_single_file",
+        "load_adapter",
         "DbfilenameShelf",
         "list",
         "help",
@@ -275,7 +288,7 @@ def _worth_visiting(tree: ast.AST) -> bool:
             if any(alias.name == "shelve" for alias in node.names):
                 triggers.add("open")
         elif isinstance(node, ast.Constant):
-            if isinstance(node.value, str) and node.value.startswith("hf://"):
+            if isinstance(node.value, str) and (node.value.startswith("hf://") or _HUB_URL_HINT in node.value):
                 return True
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -320,10 +333,19 @@ _HUB_FUNCTIONS: Final = {
     "sentence_transformers.CrossEncoder": _HubApi((0, "model_name")),
     "sentence_transformers.cross_encoder.CrossEncoder": _HubApi((0, "model_name")),
     "datasets.load_dataset": _HubApi((0, "path"), repo_type="dataset"),
+    "datasets.load_dataset_builder": _HubApi((0, "path"), repo_type="dataset"),
+    "datasets.load_metric": _HubApi((0, "path"), repo_type="dataset"),
+    "evaluate.load": _HubApi((0, "path"), repo_type="space"),
     "vllm.LLM": _HubApi((0, "model")),
     "llama_cpp.Llama.from_pretrained": _HubApi((0, "repo_id"), revision_kw=None, can_pin=False),
 }
 _PEFT_MODEL_ID: Final = _HubApi((1, "model_id"))
+#: Methods matched by name, and the keyword of their first argument.
+_METHOD_LOADERS: Final = {
+    "load_lora_weights": "pretrained_model_name_or_path_or_dict",
+    "from_single_file": "pretrained_model_link_or_path",
+    "load_adapter": "peft_model_id",
+}
 _DATASET_LOADERS: Final = frozenset({"datasets.load_dataset", "datasets.load_dataset_builder"})
 _UNSAFE_CALLS: Final = {
     "pickle.load": ("pickle.load runs code from the file", "store data as JSON/safetensors and load that"),
@@ -344,7 +366,7 @@ _UNSAFE_CALLS: Final = {
     "shelve.open": ("shelve.open unpickles every value it reads", "use sqlite3 or JSON"),
     "shelve.DbfilenameShelf": ("shelve unpickles every value it reads", "use sqlite3 or JSON"),
 }
-_TORCH_LOADS: Final = frozenset({"torch.load", "torch.serialization.load"})
+_TORCH_LOADS: Final = frozenset({"torch.load", "torch.serialization.load", "torch.hub.load_state_dict_from_url"})
 _NUMPY_LOADS: Final = frozenset({"numpy.load"})
 _KERAS_LOADS: Final = frozenset(
     {
@@ -575,7 +597,8 @@ class _Visitor(ast.NodeVisitor):
             return True
         if value.count("/") > 1:
             return True
-        return self.base_dir is not None and bool(value) and (self.base_dir / value).is_dir()
+        folders = (self.base_dir, self.options.project_root)
+        return bool(value) and any(folder is not None and (folder / value).is_dir() for folder in folders)
 
     def _collect_written_folders(self, tree: ast.Module) -> None:
         """Folders this file writes (``save_pretrained(d)``, ``output_dir=d`` ...): loading ``d``
@@ -653,7 +676,50 @@ class _Visitor(ast.NodeVisitor):
             self._check_hf_path(argument)
         self.generic_visit(node)
 
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant):
+            return  # a docstring or a bare string: nothing is fetched
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and _HUB_URL_HINT in node.value:
+            self._check_hub_url(node, [node.value])
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        head = node.values[0] if node.values else None
+        if isinstance(head, ast.Constant) and isinstance(head.value, str) and _HUB_URL_HINT in head.value:
+            values = [value for value in self.resolve_all(node) if isinstance(value, str)]
+            if len(values) == len(self.resolve_all(node)):
+                self._check_hub_url(node, values)
+            else:
+                # parts that are not constants: keep the literal parts, the repo is unknown
+                template = "".join(
+                    part.value if isinstance(part, ast.Constant) and isinstance(part.value, str) else "\x00"
+                    for part in node.values
+                )
+                self._check_hub_url(node, [template])
+            return
+        self.generic_visit(node)
+
+    def _check_hub_url(self, node: ast.expr, values: list[str]) -> None:
+        """A raw ``https://huggingface.co/<repo>/resolve/<revision>/<file>`` URL, fetched by any function."""
+        for value in values:
+            match = _HUB_URL.search(value.replace("\x00", "X\x00X"))
+            if match is None:
+                continue
+            kind = {"datasets": "dataset", "spaces": "space"}.get(match[1] or "", "model")
+            repo: str | _Unresolved = match[2] if "\x00" not in match[2] else UNRESOLVED
+            raw_revision = match[3]
+            revision: str | _Unresolved = raw_revision.replace("%2F", "/") if "\x00" not in raw_revision else UNRESOLVED
+            self._reference(node, "huggingface.co URL", kind, repo, revision)
+
     def _check_hf_path(self, node: ast.expr) -> None:
+        if isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+            # hf:// paths inside dict and list arguments (data_files={"train": "hf://..."})
+            children = [*node.values] if isinstance(node, ast.Dict) else list(node.elts)
+            for child in children:
+                self._check_hf_path(child)
+            return
         if not isinstance(node, (ast.Constant, ast.JoinedStr)):
             return
         value = self.resolve(node, node.lineno)
@@ -705,16 +771,28 @@ class _Visitor(ast.NodeVisitor):
         api = _HUB_FUNCTIONS.get(name)
         package = name.split(".")[0]
         if api is None and name.endswith(".from_pretrained"):
-            if package == "peft" or name.startswith("peft."):
-                api = _PEFT_MODEL_ID
+            owner = name.split(".")[-2] if name.count(".") else ""
+            if package == "peft" and owner.startswith(("PeftModel", "PeftMixedModel")):
+                api = _PEFT_MODEL_ID  # PeftModel.from_pretrained(model, model_id)
             elif package in HUB_PACKAGES or name.startswith("<local hub class>") or not name:
-                api = _FROM_PRETRAINED
+                api = _FROM_PRETRAINED  # PeftConfig, AutoPeftModel*, transformers, diffusers ...
+            elif self._names_hub_repo(node):
+                api = _FROM_PRETRAINED  # a project's own class, loading "org/name" from the Hub
         if api is None and not name and isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained":
             api = _FROM_PRETRAINED  # receiver unknown (a parameter, a registry): fail closed
         if api is None:
             self._check_unpinnable(node, name)
             return
         self._hub_call(node, name, api)
+
+    def _names_hub_repo(self, node: ast.Call) -> bool:
+        first = self._argument(node, 0, "pretrained_model_name_or_path")
+        if first is None:
+            return False
+        return any(
+            isinstance(value, str) and "/" in value and bool(_REPO_ID.match(value))
+            for value in self.repo_values(first, node.lineno)
+        )
 
     def _hub_call(self, node: ast.Call, name: str, api: _HubApi) -> None:
         repo_node = self._argument(node, *api.repo_arg)
@@ -742,6 +820,8 @@ class _Visitor(ast.NodeVisitor):
                 continue
             if name in _SENTENCE_TRANSFORMERS and isinstance(repo, str) and _short_sentence_transformer(repo):
                 repo = f"sentence-transformers/{repo}"
+            if name == "evaluate.load" and isinstance(repo, str) and "/" not in repo:
+                repo = f"evaluate-metric/{repo}"  # a canonical metric: a Space of that organisation
             self._reference(
                 node,
                 display or f"{ast.unparse(node.func)}",
@@ -766,25 +846,55 @@ class _Visitor(ast.NodeVisitor):
             model_node = self._argument(node, 0, "model_name")
             value = self.resolve(model_node, node.lineno)
             hub = isinstance(value, str) and value.startswith("hf-hub:")
-            pretrained = self._kw_value(node, "pretrained")
-            if name.startswith("timm") and not hub and pretrained in (None, False):
-                return
-            if name.startswith("open_clip") and not hub and pretrained is None:
-                return
-            repo = value[len("hf-hub:") :] if isinstance(value, str) and hub else value
-            self._reference(node, name, "model", repo if isinstance(repo, str) else UNRESOLVED, None, can_pin=False)
-        elif name in ("torch.hub.load", "torch.hub.load_state_dict_from_url", "torch.hub.list", "torch.hub.help"):
+            if name.startswith("timm"):
+                pretrained = self._kw_value(node, "pretrained")
+                if not hub and pretrained in (None, False):
+                    return
+                if isinstance(value, str) and hub:
+                    # timm splits "hf-hub:org/name@revision" and downloads at that revision
+                    repo, _, revision = value[len("hf-hub:") :].partition("@")
+                    self._reference(node, name, "model", repo, revision or None)
+                    return
+            else:
+                # open_clip's pretrained tag may come by position (create_model_and_transforms(name, tag))
+                pretrained_node = self._argument(node, 1, "pretrained")
+                if not hub and (pretrained_node is None or self.resolve(pretrained_node) is None):
+                    return
+            shown = value[len("hf-hub:") :] if isinstance(value, str) and hub else value
+            self._reference(node, name, "model", shown if isinstance(shown, str) else UNRESOLVED, None, can_pin=False)
+        elif name in ("torch.hub.load", "torch.hub.list", "torch.hub.help"):
             if self._kw_value(node, "source") == "local":
                 return
             repo_node = self._argument(node, 0, "repo_or_dir")
             value = self.resolve(repo_node, node.lineno)
-            if name == "torch.hub.load_state_dict_from_url":
-                return
             if isinstance(value, str):
                 repo, _, ref = value.partition(":")
                 self._reference(node, name, "github", repo, ref or None)
             else:
                 self._reference(node, name, "github", UNRESOLVED, UNRESOLVED)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in _METHOD_LOADERS:
+            self._method_loader(node, node.func.attr)
+
+    def _method_loader(self, node: ast.Call, method: str) -> None:
+        """diffusers ``load_lora_weights``/``from_single_file`` and PEFT/transformers ``load_adapter``:
+        methods of objects the visitor cannot type, so they are matched by name."""
+        source = self._argument(node, 0, _METHOD_LOADERS[method])
+        if source is None or isinstance(source, (ast.Dict, ast.DictComp)):
+            return  # a state dict passed directly
+        repos = self.repo_values(source, node.lineno)
+        revision_node = self._keyword(node, "revision")
+        revision: str | _Unresolved | _Pinned | None = (
+            self.revision_value(revision_node.value) if revision_node is not None else None
+        )
+        if revision_node is None and _has_double_star(node):
+            revision = UNRESOLVED
+        api = f"{method}"
+        for repo in repos:
+            if isinstance(repo, str) and repo.startswith(("http://", "https://")):
+                continue  # a URL: read as a raw Hub URL (_check_hub_url) or not a Hub reference
+            if isinstance(repo, str) and repo.count("/") > 1:
+                continue  # "org/repo/file.safetensors" for from_single_file: checked as a path
+            self._reference(node, api, "model", repo, revision)
 
     def _truthy(self, node: ast.Call, keyword: str) -> bool | _Unresolved:
         found = self._keyword(node, keyword)
@@ -837,7 +947,14 @@ class _Visitor(ast.NodeVisitor):
             self._unsafe(node, name, problem, fix)
         elif name in _TORCH_LOADS:
             weights_only = self._kw_value(node, "weights_only")
-            if weights_only is not True:
+            if weights_only is None and self._keyword(node, "weights_only") is None and _has_double_star(node):
+                self._unsafe(
+                    node,
+                    name,
+                    f"{name}: weights_only cannot be verified statically (it may come in through **kwargs)",
+                    "pass weights_only=True explicitly at this call",
+                )
+            elif weights_only is not True:
                 state = (
                     "weights_only=False"
                     if weights_only is False
@@ -847,6 +964,8 @@ class _Visitor(ast.NodeVisitor):
                         else "weights_only that is not a literal True"
                     )
                 )
+                if name == "torch.hub.load_state_dict_from_url" and weights_only is None:
+                    state += " (its weights_only defaults to False)"
                 self._unsafe(
                     node,
                     name,
@@ -918,6 +1037,9 @@ def _canonical(name: str) -> str:
         ("huggingface_hub.hf_api.HfApi", "huggingface_hub.HfApi"),
         ("sentence_transformers.SentenceTransformer.SentenceTransformer", "sentence_transformers.SentenceTransformer"),
         ("transformers.pipelines.pipeline", "transformers.pipeline"),
+        ("timm.models.create_model", "timm.create_model"),
+        ("timm.models._factory.create_model", "timm.create_model"),
+        ("open_clip.factory.", "open_clip."),
         ("tensorflow.keras", "tensorflow.keras"),
         ("tf.keras", "tensorflow.keras"),
         ("pd.", "pandas."),

@@ -25,6 +25,13 @@ def pin_fix(reference: HubReference) -> str:
     if reference.repo_type == "github":
         return "use 'owner/repo:<40-hex commit sha>' so torch.hub downloads that exact commit"
     repo = reference.repo_id if isinstance(reference.repo_id, str) else "<repo>"
+    if reference.api == "huggingface.co URL":
+        return (
+            "put the 40-hex commit sha in the URL instead of the branch "
+            f"(https://huggingface.co/{repo}/resolve/<40-hex commit sha>/<file>)"
+        )
+    if reference.api == "timm.create_model":
+        return f"use 'hf-hub:{repo}@<40-hex commit sha>' (timm downloads at the revision after '@')"
     kind = "" if reference.repo_type == "model" else f", repo_type='{reference.repo_type}'"
     return (
         f"pass revision='<40-hex commit sha>' (the current one: "
