@@ -393,6 +393,8 @@ class _Visitor(ast.NodeVisitor):
         self.hub_classes: set[str] = set()
         self.written_folders: list[tuple[int, ast.expr]] = []
         self.parsers: dict[str, list[ast.Call]] = {}  # argparse dest -> its add_argument calls
+        self._values: dict[int, list[Possible]] = {}  # resolve_all by node: the flow is fixed
+        self._names: dict[int, str | None] = {}  # qualify by node
 
     # imports and assignments ---------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -412,6 +414,8 @@ class _Visitor(ast.NodeVisitor):
     def visit_Module(self, node: ast.Module) -> None:
         self._collect_written_folders(node)
         self._collect_arguments(node)
+        self._names.clear()  # classes seen by the visit below may change what a name qualifies to
+        self._values.clear()
         self.generic_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
@@ -439,6 +443,16 @@ class _Visitor(ast.NodeVisitor):
         """Every value that can reach ``node`` (through the flow), LOCAL for a local path."""
         if node is None or depth > 20:
             return [UNRESOLVED]
+        key = id(node)
+        cached = self._values.get(key)
+        if cached is not None:
+            return cached
+        self._values[key] = [UNRESOLVED]  # a value defined through itself (x = x + "a") is unknown
+        result = self._resolve_all(node, depth)
+        self._values[key] = result
+        return result
+
+    def _resolve_all(self, node: ast.AST, depth: int) -> list[Possible]:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (str, bool, int)) or node.value is None:
                 return [node.value]
@@ -641,7 +655,16 @@ class _Visitor(ast.NodeVisitor):
     def qualify(self, node: ast.expr, depth: int = 0) -> str | None:
         """The dotted name a callee resolves to through imports, aliases and instances."""
         if depth > 12:
-            return None  # self-referencing aliases (``x = x.to(device)``) end here
+            return None
+        key = id(node)
+        if key in self._names:
+            return self._names[key]
+        self._names[key] = None  # self-referencing aliases (``x = x.to(device)``) end here
+        result = self._qualify(node, depth)
+        self._names[key] = result
+        return result
+
+    def _qualify(self, node: ast.expr, depth: int) -> str | None:
         if isinstance(node, ast.Name):
             if node.id in self.imports:
                 return self.imports[node.id]
