@@ -406,3 +406,34 @@ def test_messages_name_the_repo_that_is_loaded(tmp_path: Path) -> None:
     )
     assert "revision 'main'" in fixes["app.py:7:7"][0]
     assert "resolve/<40-hex commit sha>/" in fixes["app.py:7:7"][1]
+
+
+def test_notebook_findings_carry_the_ipynb_line(tmp_path: Path) -> None:
+    """The finding's line (SARIF region, waiver ``line``) is the line of the .ipynb that holds the cell line."""
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n", "text"]},
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["source"]},
+            "outputs": [],
+            "source": ["%%time\n", "from transformers import AutoModel\n", "m = AutoModel.from_pretrained('org/a')"],
+        },
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": "import torch\ntorch.load('w.pt')"},
+    ]
+    (tmp_path / "pyproject.toml").write_text("[tool.aisupply]\nlockfile = ''\n")
+    notebook = tmp_path / "n.ipynb"
+    text = json.dumps({"metadata": {"source": "x"}, "cells": cells, "nbformat": 4}, indent=1)
+    notebook.write_text(text)
+    lines = text.splitlines()
+    engine = Engine(load_settings(tmp_path / "pyproject.toml", tmp_path), builtin_rules(), builtin_readers())
+    found = {}
+    for rule, subjects in engine.subjects():
+        for subject in subjects:
+            for finding in engine.evaluate(rule.id, subject).findings:
+                found[finding.where] = finding.line
+    pinned_line = found["n.ipynb:cell 2:line 3"]
+    assert pinned_line is not None
+    assert "m = AutoModel.from_pretrained('org/a')" in lines[pinned_line - 1]
+    load_line = found["n.ipynb:cell 3:line 2"]
+    assert load_line is not None
+    assert "torch.load('w.pt')" in lines[load_line - 1]  # a one-string source: its only line

@@ -20,6 +20,17 @@ class SourceFile:
     error: str | None = None
     notebook: bool = False
     lines: tuple[str, ...] = field(default_factory=tuple)
+    #: notebooks: per text line, the line of the ``.ipynb`` file that holds it (0: not known)
+    file_lines: tuple[int, ...] = ()
+
+    def file_line(self, line: int) -> int:
+        """The line of the file a text line came from: itself for scripts, the ``.ipynb`` line
+        holding that cell line for notebooks (what SARIF regions and ``waive`` entries use)."""
+        if not self.notebook:
+            return line
+        if 0 < line <= len(self.file_lines):
+            return self.file_lines[line - 1]
+        return 0
 
     def place(self, line: int, col: int | None = None) -> str:
         """``line:col`` for scripts, ``cell N:line M`` for notebooks."""
@@ -103,7 +114,93 @@ def read_notebook(raw: bytes, max_code_bytes: int = Limits.max_code_file_bytes) 
         for line_number, line in enumerate(lines, start=1):
             text_lines.append(line)
             origin.append((number, line_number))
-    return SourceFile("\n".join(text_lines) + "\n", cells=tuple(origin), notebook=True, lines=tuple(text_lines))
+    places = _cell_line_places(raw.decode("utf-8-sig", errors="replace"))
+    return SourceFile(
+        "\n".join(text_lines) + "\n",
+        cells=tuple(origin),
+        notebook=True,
+        lines=tuple(text_lines),
+        file_lines=tuple(places.get(entry, 0) for entry in origin),
+    )
+
+
+def _cell_line_places(text: str) -> dict[tuple[int, int], int]:
+    """(cell, cell line) -> line of the ``.ipynb`` text where that cell line's source starts.
+
+    Walks the JSON with the standard decoder, skipping every value but ``cells[*].source``, so the
+    positions are exact whatever the file's layout; {} for JSON this walk does not expect."""
+    decoder = json.JSONDecoder()
+    places: dict[tuple[int, int], int] = {}
+    try:
+        position = _skip_space(text, 0)
+        cells_at = _member(text, position, "cells", decoder)
+        if cells_at is None or text[cells_at] != "[":
+            return {}
+        position = _skip_space(text, cells_at + 1)
+        number = 0
+        while text[position] != "]":
+            number += 1
+            source_at = _member(text, position, "source", decoder)
+            if source_at is not None:
+                _source_places(text, source_at, number, decoder, places)
+            position = _skip_space(text, decoder.raw_decode(text, position)[1])
+            if text[position] == ",":
+                position = _skip_space(text, position + 1)
+    except (ValueError, IndexError):
+        return places
+    return places
+
+
+def _skip_space(text: str, position: int) -> int:
+    while text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _member(text: str, position: int, name: str, decoder: json.JSONDecoder) -> int | None:
+    """Where the value of key ``name`` of the object at ``position`` starts."""
+    if text[position] != "{":
+        return None
+    position = _skip_space(text, position + 1)
+    while text[position] != "}":
+        key, position = json.decoder.scanstring(text, position + 1)
+        position = _skip_space(text, position)
+        position = _skip_space(text, position + 1)  # the ':'
+        if key == name:
+            return position
+        position = _skip_space(text, decoder.raw_decode(text, position)[1])
+        if text[position] == ",":
+            position = _skip_space(text, position + 1)
+    return None
+
+
+def _source_places(
+    text: str, position: int, cell: int, decoder: json.JSONDecoder, places: dict[tuple[int, int], int]
+) -> None:
+    line = 1
+    if text[position] == '"':  # one string: every cell line sits on this file line
+        value, _ = json.decoder.scanstring(text, position + 1)
+        for offset in range(value.count("\n") + 1):
+            places[(cell, offset + 1)] = text.count("\n", 0, position) + 1
+        return
+    if text[position] != "[":
+        return
+    position = _skip_space(text, position + 1)
+    file_line = text.count("\n", 0, position) + 1
+    last = position
+    while text[position] != "]":
+        file_line += text.count("\n", last, position)
+        last = position
+        value, end = decoder.raw_decode(text, position)
+        if isinstance(value, str):
+            for _ in range(max(value.count("\n"), 1)):
+                places.setdefault((cell, line), file_line)
+                line += 1
+            if not value.endswith("\n") and value.count("\n"):
+                places.setdefault((cell, line), file_line)
+        position = _skip_space(text, end)
+        if text[position] == ",":
+            position = _skip_space(text, position + 1)
 
 
 def _bound_names(text: str) -> set[str]:
