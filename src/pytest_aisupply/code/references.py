@@ -109,6 +109,19 @@ _WRITER_METHODS: Final = frozenset({"save_pretrained", "save", "save_model", "sa
 _WRITER_KEYWORDS: Final = frozenset({"output_dir", "save_directory", "local_dir"})
 
 
+def _template(node: ast.JoinedStr) -> re.Pattern[str] | None:
+    """``f"{model_name}-finetuned-x"`` as a pattern: constant parts literal, the others any name."""
+    parts = []
+    for part in node.values:
+        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+            parts.append(re.escape(part.value))
+        else:
+            parts.append(r"[^/]+")
+    if not any(isinstance(part, ast.Constant) and str(part.value).strip() for part in node.values):
+        return None  # f"{x}" alone would match anything
+    return re.compile("".join(parts))
+
+
 def _is_commit(value: str) -> bool:
     return bool(_COMMIT.match(value))
 
@@ -586,16 +599,20 @@ class _Visitor(ast.NodeVisitor):
         written = {ast.unparse(folder) for written_line, folder in self.written_folders if written_line < line}
         if ast.unparse(node) in written:
             return []
-        written_values = {
-            value
-            for written_line, folder in self.written_folders
-            if written_line < line
-            for value in self.resolve_all(folder)
-            if isinstance(value, str)
-        }
+        earlier = [folder for written_line, folder in self.written_folders if written_line < line]
+        written_values = {value for folder in earlier for value in self.resolve_all(folder) if isinstance(value, str)}
+        # f"{name}-finetuned" written with a part that is not a constant: match the constant parts
+        templates = [_template(folder) for folder in earlier if isinstance(folder, ast.JoinedStr)]
         remote: list[str | _Unresolved] = []
         for value in values:
-            if value is LOCAL or (isinstance(value, str) and (self._looks_local(value) or value in written_values)):
+            if value is LOCAL or (
+                isinstance(value, str)
+                and (
+                    self._looks_local(value)
+                    or value in written_values
+                    or any(template is not None and template.fullmatch(value) for template in templates)
+                )
+            ):
                 continue
             remote.append(value if isinstance(value, str) else UNRESOLVED)
         if any(isinstance(value, _Unresolved) for value in remote):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 from dataclasses import dataclass, field
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from pathlib import Path
 
 from ..limits import Limits, cap_hint
@@ -163,7 +164,7 @@ def _member(text: str, position: int, name: str, decoder: json.JSONDecoder) -> i
         return None
     position = _skip_space(text, position + 1)
     while text[position] != "}":
-        key, position = json.decoder.scanstring(text, position + 1)
+        key, position = _scanstring(text, position + 1)
         position = _skip_space(text, position)
         position = _skip_space(text, position + 1)  # the ':'
         if key == name:
@@ -179,7 +180,7 @@ def _source_places(
 ) -> None:
     line = 1
     if text[position] == '"':  # one string: every cell line sits on this file line
-        value, _ = json.decoder.scanstring(text, position + 1)
+        value, _ = _scanstring(text, position + 1)
         for offset in range(value.count("\n") + 1):
             places[(cell, offset + 1)] = text.count("\n", 0, position) + 1
         return

@@ -69,6 +69,13 @@ def train_then_reload(model, tokenizer):
     AutoTokenizer.from_pretrained("never-written")  # expect: pinned-revision
 
 
+def push_then_reload(model_checkpoint, callback_class):
+    model_name = model_checkpoint.split("/")[-1]
+    callback_class(output_dir=f"{model_name}-finetuned-imdb")
+    AutoModelForCausalLM.from_pretrained("distilbert-base-uncased-finetuned-imdb")  # expect: ok
+    AutoModelForCausalLM.from_pretrained("org/distilbert-base-uncased-finetuned-imdb")  # expect: pinned-revision
+
+
 def reload_before_writing(model):
     AutoModelForCausalLM.from_pretrained("written-later")  # expect: pinned-revision
     model.save_pretrained("written-later")
