@@ -21,6 +21,8 @@ from .flow import FlowFacts, analyse
 
 _REPO_ID: Final = re.compile(r"[\w.-]+(/[\w.-]+)?\Z")
 _HUB_URL_HINT: Final = "huggingface.co/"
+_MARKUP: Final = re.compile(r"[\n<>]|\]\(")
+_SPECIAL_REF: Final = re.compile(r"refs/convert/parquet|refs/pr/\d+")
 #: https://huggingface.co/[datasets/|spaces/]<repo>/(resolve|blob|raw)/<revision>/<file>
 _HUB_URL: Final = re.compile(
     r"https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:(datasets|spaces)/)?"
@@ -707,14 +709,27 @@ class _Visitor(ast.NodeVisitor):
 
     # calls ------------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
-        qualified = self.qualify(node.func)
-        name = qualified or ""
-        canonical = _canonical(name)
-        self._check_unsafe(node, canonical)
-        self._check_hub(node, canonical)
+        for name in self._callees(node.func):
+            canonical = _canonical(name)
+            self._check_unsafe(node, canonical)
+            self._check_hub(node, canonical)
         for argument in [*node.args, *(k.value for k in node.keywords)]:
             self._check_hf_path(argument)
         self.generic_visit(node)
+
+    def _callees(self, func: ast.expr) -> list[str]:
+        """What the callee can be: ``loader = load_dataset`` on one branch and ``loader = other`` on
+        another gives both names (each is checked)."""
+        if isinstance(func, ast.Name) and func.id not in self.imports and func.id not in self.hub_classes:
+            definitions = self.flow.reaching_definitions(func) or []
+            if len(definitions) > 1:
+                names = {
+                    self.qualify(definition) if isinstance(definition, ast.expr) else None for definition in definitions
+                }
+                known = sorted(name for name in names if name)
+                if known:
+                    return known
+        return [self.qualify(func) or ""]
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant):
@@ -722,7 +737,8 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and _HUB_URL_HINT in node.value:
+        # a URL inside markup or prose (an <img src=...> in a Gradio description) is shown, not fetched
+        if isinstance(node.value, str) and _HUB_URL_HINT in node.value and not _MARKUP.search(node.value):
             self._check_hub_url(node, [node.value])
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
@@ -777,6 +793,9 @@ class _Visitor(ast.NodeVisitor):
                 path, repo_type = path[len(prefix) :], kind
         repo_part = "/".join(path.split("/")[:2])
         repo, _, revision = repo_part.partition("@")
+        special = _SPECIAL_REF.match(path.partition("@")[2]) if "@" in path else None
+        if special:
+            revision = special[0]  # HfFileSystem reads refs/convert/parquet and refs/pr/N unencoded
         if not _REPO_ID.match(repo):
             return  # a prefix such as "hf://datasets/" used for string tests, not a reference
         self._reference(

@@ -36,6 +36,7 @@ open_clip.create_model_and_transforms("ViT-B-32", None)  # expect: ok
 load_dataset("parquet", data_files={"train": "hf://datasets/org/data/train.parquet"})  # expect: pinned-revision
 load_dataset("parquet", data_files={"train": f"hf://datasets/org/data@{SHA}/train.parquet"})  # expect: ok
 load_dataset("json", data_files=["hf://datasets/org/data@main/a.json"])  # expect: pinned-revision
+load_dataset("parquet", data_files={"test": "hf://datasets/org/data@refs/convert/parquet/t/0.parquet"})  # expect: pinned-revision
 load_dataset_builder("org/data")  # expect: pinned-revision
 load_dataset_builder("org/data", revision=SHA)  # expect: ok
 load_metric("glue", "mrpc")  # expect: pinned-revision
@@ -86,3 +87,16 @@ PINNED_URL = f"https://huggingface.co/org/model/resolve/{SHA}/config.json"  # ex
 urllib.request.urlretrieve(URL, "config.json")  # expect: ok
 requests.get("https://huggingface.co/datasets/org/data/resolve/main/train.csv", timeout=10)  # expect: pinned-revision
 requests.get("https://huggingface.co/docs/hub/index", timeout=10)  # expect: ok
+DESCRIPTION = "<img src='https://huggingface.co/org/space/resolve/main/logo.png'>"  # expect: ok
+
+
+def load_split(streaming, name):
+    if streaming:
+        loader = load_streaming
+    else:
+        loader = load_dataset
+    return loader(name)  # expect: pinned-revision
+
+
+def load_streaming(name):
+    return name
