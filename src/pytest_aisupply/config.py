@@ -193,7 +193,7 @@ class _Parser:
         return values
 
     def parse(self, table: Mapping[str, Any]) -> Settings:
-        known = {field_name for field_name in (*_TOP_LEVEL_KEYS, *_CODE_DECLARATION_KEYS)}
+        known = {field_name for field_name in _TOP_LEVEL_KEYS}
         for key in table:
             if key not in known:
                 hint = _did_you_mean(key, known)
@@ -367,7 +367,7 @@ class _Parser:
                     raise self.error(key, f"{entry!r} does not exist (relative to {self.root})")
 
 
-_TOP_LEVEL_KEYS = (
+_TOP_LEVEL_KEYS: tuple[str, ...] = (
     "artifacts",
     "code",
     "exclude",
@@ -384,7 +384,7 @@ _TOP_LEVEL_KEYS = (
     "limits",
 )
 # code rules: what a project declares about its own code
-_CODE_DECLARATION_KEYS = ("local_path_names", "pinning_functions", "argparse_defaults")
+_TOP_LEVEL_KEYS = (*_TOP_LEVEL_KEYS, "local_path_names", "pinning_functions", "argparse_defaults")
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
