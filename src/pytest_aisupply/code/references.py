@@ -611,6 +611,7 @@ class _Visitor(ast.NodeVisitor):
                 isinstance(value, str)
                 and (
                     self._looks_local(value)
+                    or not _REPO_ID.match(value)  # "" or "INSERT PATH HERE": no Hub repo has that name
                     or value in written_values
                     or any(template is not None and template.fullmatch(value) for template in templates)
                 )

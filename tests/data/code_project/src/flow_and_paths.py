@@ -76,6 +76,12 @@ def push_then_reload(model_checkpoint, callback_class):
     AutoModelForCausalLM.from_pretrained("org/distilbert-base-uncased-finetuned-imdb")  # expect: pinned-revision
 
 
+def placeholders():
+    AutoModelForCausalLM.from_pretrained("INSERT MODEL PATH HERE/text_encoder")  # expect: ok
+    checkpoint = ""
+    AutoTokenizer.from_pretrained(checkpoint)  # expect: ok
+
+
 def reload_before_writing(model):
     AutoModelForCausalLM.from_pretrained("written-later")  # expect: pinned-revision
     model.save_pretrained("written-later")
