@@ -20,7 +20,7 @@ import functools
 import keyword
 import re
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container
 from typing import Any
 
 #: Cell magics whose body is Python that IPython itself runs (through ``run_cell``/``ast.parse``).
@@ -97,7 +97,7 @@ def _padded(before: list[str], after: list[str], start: int) -> list[str]:
     return after[: start + 1] + ["\n"] * missing + after[start + 1 :]
 
 
-def _automagic(line: str, shadowed: Iterable[str], magics: frozenset[str]) -> str | None:
+def _automagic(line: str, shadowed: Container[str], magics: frozenset[str]) -> str | None:
     """The prefilter's automagic on a one-line cell: ``pip install x`` -> a line-magic call."""
     match = re.match(r"(\s*)([,;/%]|!!?|\?\??)?\s*(%{0,2}[\w.*]*)(.*?$|$)", line.rstrip("\n"))
     if match is None or match[2]:
@@ -105,7 +105,7 @@ def _automagic(line: str, shadowed: Iterable[str], magics: frozenset[str]) -> st
     pre, name, rest = match[1], match[3].strip(), match[4].lstrip()
     if not name or rest[:1] in ("=", ",") or name not in magics:
         return None
-    if name.split(".", 1)[0] in _SHADOWING or name.split(".", 1)[0] in set(shadowed):
+    if name.split(".", 1)[0] in _SHADOWING or name.split(".", 1)[0] in shadowed:
         return None
     magic, _, args = f"{name} {rest}".partition(" ")
     return f"{pre}get_ipython().run_line_magic({magic.lstrip('%')!r}, {args!r})\n"
@@ -114,7 +114,7 @@ def _automagic(line: str, shadowed: Iterable[str], magics: frozenset[str]) -> st
 def _transform(
     cell: str,
     token_step: Callable[[list[str]], tuple[list[str], int] | None],
-    shadowed: Iterable[str],
+    shadowed: Container[str],
     magics: frozenset[str],
 ) -> list[str]:
     lines, leading = _cleanup(_lines(cell))
@@ -129,6 +129,8 @@ def _transform(
             return _fit(head + inner, count)
         return _fit(head + ["\n"] * (len(lines) - leading - 1), count)
     folded = 0
+    if not _MAY_HAVE_SYNTAX.search("".join(lines)):
+        token_step = _nothing_to_transform  # the token transformers could not match anything
     for _ in range(_LOOP_LIMIT):
         step = token_step(lines)
         if step is None:
@@ -144,6 +146,16 @@ def _transform(
         if magic is not None:
             lines[leading] = magic
     return _fit(lines, count)
+
+
+#: What any of IPython's token transformers needs to match: an escape at the start of a line
+#: (``!cmd``, ``%magic``, ``?obj``, ``,``/``;``/``/`` autocall), a ``?`` anywhere (``obj?``), or an
+#: assignment from ``!``/``%`` (``x = !ls``). Cells without any are plain Python.
+_MAY_HAVE_SYNTAX = re.compile(r"^[ \t]*[!?%,;/]|\?|=\s*[!%]", re.MULTILINE)
+
+
+def _nothing_to_transform(lines: list[str]) -> tuple[list[str], int] | None:
+    return None
 
 
 def _fit(lines: list[str], count: int) -> list[str]:
@@ -173,7 +185,7 @@ def _ipython_token_step(lines: list[str]) -> tuple[list[str], int] | None:
     return None
 
 
-def ipython_transform(cell: str, shadowed: Iterable[str] = ()) -> list[str]:
+def ipython_transform(cell: str, shadowed: Container[str] = ()) -> list[str]:
     """The cell as IPython transforms it, one output line per cell line (IPython must be importable)."""
     magics = ipython_line_magics()
     if magics is None:
@@ -393,12 +405,12 @@ def _help_end_call(lines: list[str], line: int, col: int, last: int) -> Callable
     return apply
 
 
-def builtin_transform(cell: str, shadowed: Iterable[str] = ()) -> list[str]:
+def builtin_transform(cell: str, shadowed: Container[str] = ()) -> list[str]:
     """IPython's transformation of a cell without IPython, one output line per cell line."""
     return _transform(cell, _builtin_token_step, shadowed, BUILTIN_LINE_MAGICS)
 
 
-def transform_cell(cell: str, shadowed: Iterable[str] = ()) -> list[str]:
+def transform_cell(cell: str, shadowed: Container[str] = ()) -> list[str]:
     """The cell as Python, one line per cell line: with IPython when it is importable."""
     try:
         return ipython_transform(cell, shadowed)

@@ -427,8 +427,10 @@ class _Visitor(ast.NodeVisitor):
             self.imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
 
     def visit_Module(self, node: ast.Module) -> None:
-        self._collect_written_folders(node)
-        self._collect_arguments(node)
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call):
+                self._collect_written_folder(call)
+                self._collect_argument(call)
         self._names.clear()  # classes seen by the visit below may change what a name qualifies to
         self._values.clear()
         self.generic_visit(node)
@@ -634,32 +636,26 @@ class _Visitor(ast.NodeVisitor):
         folders = (self.base_dir, self.options.project_root)
         return bool(value) and any(folder is not None and (folder / value).is_dir() for folder in folders)
 
-    def _collect_written_folders(self, tree: ast.Module) -> None:
+    def _collect_written_folder(self, node: ast.Call) -> None:
         """Folders this file writes (``save_pretrained(d)``, ``output_dir=d`` ...): loading ``d``
         later in the file reads them back from disk."""
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            name = _terminal_name(node.func) or ""
-            target: ast.expr | None = None
-            if name in _WRITER_METHODS and isinstance(node.func, ast.Attribute):
-                callee = self.qualify(node.func) or ""
-                if name == "save" and callee.split(".")[0] in ("torch", "numpy", "np", "joblib", "pickle"):
-                    continue
+        name = _terminal_name(node.func) or ""
+        target: ast.expr | None = None
+        if name in _WRITER_METHODS and isinstance(node.func, ast.Attribute):
+            callee = self.qualify(node.func) or ""
+            if not (name == "save" and callee.split(".")[0] in ("torch", "numpy", "np", "joblib", "pickle")):
                 target = self._argument(node, 0, "save_directory") or self._argument(node, None, "path")
-            elif name in ("makedirs", "mkdir") and node.args:
-                target = node.args[0]
-            if target is not None:
-                self.written_folders.append((node.lineno, target))
-            for keyword in node.keywords:
-                if keyword.arg in _WRITER_KEYWORDS:
-                    self.written_folders.append((node.lineno, keyword.value))
+        elif name in ("makedirs", "mkdir") and node.args:
+            target = node.args[0]
+        if target is not None:
+            self.written_folders.append((node.lineno, target))
+        for keyword in node.keywords:
+            if keyword.arg in _WRITER_KEYWORDS:
+                self.written_folders.append((node.lineno, keyword.value))
 
-    def _collect_arguments(self, tree: ast.Module) -> None:
+    def _collect_argument(self, node: ast.Call) -> None:
         """argparse ``add_argument`` calls by destination."""
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and _terminal_name(node.func) == "add_argument"):
-                continue
+        if _terminal_name(node.func) == "add_argument":
             dest_keyword = self._keyword(node, "dest")
             dest: str | None = None
             if dest_keyword is not None and isinstance(dest_keyword.value, ast.Constant):

@@ -88,7 +88,7 @@ def read_notebook(raw: bytes, max_code_bytes: int = Limits.max_code_file_bytes) 
     text_lines: list[str] = []
     origin: list[tuple[int, int]] = []
     code_bytes = 0
-    bound: set[str] = set()  # names earlier cells define: they shadow automagic names
+    bound = _EarlierNames()  # names earlier cells define: they shadow automagic names
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -111,7 +111,7 @@ def read_notebook(raw: bytes, max_code_bytes: int = Limits.max_code_file_bytes) 
             lines = transform_cell(source, bound)
         except CellSyntaxError as exc:
             return SourceFile("", error=f"cell {number} cannot be read as IPython does: {exc}", notebook=True)
-        bound |= _bound_names("\n".join(lines))
+        bound.cells.append("\n".join(lines))
         for line_number, line in enumerate(lines, start=1):
             text_lines.append(line)
             origin.append((number, line_number))
@@ -202,6 +202,21 @@ def _source_places(
         position = _skip_space(text, end)
         if text[position] == ",":
             position = _skip_space(text, position + 1)
+
+
+class _EarlierNames:
+    """Names bound by the cells read so far, parsed only when an automagic check asks (rarely)."""
+
+    def __init__(self) -> None:
+        self.cells: list[str] = []
+        self._names: set[str] = set()
+        self._parsed = 0
+
+    def __contains__(self, name: object) -> bool:
+        while self._parsed < len(self.cells):
+            self._names |= _bound_names(self.cells[self._parsed])
+            self._parsed += 1
+        return name in self._names
 
 
 def _bound_names(text: str) -> set[str]:
