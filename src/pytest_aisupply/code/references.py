@@ -108,7 +108,7 @@ _LOCAL_PATH_CALLS: Final = frozenset(
 )
 #: Methods that write a model folder given as their first argument, and keywords that name one.
 _WRITER_METHODS: Final = frozenset({"save_pretrained", "save", "save_model", "save_state", "save_to_hub_local"})
-_WRITER_KEYWORDS: Final = frozenset({"output_dir", "save_directory", "local_dir"})
+_WRITER_KEYWORDS: Final = frozenset({"output_dir", "output_path", "save_directory", "local_dir"})
 
 
 def _template(node: ast.JoinedStr) -> re.Pattern[str] | None:

@@ -82,6 +82,12 @@ def placeholders():
     AutoTokenizer.from_pretrained(checkpoint)  # expect: ok
 
 
+def fit_then_reload(model, objectives, name):
+    path = "output/bi-encoder-" + name
+    model.fit(train_objectives=objectives, output_path=path)
+    return AutoTokenizer.from_pretrained(path)  # expect: ok
+
+
 def reload_before_writing(model):
     AutoModelForCausalLM.from_pretrained("written-later")  # expect: pinned-revision
     model.save_pretrained("written-later")
