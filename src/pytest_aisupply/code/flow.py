@@ -29,6 +29,8 @@ class FlowFacts:
     definitions: list[Definition] = field(default_factory=list)
     #: id(ast.Name read) -> indexes into ``definitions`` that can reach it
     reaching: dict[int, frozenset[int]] = field(default_factory=dict)
+    #: id(assigned value) -> its annotation (``x: ORTModel = ...``)
+    annotations: dict[int, ast.expr] = field(default_factory=dict)
     #: id(ast.arg) -> the function it belongs to
     parameter_owner: dict[int, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = field(default_factory=dict)
 
@@ -196,6 +198,7 @@ class _Scope:
         elif isinstance(node, ast.AnnAssign):
             if node.value is not None:
                 self._reads(env, node.value)
+                self.facts.annotations[id(node.value)] = node.annotation
                 self._bind(env, node.target, node.value)
         elif isinstance(node, ast.AugAssign):
             self._reads(env, node.value)

@@ -124,6 +124,23 @@ def _template(node: ast.JoinedStr) -> re.Pattern[str] | None:
     return re.compile("".join(parts))
 
 
+#: Annotations that allow a repo id string (or say nothing).
+_TEXT_TYPES: Final = frozenset({"str", "Any", "object", "bytes", "AnyStr", "StrPath", "PathLike", "Text"})
+
+
+def _not_a_repo_id(annotation: ast.expr) -> bool:
+    """``x: ORTModel`` or ``p: Path``: the value is an object or a local path, never a repo id.
+    ``str``, ``Any``, ``str | Path``, a string annotation and the like allow a repo id."""
+    if isinstance(annotation, ast.Constant):
+        return False
+    names = {
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(annotation)
+        if isinstance(node, (ast.Name, ast.Attribute))
+    }
+    return bool(names) and not names & _TEXT_TYPES
+
+
 def _is_commit(value: str) -> bool:
     return bool(_COMMIT.match(value))
 
@@ -505,7 +522,14 @@ class _Visitor(ast.NodeVisitor):
                 return [UNRESOLVED]
             values: list[Possible] = []
             for definition in definitions:
-                if definition is None:
+                annotation = (
+                    definition.annotation
+                    if isinstance(definition, ast.arg)
+                    else self.flow.annotations.get(id(definition))
+                )
+                if annotation is not None and _not_a_repo_id(annotation):
+                    values.append(LOCAL)  # typed as a path or as an object (a model): not a repo id
+                elif definition is None:
                     values.append(UNRESOLVED)
                 elif isinstance(definition, ast.arg):
                     values.append(self._parameter_value(definition))

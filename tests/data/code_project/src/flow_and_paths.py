@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from optimum.onnxruntime import ORTModel, ORTQuantizer
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -86,6 +87,15 @@ def fit_then_reload(model, objectives, name):
     path = "output/bi-encoder-" + name
     model.fit(train_objectives=objectives, output_path=path)
     return AutoTokenizer.from_pretrained(path)  # expect: ok
+
+
+def typed_values(model: "PreTrainedModel", folder: Path, name: str, other: str | Path):
+    onnx_model: ORTModel = model.onnx
+    ORTQuantizer.from_pretrained(onnx_model)  # expect: ok
+    AutoModelForCausalLM.from_pretrained(folder)  # expect: ok
+    AutoModelForCausalLM.from_pretrained(name)  # expect: pinned-revision
+    AutoModelForCausalLM.from_pretrained(other)  # expect: pinned-revision
+    AutoModelForCausalLM.from_pretrained(model)  # expect: pinned-revision
 
 
 def reload_before_writing(model):
