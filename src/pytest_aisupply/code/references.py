@@ -59,9 +59,19 @@ class _Pinned:
         return "PINNED"
 
 
+class _Object:
+    """A value typed as an object (``x: ORTModel``): not a repo id, though its attributes may hold one."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "OBJECT"
+
+
 LOCAL: Final = _Local()
 PINNED: Final = _Pinned()
-Possible = Value | _Local | _Pinned
+OBJECT: Final = _Object()
+Possible = Value | _Local | _Pinned | _Object
 _MAX_VALUES: Final = 32
 _COMMIT: Final = re.compile(r"[0-9a-f]{40}\Z")
 
@@ -128,17 +138,19 @@ def _template(node: ast.JoinedStr) -> re.Pattern[str] | None:
 _TEXT_TYPES: Final = frozenset({"str", "Any", "object", "bytes", "AnyStr", "StrPath", "PathLike", "Text"})
 
 
-def _not_a_repo_id(annotation: ast.expr) -> bool:
-    """``x: ORTModel`` or ``p: Path``: the value is an object or a local path, never a repo id.
-    ``str``, ``Any``, ``str | Path``, a string annotation and the like allow a repo id."""
+def _typed_value(annotation: ast.expr) -> _Local | _Object | None:
+    """``p: Path`` holds a local path, ``x: ORTModel`` an object; ``str``, ``Any``, ``str | Path``,
+    a string annotation and the like may hold a repo id (None)."""
     if isinstance(annotation, ast.Constant):
-        return False
+        return None
     names = {
         node.id if isinstance(node, ast.Name) else node.attr
         for node in ast.walk(annotation)
         if isinstance(node, (ast.Name, ast.Attribute))
     }
-    return bool(names) and not names & _TEXT_TYPES
+    if not names or names & _TEXT_TYPES:
+        return None
+    return LOCAL if names & {"Path", "PurePath", "PosixPath", "WindowsPath"} else OBJECT
 
 
 def _is_commit(value: str) -> bool:
@@ -527,8 +539,9 @@ class _Visitor(ast.NodeVisitor):
                     if isinstance(definition, ast.arg)
                     else self.flow.annotations.get(id(definition))
                 )
-                if annotation is not None and _not_a_repo_id(annotation):
-                    values.append(LOCAL)  # typed as a path or as an object (a model): not a repo id
+                typed = _typed_value(annotation) if annotation is not None else None
+                if typed is not None:
+                    values.append(typed)  # typed as a path or as an object (a model): not a repo id
                 elif definition is None:
                     values.append(UNRESOLVED)
                 elif isinstance(definition, ast.arg):
@@ -604,13 +617,15 @@ class _Visitor(ast.NodeVisitor):
     def resolve(self, node: ast.expr | None, line: int = 0) -> Value:
         """One value when every path gives the same one; else unresolved."""
         values = self.resolve_all(node)
-        if len(values) == 1 and not isinstance(values[0], (_Local, _Pinned)):
+        if len(values) == 1 and not isinstance(values[0], (_Local, _Pinned, _Object)):
             return values[0]
         return UNRESOLVED
 
     def revision_value(self, node: ast.expr) -> str | _Unresolved | _Pinned | None:
         """The revision the rules judge: the one value, or the worst of several (every path must pin)."""
-        values = _distinct(value for value in self.resolve_all(node) if value is not LOCAL) or [UNRESOLVED]
+        values = _distinct(value for value in self.resolve_all(node) if value is not LOCAL and value is not OBJECT) or [
+            UNRESOLVED
+        ]
         for value in values:  # a branch or tag name first: the message can name it
             if isinstance(value, str) and not _is_commit(value):
                 return value
@@ -633,13 +648,17 @@ class _Visitor(ast.NodeVisitor):
         templates = [_template(folder) for folder in earlier if isinstance(folder, ast.JoinedStr)]
         remote: list[str | _Unresolved] = []
         for value in values:
-            if value is LOCAL or (
-                isinstance(value, str)
-                and (
-                    self._looks_local(value)
-                    or not _REPO_ID.match(value)  # "" or "INSERT PATH HERE": no Hub repo has that name
-                    or value in written_values
-                    or any(template is not None and template.fullmatch(value) for template in templates)
+            if (
+                value is LOCAL
+                or value is OBJECT
+                or (
+                    isinstance(value, str)
+                    and (
+                        self._looks_local(value)
+                        or not _REPO_ID.match(value)  # "" or "INSERT PATH HERE": no Hub repo has that name
+                        or value in written_values
+                        or any(template is not None and template.fullmatch(value) for template in templates)
+                    )
                 )
             ):
                 continue
@@ -981,7 +1000,7 @@ class _Visitor(ast.NodeVisitor):
         if found is None:
             return False
         values = self.resolve_all(found.value)
-        if any(isinstance(value, (_Unresolved, _Local, _Pinned)) for value in values):
+        if any(isinstance(value, (_Unresolved, _Local, _Pinned, _Object)) for value in values):
             return UNRESOLVED
         return any(bool(value) for value in values)
 

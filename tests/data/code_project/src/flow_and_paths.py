@@ -96,6 +96,7 @@ def typed_values(model: "PreTrainedModel", folder: Path, name: str, other: str |
     AutoModelForCausalLM.from_pretrained(name)  # expect: pinned-revision
     AutoModelForCausalLM.from_pretrained(other)  # expect: pinned-revision
     AutoModelForCausalLM.from_pretrained(model)  # expect: pinned-revision
+    AutoModelForCausalLM.from_pretrained(onnx_model.config.name_or_path)  # expect: pinned-revision
 
 
 def reload_before_writing(model):
