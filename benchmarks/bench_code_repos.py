@@ -8,7 +8,9 @@ repository, say). Every checkout is scanned in a fresh subprocess per plugin ver
 and ``--after`` are ``src`` folders put on ``PYTHONPATH``), with only the three code rules on and
 ``code = ["."]``. Printed per repository and in total: code files, findings per rule, notebooks
 that cannot be checked, wall time. ``--out`` also writes every finding as JSON lines
-(``<out>/<version>-<repo>.jsonl``) for hand-checking a sample.
+(``<out>/<version>-<repo>.jsonl``) for hand-checking a sample. ``--compare-cells`` also reads every
+code cell of every notebook with IPython's transformer and with the built-in one (``--after``'s
+code) and prints how many cells there are and how many the two read differently.
 """
 
 from __future__ import annotations
@@ -77,11 +79,61 @@ def scan(src: Path, checkout: Path, out: Path | None) -> dict[str, object]:
     return data
 
 
+_COMPARE = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from pytest_aisupply.code.cell_syntax import CellSyntaxError, builtin_transform, ipython_transform
+
+    def read(transform, cell):
+        try:
+            return transform(cell)
+        except CellSyntaxError as exc:
+            return ["error", str(exc)]
+
+    cells = differ = 0
+    for root in sys.argv[1:]:
+        for path in sorted(Path(root).rglob("*.ipynb")):
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            for cell in document.get("cells", []):
+                if cell.get("cell_type") != "code":
+                    continue
+                source = cell.get("source", "")
+                source = source if isinstance(source, str) else "".join(source)
+                cells += 1
+                if read(ipython_transform, source) != read(builtin_transform, source):
+                    differ += 1
+                    print("differs:", path, file=sys.stderr)
+    print(json.dumps({"cells": cells, "differ": differ}))
+    """
+)
+
+
+def compare_cells(src: Path, checkouts: list[Path]) -> None:
+    env = dict(os.environ, PYTHONPATH=str(src.resolve()))
+    result = subprocess.run(
+        [sys.executable, "-c", _COMPARE, *map(str, checkouts)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=1800,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"cell comparison failed:\n{result.stderr}")
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"notebook code cells: {data['cells']}; read differently by IPython and the built-in one: {data['differ']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="src folder of the old version")
     parser.add_argument("--after", type=Path, required=True, help="src folder of the new version")
     parser.add_argument("--out", type=Path, help="folder for the findings as JSON lines")
+    parser.add_argument("--compare-cells", action="store_true", help="IPython vs built-in on every notebook cell")
     parser.add_argument("checkouts", type=Path, nargs="+")
     args = parser.parse_args(argv)
     if args.out:
@@ -109,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     for version, total in totals.items():
         cells = "".join(f"{int(total.get(rule, 0)):>17}" for rule in CODE_RULES)
         print(f"{'TOTAL':<24}{'':>7}  {version:<7}{cells}{int(total['unparseable']):>15}{total['seconds']:>9.1f}")
+    if args.compare_cells:
+        compare_cells(args.after, args.checkouts)
     return 0
 
 
