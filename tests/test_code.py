@@ -131,6 +131,7 @@ def test_items_one_per_file_and_rule(pytester: pytest.Pytester, xdist_args: list
         "aisupply::pinned-revision::src/hub_downloads.py",
         "aisupply::pinned-revision::src/more_loaders.py",
         "aisupply::pinned-revision::src/other_loaders.py",
+        "aisupply::pinned-revision::src/reload_model.py",
         "aisupply::pinned-revision::src/train_transformers.py",
         "aisupply::remote-code::src/broken.py",
         "aisupply::remote-code::src/more_loaders.py",
@@ -144,7 +145,7 @@ def test_items_one_per_file_and_rule(pytester: pytest.Pytester, xdist_args: list
         "aisupply::unsafe-load::src/train_transformers.py",
     }
     run = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist_args)
-    run.assert_outcomes(failed=17)
+    run.assert_outcomes(failed=18)
 
 
 def test_waiver_by_path_and_line(pytester: pytest.Pytester) -> None:

@@ -86,6 +86,21 @@ class CodeIndex:
                 result.append(CodeFile(found.relpath, found.path, found.problem))
         return result
 
+    @cached_property
+    def written_folders(self) -> dict[str, int]:
+        """Folder names the project's code files write (``model.save("output/x")`` in one script,
+        ``SentenceTransformer("output/x")`` in the next), with how many files write each."""
+        counts: dict[str, int] = {}
+        for code_file in self.files:
+            for name in self.parsed(code_file).facts.written_folders:
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def written_elsewhere(self, name: str, parsed: ParsedCode) -> bool:
+        """Another file writes the folder ``name`` (within one file, only writes before the load count)."""
+        writers = self.written_folders.get(name, 0)
+        return writers > (1 if name in parsed.facts.written_folders else 0)
+
     def parsed(self, code_file: CodeFile) -> ParsedCode:
         cached = self._parsed.get(code_file.path)
         if cached is None:

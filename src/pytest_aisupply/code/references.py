@@ -249,6 +249,8 @@ class CodeFacts:
     references: list[HubReference] = field(default_factory=list)
     unsafe_loads: list[UnsafeLoad] = field(default_factory=list)
     error: str | None = None
+    #: literal names of the folders this file writes (``save_pretrained("out")``, ``output_dir="out"``)
+    written_folders: set[str] = field(default_factory=set)
 
 
 def extract(text: str, filename: str, base_dir: Path | None = None, options: CodeOptions | None = None) -> CodeFacts:
@@ -267,6 +269,12 @@ def extract(text: str, filename: str, base_dir: Path | None = None, options: Cod
     try:
         visitor = _Visitor(base_dir, analyse(tree), options or CodeOptions())
         visitor.visit(tree)
+        visitor.facts.written_folders = {
+            value
+            for _, folder in visitor.written_folders
+            for value in visitor.resolve_all(folder)
+            if isinstance(value, str) and value
+        }
     except RecursionError:
         return CodeFacts(error="nested too deeply to be analysed")
     return visitor.facts
@@ -322,6 +330,8 @@ def _worth_visiting(tree: ast.AST) -> bool:
             name = _terminal_name(node.func)
             if name:
                 called.add(name)
+            if name in _WRITER_METHODS or any(keyword.arg in _WRITER_KEYWORDS for keyword in node.keywords):
+                return True  # a folder written here may be loaded by name elsewhere in the project
             if isinstance(node.func, ast.Attribute) and _terminal_name(node.func.value) == "hub":
                 return True  # torch.hub.list / help / load
         elif isinstance(node, ast.ImportFrom):

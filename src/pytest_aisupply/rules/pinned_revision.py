@@ -62,6 +62,15 @@ def revision_problem(reference: HubReference) -> str | None:
     return f"revision {revision!r} is a branch or tag, which can move"
 
 
+def written_by_project(reference: HubReference, parsed: ParsedCode, inventory: Inventory) -> bool:
+    """The name is a folder another code file of the project writes: a local folder, not a repo."""
+    return (
+        reference.repo_type != "github"
+        and isinstance(reference.repo_id, str)
+        and inventory.code.written_elsewhere(reference.repo_id, parsed)
+    )
+
+
 def _locked_elsewhere(reference: HubReference, inventory: Inventory) -> bool:
     """A revision that cannot be read statically passes when the lockfile pins the same repo."""
     lock = inventory.lock
@@ -82,6 +91,8 @@ class PinnedRevisionRule(CodeRule):
 
     def call_sites(self, parsed: ParsedCode, inventory: Inventory) -> Iterator[CallSite]:
         for reference in parsed.facts.references:
+            if written_by_project(reference, parsed, inventory):
+                continue
             repo = reference.repo_id if isinstance(reference.repo_id, str) else "a repo id that is not a constant"
             what = f"{reference.api}({repo!r})" if isinstance(reference.repo_id, str) else f"{reference.api}({repo})"
             if not reference.can_pin:
