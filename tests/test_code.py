@@ -6,12 +6,16 @@ import ast
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_aisupply.code.cell_syntax import (
     BUILTIN_LINE_MAGICS,
+    CellSyntaxError,
     builtin_transform,
     ipython_line_magics,
     ipython_transform,
@@ -438,3 +442,42 @@ def test_notebook_findings_carry_the_ipynb_line(tmp_path: Path) -> None:
     load_line = found["n.ipynb:cell 3:line 2"]
     assert load_line is not None
     assert "torch.load('w.pt')" in lines[load_line - 1]  # a one-string source: its only line
+
+
+_CELL_PIECES = (
+    "!ls", "!!ls", "%time x", "%%time", "%%bash", "x = !ls", "y = %env", "obj?", "obj??", "?obj", "pip install x",
+    "ls -la", "x = 1", "if x:", "    !echo hi", "    y = 2", "'''", '"""', "s = '''a", "b'''", "f(", ")", "\\",
+    "!a \\", "  b", "# c?", "print('?')", "a = b == c", "x = (1,", " 2)", "", "   ", "%pip install a \\", ",f a b",
+    ";f a b", "/f a b", "d = {'a': !x}", "x = % time", "lambda a=!b: 1", "x=!ls", "\u00e9 = 1", "\t!ls", "class A:",
+    "  def f(self):", "    %time 1", "'unterminated", "x = 'it''s'", "%%capture out", "a?b", "x = y?",
+    "for i in []: !echo", "!echo {x} \\", "    more", "x? # q", "[1,", "obj?  ",
+)  # fmt: skip
+
+
+def _read_or_none(transform: Callable[[str], list[str]], cell: str) -> list[str] | None:
+    try:
+        return transform(cell)
+    except CellSyntaxError:
+        return None
+
+
+def _parses(lines: list[str] | None) -> bool:
+    if lines is None:
+        return False
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError:
+        return False
+    return True
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_CELL_PIECES), min_size=1, max_size=6), st.booleans())
+def test_builtin_and_ipython_agree_on_mixed_cells(pieces: list[str], trailing_newline: bool) -> None:
+    """On cells mixing IPython syntax, strings, brackets and bad indentation, the two transformers give
+    the same Python, or neither gives Python that parses (IPython would not run the cell either)."""
+    pytest.importorskip("IPython")
+    cell = "\n".join(pieces) + ("\n" if trailing_newline else "")
+    ours = _read_or_none(ipython_transform, cell)
+    builtin = _read_or_none(builtin_transform, cell)
+    assert ours == builtin or not (_parses(ours) or _parses(builtin)), (cell, ours, builtin)

@@ -194,8 +194,9 @@ def ipython_transform(cell: str, shadowed: Container[str] = ()) -> list[str]:
         return _transform(cell, _ipython_token_step, shadowed, magics)
     except CellSyntaxError:
         raise
-    except (RuntimeError, AssertionError) as exc:
-        raise CellSyntaxError(str(exc)) from exc
+    except (SyntaxError, RuntimeError, AssertionError, ValueError, IndexError) as exc:
+        # IPython's tokenizer gives up on the cell (an inconsistent dedent ...): so does IPython
+        raise CellSyntaxError(f"{type(exc).__name__}: {exc}") from exc
 
 
 # -- the built-in equivalent -----------------------------------------------------------------------
@@ -204,11 +205,14 @@ def ipython_transform(cell: str, shadowed: Container[str] = ()) -> list[str]:
 class _Logical:
     """One logical line: its code characters with strings blanked, and whether it has a comment."""
 
-    __slots__ = ("code", "has_comment")
+    __slots__ = ("closed", "code", "comment_after", "has_comment", "last_line")
 
     def __init__(self) -> None:
         self.code: list[tuple[int, int, str]] = []  # (line, col, char) of code outside strings/comments
         self.has_comment = False
+        self.comment_after = False  # a comment follows the last code character
+        self.closed = True  # False: brackets or a string still open at the end of the cell
+        self.last_line = -1  # the last physical line of the logical line
 
 
 def _logical_lines(lines: list[str]) -> list[_Logical]:
@@ -243,6 +247,7 @@ def _logical_lines(lines: list[str]) -> list[_Logical]:
                 continue
             if char == "#":
                 current.has_comment = True
+                current.comment_after = True
                 break
             if char == "\\" and line[col + 1 :].strip() == "":
                 continued = True
@@ -257,7 +262,9 @@ def _logical_lines(lines: list[str]) -> list[_Logical]:
             elif char in ")]}":
                 depth = max(depth - 1, 0)
             current.code.append((number, col, char))
+            current.comment_after = False
             col += 1
+        current.last_line = number
         if quote and len(quote) == 1 and not line.endswith("\\\n"):
             quote = ""
         if not quote and not continued and depth == 0:
@@ -265,6 +272,7 @@ def _logical_lines(lines: list[str]) -> list[_Logical]:
                 result.append(current)
             current = None
     if current is not None and (current.code or current.has_comment):
+        current.closed = False
         result.append(current)
     return result
 
@@ -355,7 +363,12 @@ def _builtin_token_step(lines: list[str]) -> tuple[list[str], int] | None:
         if "escape" not in found_kinds and first in "!?%,;/":
             found_kinds.add("escape")
             candidates.append((line, col, 10, _escape_call(lines, line, col)))
-        if "help" not in found_kinds and len(code) > 1 and code[-1][2] == "?" and not logical.has_comment:
+        # IPython's help syntax needs "?" as the token before the logical line's end: no comment
+        # after it; in brackets left open at the end of the cell, only if it is on the last line
+        help_end = code[-1][2] == "?" and not logical.comment_after
+        if not logical.closed:
+            help_end = help_end and code[-1][0] == logical.last_line == len(lines) - 1
+        if "help" not in found_kinds and len(code) > 1 and help_end:
             found_kinds.add("help")
             last_line = code[-1][0]
             candidates.append((line, col, 5, _help_end_call(lines, line, col, last_line)))
