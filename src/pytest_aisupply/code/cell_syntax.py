@@ -420,7 +420,12 @@ def _help_end_call(lines: list[str], line: int, col: int, last: int) -> Callable
 
 def builtin_transform(cell: str, shadowed: Container[str] = ()) -> list[str]:
     """IPython's transformation of a cell without IPython, one output line per cell line."""
-    return _transform(cell, _builtin_token_step, shadowed, BUILTIN_LINE_MAGICS)
+    try:
+        return _transform(cell, _builtin_token_step, shadowed, BUILTIN_LINE_MAGICS)
+    except CellSyntaxError:
+        raise
+    except (IndexError, ValueError, RecursionError) as exc:  # fail closed: the cell is not checked
+        raise CellSyntaxError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def transform_cell(cell: str, shadowed: Container[str] = ()) -> list[str]:
