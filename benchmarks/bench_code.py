@@ -36,9 +36,9 @@ _SCAN = textwrap.dedent(
 
     parses = {}
     original = index_module.extract
-    def counting_extract(text, filename, base_dir=None):
+    def counting_extract(text, filename, *rest):
         parses[filename] = parses.get(filename, 0) + 1
-        return original(text, filename, base_dir)
+        return original(text, filename, *rest)
     index_module.extract = counting_extract
 
     root = Path(sys.argv[1])

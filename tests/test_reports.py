@@ -177,7 +177,8 @@ def test_sarif_is_valid_and_locates_every_finding(pytester: pytest.Pytester, sar
     assert "org/model" in unpinned["message"]["text"]
 
     (notebook,) = found[("pinned-revision", "src/explore.ipynb")]
-    assert "region" not in notebook["locations"][0]["physicalLocation"]
+    # the region is the .ipynb line holding the cell line (json.dumps wrote the notebook on one line)
+    assert notebook["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
     assert "(cell 2, line 2)" in notebook["message"]["text"]
 
     fingerprints = [r["partialFingerprints"]["aisupply/v1"] for r in sarif_run["results"]]

@@ -120,6 +120,10 @@ class Settings:
     limit_overrides: Mapping[str, int] = field(default_factory=dict)
     #: ``[[tool.aisupply.signed]]``: what must carry an OpenSSF model signature, and by whom.
     signed: tuple[SignedSpec, ...] = ()
+    # What a project declares about its own code (code rules): see config_schema.CODE_KEYS.
+    local_path_names: tuple[str, ...] = ()
+    pinning_functions: tuple[str, ...] = ()
+    argparse_defaults: bool = False
 
     @property
     def limits(self) -> Limits:
@@ -299,8 +303,26 @@ class _Parser:
             values["limit_overrides"] = self.parse_limits(table["limits"])
         if "signed" in table:
             values["signed"] = self.parse_signed(table["signed"])
+        values.update(self.parse_code_declarations(table))
         self.check_roots(values)
         return Settings(root=self.root, source=self.source, **values)
+
+    def parse_code_declarations(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        """``local_path_names``, ``pinning_functions``, ``argparse_defaults`` (code rules)."""
+        values: dict[str, Any] = {}
+        for key in ("local_path_names", "pinning_functions"):
+            if key in table:
+                names = self.string_list(table, key)
+                for name in names:
+                    if not _DOTTED_NAME.match(name):
+                        raise self.error(key, f"bad name {name!r}: expected a Python name such as 'a.b'")
+                values[key] = names
+        if "argparse_defaults" in table:
+            flag = table["argparse_defaults"]
+            if not isinstance(flag, bool):
+                raise self.error("argparse_defaults", f"expected true or false, got {_describe(flag)}")
+            values["argparse_defaults"] = flag
+        return values
 
     def parse_rules(self, rules: Any) -> tuple[dict[str, Severity], dict[str, int]]:
         if not isinstance(rules, dict):
@@ -490,7 +512,7 @@ class _Parser:
         return tuple(specs)
 
 
-_TOP_LEVEL_KEYS = (
+_TOP_LEVEL_KEYS: tuple[str, ...] = (
     "artifacts",
     "code",
     "exclude",
@@ -507,6 +529,9 @@ _TOP_LEVEL_KEYS = (
     "limits",
     "signed",
 )
+# code rules: what a project declares about its own code
+_TOP_LEVEL_KEYS = (*_TOP_LEVEL_KEYS, "local_path_names", "pinning_functions", "argparse_defaults")
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
 def has_magic(pattern: str) -> bool:

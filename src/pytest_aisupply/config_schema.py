@@ -329,6 +329,42 @@ def _signed_section() -> list[str]:
         out += _key_section(key, SIGNED_TABLE, "###")
     return out
 
+# -- code rules: what a project declares about its own code -----------------------------------------
+CODE_KEYS: tuple[Key, ...] = (
+    Key(
+        "local_path_names",
+        "array of strings (Python names)",
+        (),
+        "Parameter and attribute names that always hold local folders in this project (for instance "
+        "`ckpt_root` in `def load(ckpt_root)` or `cfg.ckpt_root`): the code rules do not read them as Hub "
+        "repo ids. Built in already: `args.output_dir` and similar attributes, accelerate's "
+        "`load_model_hook(models, input_dir)` and SageMaker's `model_fn(model_dir)`.",
+        'local_path_names = ["ckpt_root", "export_dir"]',
+        field="local_path_names",
+    ),
+    Key(
+        "pinning_functions",
+        "array of strings (function names, dotted or bare)",
+        (),
+        "Functions whose return value is a revision pinned to a 40-hex commit (for instance a helper "
+        'that reads it from the lockfile): `revision=pinned_revision("org/model")` then passes '
+        "`pinned-revision`. Name them as they are called (`pinned_revision`) or by their import path "
+        "(`mypkg.hub.pinned_revision`). Listing a function is a statement that it pins.",
+        'pinning_functions = ["mypkg.hub.pinned_revision"]',
+        field="pinning_functions",
+    ),
+    Key(
+        "argparse_defaults",
+        "boolean",
+        False,
+        "Read an `args.x` value as its argparse `default` when no `choices=` bounds it. Off, only "
+        "`choices=` (and the default) resolve such a value, since any other value can be passed on the "
+        "command line; on, the project states that its scripts run with their defaults.",
+        "argparse_defaults = true",
+        field="argparse_defaults",
+    ),
+)
+TOP_LEVEL = (*TOP_LEVEL, *CODE_KEYS)
 
 _MiB = 1 << 20
 

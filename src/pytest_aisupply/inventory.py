@@ -233,8 +233,15 @@ class Inventory:
     def code(self) -> CodeIndex:
         """Python files and notebooks under ``settings.code``, parsed on demand, once."""
         from .code.index import CodeIndex
+        from .code.references import CodeOptions
 
-        return CodeIndex(self.root, self.walker, self.settings.code, self.limits)
+        options = CodeOptions(
+            local_parameters=frozenset(self.settings.local_path_names),
+            pinning_functions=frozenset(self.settings.pinning_functions),
+            argparse_defaults=self.settings.argparse_defaults,
+            project_root=self.root,
+        )
+        return CodeIndex(self.root, self.walker, self.settings.code, self.limits, options)
 
     def format_of(self, subject: Subject) -> str | None:
         """The artifact's format as read (more precise than sniffed), or as sniffed."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 from ..discovery import Walker
 from ..limits import Limits
-from .references import CodeFacts, extract
+from .references import CodeFacts, CodeOptions, extract
 from .sources import SourceFile, read_source
 
 CODE_SUFFIXES = (".py", ".ipynb")
@@ -61,11 +61,21 @@ class ParsedCode:
 
 
 class CodeIndex:
-    def __init__(self, root: Path, walker: Walker, entries: tuple[str, ...], limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        walker: Walker,
+        entries: tuple[str, ...],
+        limits: Limits | None = None,
+        options: CodeOptions | None = None,
+    ) -> None:
         self.root = root
         self.walker = walker
         self.entries = entries
         self.limits = limits or Limits()
+        self.options = options or CodeOptions()
+        if self.options.project_root is None:
+            self.options = replace(self.options, project_root=root)
         self._parsed: dict[Path, ParsedCode] = {}
 
     @cached_property
@@ -76,6 +86,21 @@ class CodeIndex:
                 result.append(CodeFile(found.relpath, found.path, found.problem))
         return result
 
+    @cached_property
+    def written_folders(self) -> dict[str, int]:
+        """Folder names the project's code files write (``model.save("output/x")`` in one script,
+        ``SentenceTransformer("output/x")`` in the next), with how many files write each."""
+        counts: dict[str, int] = {}
+        for code_file in self.files:
+            for name in self.parsed(code_file).facts.written_folders:
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def written_elsewhere(self, name: str, parsed: ParsedCode) -> bool:
+        """Another file writes the folder ``name`` (within one file, only writes before the load count)."""
+        writers = self.written_folders.get(name, 0)
+        return writers > (1 if name in parsed.facts.written_folders else 0)
+
     def parsed(self, code_file: CodeFile) -> ParsedCode:
         cached = self._parsed.get(code_file.path)
         if cached is None:
@@ -85,7 +110,7 @@ class CodeIndex:
             elif source.error:
                 facts = CodeFacts(error=source.error)
             else:
-                facts = extract(source.text, str(code_file.path), code_file.path.parent)
+                facts = extract(source.text, str(code_file.path), code_file.path.parent, self.options)
                 if facts.error and source.notebook:
                     facts.error = facts.error.replace("(line ", "(notebook line ")
             cached = self._parsed[code_file.path] = ParsedCode(source, facts)

@@ -4,7 +4,8 @@ records that the checks attach to their test reports.
 One run; ``tool.driver.rules`` holds every rule registered or seen; one result per finding
 (waived findings as suppressed results). Locations are project-relative POSIX URIs under
 ``%SRCROOT%``; a region only for text (code, the lockfile, ``pyproject.toml``), never for binary
-artifacts, and none for notebook cells (the cell and line are named in the message instead).
+artifacts. A notebook cell's region is the line of the ``.ipynb`` file that holds the cell line
+(the finding's ``line``); the cell and line are also named in the message.
 """
 
 from __future__ import annotations
@@ -230,6 +231,9 @@ def _location(record: Record, finding: Mapping[str, Any]) -> tuple[dict[str, Any
     if cell is not None:
         shown = f"cell {cell['cell']}, line {cell['line']}"
         logical = f"cell {cell['cell']}"
+        notebook_line = finding.get("line")
+        if isinstance(notebook_line, int) and not isinstance(notebook_line, bool) and notebook_line > 0:
+            region = {"startLine": notebook_line}  # the line in the .ipynb JSON
     elif text and place is not None and int(place["line"]) > 0:
         region = {"startLine": int(place["line"])}
         if place["col"] and int(place["col"]) > 0:

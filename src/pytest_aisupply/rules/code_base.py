@@ -68,7 +68,7 @@ class CodeRule:
                 site.message,
                 site.fix,
                 where=f"{subject.id}:{parsed.source.place(site.line, site.col)}",
-                line=site.line,
+                line=parsed.source.file_line(site.line) or None,
                 details=tuple(detail for detail in details if detail),
             )
 

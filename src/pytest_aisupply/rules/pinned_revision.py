@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..code.references import UNRESOLVED, HubReference
+from ..code.references import PINNED, UNRESOLVED, HubReference
 from ..digests import GIT_SHA1_HEX
 from .code_base import CallSite, CodeRule
 
@@ -25,6 +25,13 @@ def pin_fix(reference: HubReference) -> str:
     if reference.repo_type == "github":
         return "use 'owner/repo:<40-hex commit sha>' so torch.hub downloads that exact commit"
     repo = reference.repo_id if isinstance(reference.repo_id, str) else "<repo>"
+    if reference.api == "huggingface.co URL":
+        return (
+            "put the 40-hex commit sha in the URL instead of the branch "
+            f"(https://huggingface.co/{repo}/resolve/<40-hex commit sha>/<file>)"
+        )
+    if reference.api == "timm.create_model":
+        return f"use 'hf-hub:{repo}@<40-hex commit sha>' (timm downloads at the revision after '@')"
     kind = "" if reference.repo_type == "model" else f", repo_type='{reference.repo_type}'"
     return (
         f"pass revision='<40-hex commit sha>' (the current one: "
@@ -35,6 +42,8 @@ def pin_fix(reference: HubReference) -> str:
 def revision_problem(reference: HubReference) -> str | None:
     """Why the reference is not pinned to a commit, or None when it is."""
     revision = reference.revision
+    if revision is PINNED:
+        return None  # returned by a function the project declares as pinning (pinning_functions)
     if revision is UNRESOLVED:
         return "revision cannot be verified statically (it is not a constant)"
     if revision is None:
@@ -51,6 +60,15 @@ def revision_problem(reference: HubReference) -> str | None:
             "so huggingface_hub treats it as a branch or tag name"
         )
     return f"revision {revision!r} is a branch or tag, which can move"
+
+
+def written_by_project(reference: HubReference, parsed: ParsedCode, inventory: Inventory) -> bool:
+    """The name is a folder another code file of the project writes: a local folder, not a repo."""
+    return (
+        reference.repo_type != "github"
+        and isinstance(reference.repo_id, str)
+        and inventory.code.written_elsewhere(reference.repo_id, parsed)
+    )
 
 
 def _locked_elsewhere(reference: HubReference, inventory: Inventory) -> bool:
@@ -73,6 +91,8 @@ class PinnedRevisionRule(CodeRule):
 
     def call_sites(self, parsed: ParsedCode, inventory: Inventory) -> Iterator[CallSite]:
         for reference in parsed.facts.references:
+            if written_by_project(reference, parsed, inventory):
+                continue
             repo = reference.repo_id if isinstance(reference.repo_id, str) else "a repo id that is not a constant"
             what = f"{reference.api}({repo!r})" if isinstance(reference.repo_id, str) else f"{reference.api}({repo})"
             if not reference.can_pin:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..code.references import UNRESOLVED, HubReference
 from ..digests import GIT_SHA1_HEX
 from .code_base import CallSite, CodeRule
-from .pinned_revision import revision_problem
+from .pinned_revision import revision_problem, written_by_project
 
 if TYPE_CHECKING:
     from ..code.index import ParsedCode
@@ -33,6 +33,8 @@ class RemoteCodeRule(CodeRule):
     def call_sites(self, parsed: ParsedCode, inventory: Inventory) -> Iterator[CallSite]:
         allowed = set(inventory.settings.trust_remote_code)
         for reference in parsed.facts.references:
+            if written_by_project(reference, parsed, inventory):
+                continue  # a folder the project writes: its code is the project's own
             site = (reference.line, reference.col, reference.end_line)
             repo = reference.repo_id
             if reference.trust_remote_code is UNRESOLVED:
