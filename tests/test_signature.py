@@ -719,7 +719,7 @@ def test_hub_signature_verified_at_update_without_downloading_weights(
     # a few kilobytes each and are not downloads
     downloads = sorted(
         path
-        for (method, path), headers in zip(hub.requests, hub.request_headers)
+        for (method, path), headers in zip(hub.requests, hub.request_headers, strict=True)
         if "/resolve/" in path and method == "GET" and "range" not in headers
     )
     assert downloads == [
@@ -754,7 +754,7 @@ def test_hub_commit_with_a_changed_weight_is_not_recorded(
     result.stdout.fnmatch_lines(["*weights.npy differs from the signed file: sha256 *"])
     assert all(
         "weights.npy" not in path or "range" in headers
-        for (_, path), headers in zip(hub.requests, hub.request_headers)
+        for (_, path), headers in zip(hub.requests, hub.request_headers, strict=True)
         if "/resolve/" in path
     )
     (entry,) = read_lock(pytester.path / "aisupply.lock").hub.values()
