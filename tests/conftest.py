@@ -33,4 +33,12 @@ def hub_env(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for key, value in env.items():
         if key.startswith("HF_") or key in ("NO_PROXY", "no_proxy"):
             monkeypatch.setenv(key, value)
+    # huggingface_hub reads HF_ENDPOINT once, when first imported: an in-process test that imported it
+    # under another endpoint (the fault tests' unresolvable one) must not leave its value behind
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", env["HF_ENDPOINT"])
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", env["HF_ENDPOINT"] + "/{repo_id}/resolve/{revision}/{filename}"
+    )
     return env
