@@ -34,11 +34,15 @@ def hub_env(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         if key.startswith("HF_") or key in ("NO_PROXY", "no_proxy"):
             monkeypatch.setenv(key, value)
     # huggingface_hub reads HF_ENDPOINT once, when first imported: an in-process test that imported it
-    # under another endpoint (the fault tests' unresolvable one) must not leave its value behind
+    # earlier (under the default endpoint, which has no DNS here) must not send a later one there. 1.x
+    # and 2.x read these constants at call time; 0.x also copies them into its modules at import, where
+    # a patch would make the copies disagree with the constants, so 0.x keeps its import-time values.
+    from huggingface_hub import __version__ as hf_version
     from huggingface_hub import constants
 
-    monkeypatch.setattr(constants, "ENDPOINT", env["HF_ENDPOINT"])
-    monkeypatch.setattr(
-        constants, "HUGGINGFACE_CO_URL_TEMPLATE", env["HF_ENDPOINT"] + "/{repo_id}/resolve/{revision}/{filename}"
-    )
+    if not hf_version.startswith("0."):
+        monkeypatch.setattr(constants, "ENDPOINT", env["HF_ENDPOINT"])
+        monkeypatch.setattr(
+            constants, "HUGGINGFACE_CO_URL_TEMPLATE", env["HF_ENDPOINT"] + "/{repo_id}/resolve/{revision}/{filename}"
+        )
     return env
