@@ -36,6 +36,29 @@ def cached_snapshot(repo_type: str, repo_id: str, revision: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def cached_files(entry: HubEntry) -> Iterator[tuple[str, Path, HubFile | None]]:
+    """Each file of the entry's snapshot in the local HF cache, in path order: its path in the
+    commit, where it lies, and its locked record (None: not a file of the reviewed commit)."""
+    snapshot = cached_snapshot(entry.repo_type, entry.repo_id, entry.revision)
+    if snapshot is None:
+        return
+    locked = {item.path: item for item in entry.files}
+    for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
+        rel = path.relative_to(snapshot).as_posix()
+        yield rel, path, locked.get(rel)
+
+
+def cached_digest(path: Path, item: HubFile, sha256: Callable[[Path], str]) -> str:
+    """The digest of a cached file in the form the lock records it (sha256 for LFS files, git blob
+    sha1 for small ones), or ``unreadable (...)``, which never equals a digest."""
+    from .hashing import git_blob_sha1
+
+    try:
+        return sha256(path) if item.sha256 else git_blob_sha1(path)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+
+
 class HubError(Exception):
     """The Hub could not answer; the message says what is missing."""
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..digests import GIT_SHA1_HEX
 from ..findings import Finding, Subject
-from ..hashing import git_blob_sha1
-from ..hub import HubError, cached_snapshot, fetch_entry
+from ..hashing import sha256_file
+from ..hub import HubError, cached_digest, cached_files, fetch_entry
 from ..inventory import is_hub_file
 from ..lockfile import ArtifactEntry, HubEntry
 
@@ -161,13 +160,7 @@ class IntegrityRule:
             yield from self._stale(subject, entry.reviewed, inventory)
 
     def _check_cache(self, subject: Subject, entry: HubEntry) -> Iterator[Finding]:
-        snapshot = cached_snapshot(entry.repo_type, entry.repo_id, entry.revision)
-        if snapshot is None:
-            return
-        locked = {item.path: item for item in entry.files}
-        for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
-            rel = path.relative_to(snapshot).as_posix()
-            item = locked.get(rel)
+        for rel, path, item in cached_files(entry):
             if item is None:
                 yield Finding(
                     self.id,
@@ -177,7 +170,7 @@ class IntegrityRule:
                     where=str(path),
                 )
                 continue
-            actual = _hash_like(Path(path), item.sha256 is not None)
+            actual = cached_digest(path, item, sha256_file)
             expected = item.sha256 or item.git_sha1
             if actual != expected:
                 kind = "sha256" if item.sha256 else "git sha1"
@@ -228,12 +221,3 @@ def _with_facts(entry: HubEntry, inventory: Inventory) -> HubEntry:
     except TypeError as exc:
         raise HubError(f"the facts read cannot be recorded: {exc}") from exc
     return replace(entry, files=files)
-
-
-def _hash_like(path: Path, lfs: bool) -> str:
-    from ..hashing import sha256_file
-
-    try:
-        return sha256_file(path) if lfs else git_blob_sha1(path)
-    except OSError as exc:
-        return f"unreadable ({exc.strerror or exc})"

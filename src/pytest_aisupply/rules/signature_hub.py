@@ -20,7 +20,7 @@ import pathspec
 
 from ..config import SignedSpec
 from ..findings import Finding, Subject
-from ..hashing import git_blob_sha1, sha256_file
+from ..hashing import sha256_file
 from ..lockfile import HubEntry, HubFile
 from ..signatures import GIT_PATHS, Policy, SignatureProblem, VerifiedManifest, escapes, public_key_fingerprint
 
@@ -208,22 +208,12 @@ def configured_signer(spec: SignedSpec, root: Path) -> str | None:
 
 
 def _check_snapshot(finding: _Make, entry: HubEntry, inventory: Inventory) -> Iterator[Finding]:
-    from ..hub import cached_snapshot
+    from ..hub import cached_digest, cached_files
 
-    snapshot = cached_snapshot(entry.repo_type, entry.repo_id, entry.revision)
-    if snapshot is None:
-        return
-    locked = {item.path: item for item in entry.files}
-    for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
-        rel = path.relative_to(snapshot).as_posix()
-        item = locked.get(rel)
+    for rel, path, item in cached_files(entry):
         if item is None:
             continue  # a file the commit does not have: the integrity rule reports it
-        try:
-            actual = inventory.sha256(path) if item.sha256 else git_blob_sha1(path)
-        except OSError as exc:
-            actual = f"unreadable ({exc.strerror or exc})"
-        if actual != (item.sha256 or item.git_sha1):
+        if cached_digest(path, item, inventory.sha256) != (item.sha256 or item.git_sha1):
             yield finding(
                 f"the cached copy of {rel} is not the signed file",
                 "delete the cached snapshot and download it again",
