@@ -481,3 +481,33 @@ def test_builtin_and_ipython_agree_on_mixed_cells(pieces: list[str], trailing_ne
     ours = _read_or_none(ipython_transform, cell)
     builtin = _read_or_none(builtin_transform, cell)
     assert ours == builtin or not (_parses(ours) or _parses(builtin)), (cell, ours, builtin)
+
+
+def test_metric_scripts_from_the_hub_are_remote_code(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.aisupply]\ncode = ["."]\nlockfile = ""\n')
+    (tmp_path / "metrics.py").write_text(
+        "import evaluate\n"
+        "from datasets import load_metric\n"
+        f"evaluate.load('exact_match', module_type='comparison', revision='{'a' * 40}')\n"
+        "load_metric('glue', 'mrpc')\n"
+        "evaluate.load('metrics/local_metric.py')\n"
+    )
+    engine = Engine(load_settings(tmp_path / "pyproject.toml", tmp_path), builtin_rules(), builtin_readers())
+    messages = [
+        (finding.where, finding.message)
+        for rule, subjects in engine.subjects()
+        if rule.id == "remote-code"
+        for subject in subjects
+        for finding in engine.evaluate(rule.id, subject).findings
+    ]
+    assert messages == [
+        (
+            "metrics.py:3:1",
+            "evaluate.load('evaluate-comparison/exact_match'): runs the repo's Python script, "
+            "and the repo is not in trust_remote_code",
+        ),
+        (
+            "metrics.py:4:1",
+            "datasets.load_metric('glue'): runs the repo's Python script, and the repo is not in trust_remote_code",
+        ),
+    ]

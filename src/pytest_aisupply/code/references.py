@@ -401,6 +401,7 @@ _METHOD_LOADERS: Final = {
     "load_adapter": "peft_model_id",
 }
 _DATASET_LOADERS: Final = frozenset({"datasets.load_dataset", "datasets.load_dataset_builder"})
+_SCRIPT_PATH_LOADERS: Final = _DATASET_LOADERS | {"datasets.load_metric", "evaluate.load"}
 _UNSAFE_CALLS: Final = {
     "pickle.load": ("pickle.load runs code from the file", "store data as JSON/safetensors and load that"),
     "pickle.loads": ("pickle.loads runs code from the bytes", "store data as JSON/safetensors and load that"),
@@ -927,10 +928,15 @@ class _Visitor(ast.NodeVisitor):
         for repo in repos:
             if name in _DATASET_LOADERS and isinstance(repo, str) and repo in PACKAGED_BUILDERS:
                 continue
+            if name in _SCRIPT_PATH_LOADERS and isinstance(repo, str) and repo.endswith(".py"):
+                continue  # a local script: these loaders never look a ".py" path up on the Hub
             if name in _SENTENCE_TRANSFORMERS and isinstance(repo, str) and _short_sentence_transformer(repo):
                 repo = f"sentence-transformers/{repo}"
             if name == "evaluate.load" and isinstance(repo, str) and "/" not in repo:
-                repo = f"evaluate-metric/{repo}"  # a canonical metric: a Space of that organisation
+                # a canonical module: a Space of evaluate-metric (tried first), -comparison or -measurement
+                kind = self._kw_value(node, "module_type")
+                kind = kind if kind in ("comparison", "measurement") else "metric"
+                repo = f"evaluate-{kind}/{repo}"
             self._reference(
                 node,
                 display or f"{ast.unparse(node.func)}",

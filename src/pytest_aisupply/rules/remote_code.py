@@ -15,9 +15,16 @@ if TYPE_CHECKING:
     from ..inventory import Inventory
 
 
+#: Loaders that fetch a Python script from the Hub and import it, with no ``trust_remote_code``
+#: gate: ``evaluate.load("accuracy")`` runs ``accuracy.py`` of the ``evaluate-metric/accuracy``
+#: Space, ``datasets.load_metric`` the metric's script.
+SCRIPT_LOADERS = frozenset({"evaluate.load", "datasets.load_metric"})
+
+
 def _runs_remote_code(reference: HubReference) -> bool:
     return (
-        reference.trust_remote_code is not False
+        reference.api in SCRIPT_LOADERS
+        or reference.trust_remote_code is not False
         or reference.code_revision is not None
         or reference.custom_pipeline is not None
     )
@@ -37,7 +44,9 @@ class RemoteCodeRule(CodeRule):
                 continue  # a folder the project writes: its code is the project's own
             site = (reference.line, reference.col, reference.end_line)
             repo = reference.repo_id
-            if reference.trust_remote_code is UNRESOLVED:
+            if reference.api in SCRIPT_LOADERS:
+                yield from _script_loader(reference, site, allowed)
+            elif reference.trust_remote_code is UNRESOLVED:
                 yield CallSite(
                     *site,
                     f"{reference.api}: trust_remote_code cannot be verified statically (it is not a constant)",
@@ -93,3 +102,30 @@ class RemoteCodeRule(CodeRule):
                         "list the pipeline repo in [tool.aisupply] trust_remote_code and pin custom_revision to a "
                         "40-hex commit, or use a built-in pipeline",
                     )
+
+
+def _script_loader(reference: HubReference, site: tuple[int, int, int], allowed: set[str]) -> Iterator[CallSite]:
+    """``evaluate.load``/``load_metric`` always run the script they fetch: the same bar as
+    ``trust_remote_code=True`` (an allow-listed repo, pinned to a commit)."""
+    repo = reference.repo_id
+    if not isinstance(repo, str):
+        yield CallSite(
+            *site,
+            f"{reference.api}: runs a Python script fetched from the Hub, for a repo id that is not a constant",
+            "name the repo literally and list it in [tool.aisupply] trust_remote_code, or load a local script",
+        )
+    elif repo not in allowed:
+        yield CallSite(
+            *site,
+            f"{reference.api}({repo!r}): runs the repo's Python script, and the repo is not in trust_remote_code",
+            f"review the script, then add {repo!r} to [tool.aisupply] trust_remote_code and pin revision=, "
+            "or copy the reviewed script into the project and load it by path",
+        )
+    else:
+        problem = revision_problem(reference)
+        if problem is not None:
+            yield CallSite(
+                *site,
+                f"{reference.api}({repo!r}): runs the repo's Python script with an unpinned revision: {problem}",
+                "pin revision= to the 40-hex commit whose script you reviewed",
+            )

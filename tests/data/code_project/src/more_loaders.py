@@ -39,10 +39,14 @@ load_dataset("json", data_files=["hf://datasets/org/data@main/a.json"])  # expec
 load_dataset("parquet", data_files={"test": "hf://datasets/org/data@refs/convert/parquet/t/0.parquet"})  # expect: pinned-revision
 load_dataset_builder("org/data")  # expect: pinned-revision
 load_dataset_builder("org/data", revision=SHA)  # expect: ok
-load_metric("glue", "mrpc")  # expect: pinned-revision
-evaluate.load("accuracy")  # expect: pinned-revision
-evaluate.load("accuracy", revision=SHA)  # expect: ok
+load_dataset_builder("org/scripted", trust_remote_code=True)  # expect: pinned-revision, remote-code
+load_metric("glue", "mrpc")  # expect: pinned-revision, remote-code
+evaluate.load("accuracy")  # expect: pinned-revision, remote-code
+evaluate.load("accuracy", revision=SHA)  # expect: remote-code
 evaluate.load("./metrics/my_metric.py")  # expect: ok
+evaluate.load("trusted/metric", revision=SHA)  # expect: ok
+evaluate.load("trusted/metric")  # expect: pinned-revision, remote-code
+evaluate.load("exact_match", module_type="comparison", revision=SHA)  # expect: remote-code
 SentenceTransformer("all-MiniLM-L6-v2")  # expect: pinned-revision
 
 
