@@ -451,6 +451,9 @@ _CELL_PIECES = (
     ";f a b", "/f a b", "d = {'a': !x}", "x = % time", "lambda a=!b: 1", "x=!ls", "\u00e9 = 1", "\t!ls", "class A:",
     "  def f(self):", "    %time 1", "'unterminated", "x = 'it''s'", "%%capture out", "a?b", "x = y?",
     "for i in []: !echo", "!echo {x} \\", "    more", "x? # q", "[1,", "obj?  ",
+    # pasted prompts: the Python shell's and doctests' (indented, around docstrings), and IPython's
+    ">>> x = 1", "... y = 2", "    >>> f(", ">>>", "...", '>>> s = """', "r'''", "   >>>x", "\t>>> t", ">>> if x:",
+    "...     !ls", "In [1]: !ls", "   ...: z = 3", "In [12]: %time 1", "[ins] In [3]: x", "...: q", "# >>> c",
 )  # fmt: skip
 
 

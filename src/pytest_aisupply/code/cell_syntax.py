@@ -8,6 +8,10 @@ and with :func:`builtin_transform` (an equivalent written here) when it is not; 
 to agree. Unlike IPython, it keeps every line where it was: a transformation that folds several
 lines into one is followed by blank lines, so a finding's line is the line in the cell.
 
+Pasted prompts are stripped as IPython's cleanup does (``>>> ``/``... `` of the Python shell and
+doctests, ``In [1]: ``/``   ...: `` of IPython's own), so a cell pasted from a console reads as the
+code it shows.
+
 Cell magics whose body IPython runs as Python (``%%time``, ``%%capture`` ...) keep their body as
 Python; the bodies of other cell magics (``%%bash``, ``%%writefile`` ...) are not Python and are
 blanked.
@@ -116,15 +120,18 @@ def _transform(
     token_step: Callable[[list[str]], tuple[list[str], int] | None],
     shadowed: Container[str],
     magics: frozenset[str],
+    prompts: Callable[[list[str]], list[str]],
 ) -> list[str]:
     lines, leading = _cleanup(_lines(cell))
+    if leading < len(lines):
+        lines = lines[:leading] + prompts(lines[leading:])
     count = len(cell.splitlines()) or 1
     if leading < len(lines) and lines[leading].startswith("%%") and not re.match(r"%%\w+\?", lines[leading]):
         name = lines[leading][2:].rstrip().partition(" ")[0]
         head = ["\n"] * (leading + 1)
         body = "".join(lines[leading + 1 :])
         if name in PYTHON_BODY_CELL_MAGICS and body.strip():
-            inner = _transform(body, token_step, shadowed, magics)
+            inner = _transform(body, token_step, shadowed, magics, prompts)
             # the body of %%time is its own cell for IPython: no automagic on a one-line body
             return _fit(head + inner, count)
         return _fit(head + ["\n"] * (len(lines) - leading - 1), count)
@@ -185,13 +192,21 @@ def _ipython_token_step(lines: list[str]) -> tuple[list[str], int] | None:
     return None
 
 
+def _ipython_prompts(lines: list[str]) -> list[str]:
+    """IPython's own cleanup of pasted ``>>>`` and ``In [1]:`` prompts."""
+    from IPython.core.inputtransformer2 import classic_prompt, ipython_prompt
+
+    stripped: list[str] = ipython_prompt(classic_prompt(lines))
+    return stripped
+
+
 def ipython_transform(cell: str, shadowed: Container[str] = ()) -> list[str]:
     """The cell as IPython transforms it, one output line per cell line (IPython must be importable)."""
     magics = ipython_line_magics()
     if magics is None:
         raise ImportError("IPython is not installed")
     try:
-        return _transform(cell, _ipython_token_step, shadowed, magics)
+        return _transform(cell, _ipython_token_step, shadowed, magics, _ipython_prompts)
     except CellSyntaxError:
         raise
     except (SyntaxError, RuntimeError, AssertionError, ValueError, IndexError) as exc:
@@ -213,6 +228,74 @@ class _Logical:
         self.comment_after = False  # a comment follows the last code character
         self.closed = True  # False: brackets or a string still open at the end of the cell
         self.last_line = -1  # the last physical line of the logical line
+
+
+_PS1_ANYWHERE = re.compile(r"\s*>>>")  # a doctest prompt, possibly indented
+_PS1 = re.compile(r"\s*>>>[ \t]?")
+_PS2 = re.compile(r"\s*\.\.\.[ \t]?")
+_TRIPLE_QUOTE = re.compile(r"(?<!\\)(\"\"\"|\'\'\')")
+_STRING_PREFIX = re.compile(r"[rubfRUBF]*")
+_IPYTHON_PROMPT = re.compile(r"((\[nav\]|\[ins\])? )?In \[\d+\]: |\s*\.{3,}: ?")
+
+
+def _without(prompt: re.Pattern[str], line: str) -> str:
+    match = prompt.match(line)
+    return line[match.end() :] if match else line
+
+
+def _literal_lines(lines: list[str]) -> list[bool]:
+    """Lines inside a triple-quoted string that opened without a prompt before it (IPython leaves
+    ``>>>`` in a docstring alone); like IPython, it only pairs quotes, it does not tokenize."""
+    literal: list[bool] = []
+    open_quote = ""
+    keep = False
+    seen_prompt = False
+    for line in lines:
+        literal.append(bool(open_quote) and keep)
+        for match in _TRIPLE_QUOTE.finditer(line):
+            if not open_quote:
+                open_quote = match[1]
+                before = line[: match.start()]
+                rest = _without(_PS2, _without(_PS1, before))
+                prompted = rest != before and seen_prompt
+                keep = not prompted and bool(_STRING_PREFIX.fullmatch(rest.strip()))
+                literal[-1] = keep
+            elif match[1] == open_quote:
+                open_quote = ""
+                keep = False
+        seen_prompt = seen_prompt or bool(_PS1_ANYWHERE.match(line))
+    return literal
+
+
+def _strip_classic_prompts(lines: list[str]) -> list[str]:
+    """``>>> ``/``... `` prompts, indented ones too (doctests), when a ``>>>`` line is outside a
+    string; each run of stripped lines is dedented."""
+    literal = _literal_lines(lines)
+    if not any(not kept and _PS1_ANYWHERE.match(line) for line, kept in zip(lines, literal, strict=True)):
+        return lines
+    result: list[str] = []
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and literal[end] == literal[start]:
+            end += 1
+        segment = lines[start:end]
+        if not literal[start]:
+            stripped = [_without(_PS1, line) if _PS1.match(line) else _without(_PS2, line) for line in segment]
+            if stripped != segment:
+                segment = textwrap.dedent("".join(stripped)).splitlines(keepends=True)
+        result.extend(segment)
+        start = end
+    return result
+
+
+def _builtin_prompts(lines: list[str]) -> list[str]:
+    """What IPython's cleanup does with pasted prompts: the Python shell's, then IPython's own
+    (stripped from every line when the first line, or the second, has one)."""
+    lines = _strip_classic_prompts(lines)
+    if _IPYTHON_PROMPT.match(lines[0]) or (len(lines) > 1 and _IPYTHON_PROMPT.match(lines[1])):
+        lines = [_without(_IPYTHON_PROMPT, line) for line in lines]
+    return lines
 
 
 def _logical_lines(lines: list[str]) -> list[_Logical]:
@@ -421,7 +504,7 @@ def _help_end_call(lines: list[str], line: int, col: int, last: int) -> Callable
 def builtin_transform(cell: str, shadowed: Container[str] = ()) -> list[str]:
     """IPython's transformation of a cell without IPython, one output line per cell line."""
     try:
-        return _transform(cell, _builtin_token_step, shadowed, BUILTIN_LINE_MAGICS)
+        return _transform(cell, _builtin_token_step, shadowed, BUILTIN_LINE_MAGICS, _builtin_prompts)
     except CellSyntaxError:
         raise
     except (IndexError, ValueError, RecursionError) as exc:  # fail closed: the cell is not checked
