@@ -401,6 +401,7 @@ _METHOD_LOADERS: Final = {
     "load_adapter": "peft_model_id",
 }
 _DATASET_LOADERS: Final = frozenset({"datasets.load_dataset", "datasets.load_dataset_builder"})
+_CHECKPOINT_SUFFIX: Final = re.compile(r"\.(pt|pth|bin|ckpt|safetensors|npz)$")
 _SCRIPT_PATH_LOADERS: Final = _DATASET_LOADERS | {"datasets.load_metric", "evaluate.load"}
 _UNSAFE_CALLS: Final = {
     "pickle.load": ("pickle.load runs code from the file", "store data as JSON/safetensors and load that"),
@@ -975,6 +976,8 @@ class _Visitor(ast.NodeVisitor):
                 pretrained_node = self._argument(node, 1, "pretrained")
                 if not hub and (pretrained_node is None or self.resolve(pretrained_node) is None):
                     return
+                if not hub and self._local_checkpoint(pretrained_node):
+                    return  # open_clip loads a pretrained= file path from disk, not from a hub
             shown = value[len("hf-hub:") :] if isinstance(value, str) and hub else value
             self._reference(node, name, "model", shown if isinstance(shown, str) else UNRESOLVED, None, can_pin=False)
         elif name in ("torch.hub.load", "torch.hub.list", "torch.hub.help"):
@@ -989,6 +992,18 @@ class _Visitor(ast.NodeVisitor):
                 self._reference(node, name, "github", UNRESOLVED, UNRESOLVED)
         elif isinstance(node.func, ast.Attribute) and node.func.attr in _METHOD_LOADERS:
             self._method_loader(node, node.func.attr)
+
+    def _local_checkpoint(self, node: ast.expr | None) -> bool:
+        """Every value that can reach ``node`` is a file path (open_clip's tags have no ``/`` or suffix)."""
+        values = self.resolve_all(node)
+        return bool(values) and all(
+            value is LOCAL
+            or (
+                isinstance(value, str)
+                and (self._looks_local(value) or "/" in value or _CHECKPOINT_SUFFIX.search(value))
+            )
+            for value in values
+        )
 
     def _method_loader(self, node: ast.Call, method: str) -> None:
         """diffusers ``load_lora_weights``/``from_single_file`` and PEFT/transformers ``load_adapter``:

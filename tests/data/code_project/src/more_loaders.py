@@ -33,6 +33,14 @@ create_model("resnet50", pretrained=False)  # expect: ok
 open_clip.create_model_and_transforms("ViT-B-32", "laion2b_s34b_b79k")  # expect: pinned-revision
 open_clip.create_model_and_transforms("ViT-B-32", pretrained="laion2b_s34b_b79k")  # expect: pinned-revision
 open_clip.create_model_and_transforms("ViT-B-32", None)  # expect: ok
+open_clip.create_model("ViT-B-32", pretrained="checkpoints/epoch_32.pt")  # expect: ok
+
+
+def convert_and_reload(tmp_path):
+    checkpoint_path = tmp_path / "open_clip_model.safetensors"
+    return open_clip.create_model("test-naflex-siglip2", pretrained=str(checkpoint_path))  # expect: ok
+
+
 load_dataset("parquet", data_files={"train": "hf://datasets/org/data/train.parquet"})  # expect: pinned-revision
 load_dataset("parquet", data_files={"train": f"hf://datasets/org/data@{SHA}/train.parquet"})  # expect: ok
 load_dataset("json", data_files=["hf://datasets/org/data@main/a.json"])  # expect: pinned-revision
