@@ -119,6 +119,10 @@ _LOCAL_PATH_CALLS: Final = frozenset(
 #: Methods that write a model folder given as their first argument, and keywords that name one.
 _WRITER_METHODS: Final = frozenset({"save_pretrained", "save", "save_model", "save_state", "save_to_hub_local"})
 _WRITER_KEYWORDS: Final = frozenset({"output_dir", "output_path", "save_directory", "local_dir"})
+#: Calls that run a shell command (IPython's ``!cmd`` is ``get_ipython().system('cmd')``).
+_PATH_PLACEHOLDER: Final = re.compile(r"(?i)[^/]*\bpath\b[^/]*$")
+_SHELL_CALLS: Final = frozenset({"system", "getoutput", "run", "call", "check_call", "check_output", "Popen"})
+_SHELL_OUTPUT_DIR: Final = re.compile(r"--(?:output|save)[_-]dir(?:=|\s+)([\"']?)(?P<folder>[^\s\"']+)\1")
 
 
 def _template(node: ast.JoinedStr) -> re.Pattern[str] | None:
@@ -332,6 +336,8 @@ def _worth_visiting(tree: ast.AST) -> bool:
                 called.add(name)
             if name in _WRITER_METHODS or any(keyword.arg in _WRITER_KEYWORDS for keyword in node.keywords):
                 return True  # a folder written here may be loaded by name elsewhere in the project
+            if name in _SHELL_CALLS and _SHELL_OUTPUT_DIR.search(ast.unparse(node)):
+                return True  # a training script run with --output_dir=<folder>
             if isinstance(node.func, ast.Attribute) and _terminal_name(node.func.value) == "hub":
                 return True  # torch.hub.list / help / load
         elif isinstance(node, ast.ImportFrom):
@@ -668,6 +674,7 @@ class _Visitor(ast.NodeVisitor):
                     and (
                         self._looks_local(value)
                         or not _REPO_ID.match(value)  # "" or "INSERT PATH HERE": no Hub repo has that name
+                        or _PATH_PLACEHOLDER.match(value)  # "path-to-your-trained-model": a local folder
                         or value in written_values
                         or any(template is not None and template.fullmatch(value) for template in templates)
                     )
@@ -707,6 +714,15 @@ class _Visitor(ast.NodeVisitor):
         for keyword in node.keywords:
             if keyword.arg in _WRITER_KEYWORDS:
                 self.written_folders.append((node.lineno, keyword.value))
+        if name in _SHELL_CALLS and node.args:
+            # a notebook's "!accelerate launch train.py --output_dir=out" (or subprocess.run) writes "out"
+            command = node.args[0]
+            parts = command.elts if isinstance(command, (ast.List, ast.Tuple)) else [command]
+            text = " ".join(
+                part.value for part in parts if isinstance(part, ast.Constant) and isinstance(part.value, str)
+            )
+            for match in _SHELL_OUTPUT_DIR.finditer(text):
+                self.written_folders.append((node.lineno, ast.Constant(match["folder"])))
 
     def _collect_argument(self, node: ast.Call) -> None:
         """argparse ``add_argument`` calls by destination."""

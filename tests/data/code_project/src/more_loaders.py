@@ -1,5 +1,6 @@
 """Loaders and forms found on real repositories: PEFT, timm, open_clip, diffusers, raw URLs, evaluate."""
 
+import subprocess
 import urllib.request
 
 import evaluate
@@ -112,3 +113,10 @@ def load_split(streaming, name):
 
 def load_streaming(name):
     return name
+
+
+def finetune_and_reload():
+    subprocess.run(["python", "train_text_to_image.py", "--output_dir", "sd-finetuned-model"], check=True)
+    StableDiffusionPipeline.from_pretrained("sd-finetuned-model")  # expect: ok
+    StableDiffusionPipeline.from_pretrained("path-to-your-trained-model")  # expect: ok
+    StableDiffusionPipeline.from_pretrained("your-username/your-model")  # expect: pinned-revision
