@@ -49,7 +49,7 @@ load_dataset("parquet", data_files={"test": "hf://datasets/org/data@refs/convert
 load_dataset_builder("org/data")  # expect: pinned-revision
 load_dataset_builder("org/data", revision=SHA)  # expect: ok
 load_dataset_builder("org/scripted", trust_remote_code=True)  # expect: pinned-revision, remote-code
-load_metric("glue", "mrpc")  # expect: pinned-revision, remote-code
+load_metric("glue", "mrpc")  # expect: remote-code
 evaluate.load("accuracy")  # expect: pinned-revision, remote-code
 evaluate.load("accuracy", revision=SHA)  # expect: remote-code
 evaluate.load("./metrics/my_metric.py")  # expect: ok
