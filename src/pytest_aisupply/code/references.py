@@ -98,6 +98,7 @@ _LOCAL_PARAMETERS: Final = frozenset(
         ("model_fn", "model_dir"),  # SageMaker inference handlers
     }
 )
+_TEMPORARY_FOLDER_PARAMETERS: Final = frozenset({"tmp_path", "tmpdir"})
 #: Attribute names that conventionally hold local folders (``args.output_dir``, ``training_args.logging_dir``).
 _LOCAL_ATTRIBUTES: Final = frozenset(
     {"output_dir", "logging_dir", "save_dir", "checkpoint_dir", "ckpt_dir", "local_dir", "model_dir", "save_path"}
@@ -578,6 +579,8 @@ class _Visitor(ast.NodeVisitor):
         function = getattr(owner, "name", "")
         if (function, parameter.arg) in _LOCAL_PARAMETERS or parameter.arg in self.options.local_parameters:
             return LOCAL
+        if parameter.arg in _TEMPORARY_FOLDER_PARAMETERS:
+            return LOCAL  # pytest's tmp_path/tmpdir fixtures (unannotated in most test suites)
         return UNRESOLVED
 
     def _call_value(self, node: ast.Call, depth: int) -> list[Possible]:

@@ -120,3 +120,9 @@ def finetune_and_reload():
     StableDiffusionPipeline.from_pretrained("sd-finetuned-model")  # expect: ok
     StableDiffusionPipeline.from_pretrained("path-to-your-trained-model")  # expect: ok
     StableDiffusionPipeline.from_pretrained("your-username/your-model")  # expect: pinned-revision
+
+
+def test_adapter_round_trip(model, tmp_path, tmpdir):
+    model.load_adapter(str(tmp_path), adapter_name="default")  # expect: ok
+    PeftModel.from_pretrained(model, str(tmpdir))  # expect: ok
+    PeftModel.from_pretrained(model, str(tmp_path / "other"), adapter_name="other")  # expect: ok
