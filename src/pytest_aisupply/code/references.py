@@ -1027,7 +1027,9 @@ class _Visitor(ast.NodeVisitor):
     def _method_loader(self, node: ast.Call, method: str) -> None:
         """diffusers ``load_lora_weights``/``from_single_file`` and PEFT/transformers ``load_adapter``:
         methods of objects the visitor cannot type, so they are matched by name."""
-        source = self._argument(node, 0, _METHOD_LOADERS[method])
+        # PeftModel.load_adapter(self, model_id, ...): called on the class, the instance comes first
+        unbound = bool(node.args) and isinstance(node.args[0], ast.Name) and node.args[0].id == "self"
+        source = self._argument(node, 1 if unbound else 0, _METHOD_LOADERS[method])
         if source is None or isinstance(source, (ast.Dict, ast.DictComp)):
             return  # a state dict passed directly
         repos = self.repo_values(source, node.lineno)

@@ -126,3 +126,9 @@ def test_adapter_round_trip(model, tmp_path, tmpdir):
     model.load_adapter(str(tmp_path), adapter_name="default")  # expect: ok
     PeftModel.from_pretrained(model, str(tmpdir))  # expect: ok
     PeftModel.from_pretrained(model, str(tmp_path / "other"), adapter_name="other")  # expect: ok
+
+
+class MixedAdapters(PeftModel):
+    def load_adapter(self, model_id, adapter_name, *args, **kwargs):
+        PeftModel.load_adapter(self, "org/pinned-adapter", adapter_name, revision=SHA)  # expect: ok
+        return PeftModel.load_adapter(self, model_id, adapter_name, *args, **kwargs)  # expect: pinned-revision
