@@ -131,4 +131,5 @@ def test_adapter_round_trip(model, tmp_path, tmpdir):
 class MixedAdapters(PeftModel):
     def load_adapter(self, model_id, adapter_name, *args, **kwargs):
         PeftModel.load_adapter(self, "org/pinned-adapter", adapter_name, revision=SHA)  # expect: ok
+        PeftModel.load_adapter(self, "./adapters/local", adapter_name)  # expect: ok
         return PeftModel.load_adapter(self, model_id, adapter_name, *args, **kwargs)  # expect: pinned-revision
