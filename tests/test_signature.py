@@ -42,7 +42,7 @@ from pytest_aisupply.formats import builtin_readers  # noqa: E402
 from pytest_aisupply.hashing import HashCache  # noqa: E402
 from pytest_aisupply.lockfile import read_lock  # noqa: E402
 from pytest_aisupply.rules.signature import SignatureRule  # noqa: E402
-from pytest_aisupply.signatures import public_key_fingerprint  # noqa: E402
+from pytest_aisupply.signatures import chain_fingerprint, public_key_fingerprint  # noqa: E402
 
 # -- building projects ----------------------------------------------------------------------------
 
@@ -433,7 +433,8 @@ def test_expired_certificate(tmp_path: Path) -> None:
     expired = (NOW - DAY).date().isoformat()
     assert findings_of(root) == [
         f"the signing certificate expired on {expired} (certificate CN=pki model signer,O=Acme "
-        "(issuer CN=pki root CA,O=Acme))"
+        "(issuer CN=pki root CA,O=Acme; chain sha256:"
+        f"{chain_fingerprint([pki.ca])}))"
     ]
 
 
@@ -803,6 +804,101 @@ def test_hub_cached_snapshot_is_held_against_the_signed_digests(
     result = _run(pytester, "-k", "signature")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*the cached copy of weights.npy is not the signed file*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_signer_of_a_removed_entry_is_dropped_by_a_complete_update_only(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    sha, _ = _publish_signed(hub, tmp_path, key)
+    _hub_project(pytester, sha, key)
+    lockfile = pytester.path / "aisupply.lock"
+    assert _run(pytester, "--aisupply-update").ret == 0
+    fingerprint = public_key_fingerprint(key.public)
+    assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer == f"key sha256:{fingerprint}"
+
+    pyproject = pytester.path / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    signed_block = text[text.index("[[tool.aisupply.signed]]") :]
+    pyproject.write_text(text.replace(signed_block, ""), encoding="utf-8")  # the team stops requiring it
+
+    narrowed = _run(pytester, "--aisupply-update", "-k", "integrity")
+    assert narrowed.ret == 0, narrowed.stdout.str()
+    assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer == f"key sha256:{fingerprint}"
+
+    hub.set_fault("500")  # an update that cannot reach the Hub records nothing and loses nothing
+    failed = _run(pytester, "--aisupply-update")
+    assert failed.ret == 1
+    assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer == f"key sha256:{fingerprint}"
+
+    hub.set_fault(None)
+    complete = _run(pytester, "--aisupply-update")
+    # a complete run, whatever its other verdicts (this repository's card declares no license)
+    complete.stdout.fnmatch_lines([f"PASSED aisupply::integrity::model:org/signed@{sha}*"])
+    complete.stdout.fnmatch_lines([f"*changed  model org/signed@{sha[:12]}*"])
+    assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer is None
+    assert "signer" not in lockfile.read_text(encoding="utf-8")
+
+
+def _publish_signed_with_certificate(hub: HubServer, tmp_path: Path, pki: CertificateSet) -> str:
+    folder = make_model(tmp_path / "publisher" / "cert-signed")
+    sign_with_certificate(folder, pki)
+    files = [
+        HubFile(path.relative_to(folder).as_posix(), path.read_bytes(), lfs=path.suffix == ".npy")
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
+    return hub.add_repo("org/cert-signed", files=files)
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_certificate_chain_change_fails_offline_until_an_update_records_it(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    pki = make_certificates(tmp_path / "publisher-pki", "publisher")
+    sha = _publish_signed_with_certificate(hub, tmp_path, pki)
+    _hub_project(pytester, sha, make_key(tmp_path / "unused"), repo="org/cert-signed")
+    chain = pytester.path / "keys" / "chain.pem"
+    shutil.copy(pki.ca, chain)
+    pyproject = pytester.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(
+            'public_key = "keys/publisher.pub"', 'certificate_chain = ["keys/chain.pem"]'
+        ),
+        encoding="utf-8",
+    )
+    assert _run(pytester, "--aisupply-update").ret == 0
+    recorded = read_lock(pytester.path / "aisupply.lock").hub[("model", "org/cert-signed", sha)].signer
+    assert recorded == (
+        "certificate CN=publisher model signer,O=Acme (issuer CN=publisher root CA,O=Acme; "
+        f"chain sha256:{chain_fingerprint([pki.ca])})"
+    )
+    subject = f"aisupply::signature::model:org/cert-signed@{sha}"
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
+
+    # the team's trusted chain changes (another CA added to the file): offline runs fail until reviewed
+    other = make_certificates(tmp_path / "other-pki", "other")
+    chain.write_bytes(pki.ca.read_bytes() + other.ca.read_bytes())
+    changed = _run(pytester, "-k", "signature")
+    assert changed.ret == 1
+    new_chain = chain_fingerprint([chain])
+    changed.stdout.fnmatch_lines(
+        [
+            f"*the signer changed: aisupply.lock records {recorded}, the configuration requires a certificate "
+            f"issued under the configured chain (chain sha256:{new_chain})*"
+        ]
+    )
+    _run(pytester, "--aisupply-update").stdout.fnmatch_lines([f"PASSED {subject}*"])
+    assert read_lock(pytester.path / "aisupply.lock").hub[("model", "org/cert-signed", sha)].signer == (
+        recorded.replace(chain_fingerprint([pki.ca]), new_chain)
+    )
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
+
+    chain.write_bytes(other.ca.read_bytes())  # a chain the publisher's certificate is not issued under
+    assert _run(pytester, "-k", "signature").ret == 1
+    update = _run(pytester, "--aisupply-update", "-k", "signature")
+    update.stdout.fnmatch_lines(["*the signing certificate is not trusted by the configured certificate chain*"])
 
 
 def _hub_mutations(hub: HubServer, base: str) -> dict[str, str]:
