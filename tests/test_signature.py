@@ -27,14 +27,18 @@ from helpers.signing import (  # noqa: E402
     SIGSTORE_ISSUER,
     CertificateSet,
     KeyPair,
+    hub_files_of,
     library_verify_certificate,
     library_verify_key,
+    library_verify_sigstore,
     make_certificates,
     make_key,
     sign_with_certificate,
     sign_with_key,
+    signed_sparse_model,
     sigstore_trust_config,
 )
+from helpers.wire import WireCounter  # noqa: E402
 from pytest_aisupply import config_schema  # noqa: E402
 from pytest_aisupply.config import ConfigError, load_settings  # noqa: E402
 from pytest_aisupply.engine import Engine  # noqa: E402
@@ -456,6 +460,23 @@ def test_certificate_not_for_signing(tmp_path: Path) -> None:
 # -- Sigstore keyless, offline with a local trust root -----------------------------------------------
 
 
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every attempt to open a network connection from this process fails (and is listed)."""
+    import socket
+
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError(f"network access in an offline test: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: refuse(None, args[:2]))  # type: ignore[arg-type]
+    return attempts
+
+
 def _sigstore_project(tmp_path: Path, identity: str = SIGSTORE_IDENTITY) -> tuple[Path, Path]:
     root = tmp_path / "project"
     folder = root / "models" / "signed"
@@ -474,9 +495,10 @@ def _sigstore_project(tmp_path: Path, identity: str = SIGSTORE_IDENTITY) -> tupl
     return root, folder
 
 
-def test_sigstore_keyless_signature_verifies_offline(tmp_path: Path) -> None:
+def test_sigstore_keyless_signature_verifies_offline(tmp_path: Path, no_network: list[object]) -> None:
     root, _ = _sigstore_project(tmp_path)
     assert findings_of(root, "models/signed") == []
+    assert no_network == []
 
 
 def test_sigstore_tampered_file(tmp_path: Path) -> None:
@@ -492,6 +514,48 @@ def test_sigstore_other_identity(tmp_path: Path) -> None:
     assert message.startswith(f"Sigstore verification for someone-else@example.com ({SIGSTORE_ISSUER}) failed: "), (
         message
     )
+
+
+def _sigstore_symlink_file(folder: Path) -> None:
+    outside = folder.parent / "signme-1-outside"
+    outside.write_bytes((folder / "signme-1").read_bytes())
+    (folder / "signme-1").unlink()
+    (folder / "signme-1").symlink_to(outside)
+
+
+def _sigstore_symlink_dir(folder: Path) -> None:
+    (folder.parent / "outside-dir").mkdir()
+    (folder / "linked").symlink_to(folder.parent / "outside-dir", target_is_directory=True)
+
+
+#: The matrix's mutations, applied to the keyless fixture's files (signme-1, signme-2; ignore-me is
+#: left out by the signature itself).
+SIGSTORE_MUTATIONS = {
+    "unchanged": untouched,
+    "tampered": lambda folder: (folder / "signme-1").write_bytes(b"changed\n"),
+    "added": add,
+    "removed": lambda folder: (folder / "signme-2").unlink(),
+    "renamed": lambda folder: (folder / "signme-2").rename(folder / "signme-2-renamed"),
+    "symlinked-file": _sigstore_symlink_file,
+    "symlinked-dir": _sigstore_symlink_dir,
+    "git-file-added": add_git_file,
+    "ignored-file-changed": lambda folder: (folder / "ignore-me").write_bytes(b"not signed, and ignored\n"),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(SIGSTORE_MUTATIONS))
+def test_sigstore_verdict_equals_model_signing_full_verify(
+    tmp_path: Path, mutation: str, no_network: list[object]
+) -> None:
+    """The matrix in keyless mode, offline: one serialization (files, sha256), the one the public
+    fixture was signed with; no other can be made without Fulcio and Rekor (docs/rules/signature.md)."""
+    root, folder = _sigstore_project(tmp_path)
+    SIGSTORE_MUTATIONS[mutation](folder)
+    ours = findings_of(root, "models/signed")
+    library = library_verify_sigstore(folder, SIGSTORE_IDENTITY, SIGSTORE_ISSUER, root / "keys" / "sigstore-trust.json")
+    assert (ours == []) == library, f"ours: {ours}; model_signing verify passes: {library}"
+    assert (ours == []) == (mutation in ("unchanged", "git-file-added", "ignored-file-changed"))
+    assert no_network == []
 
 
 def test_a_key_signature_is_not_a_sigstore_signature(tmp_path: Path) -> None:
@@ -839,6 +903,41 @@ def test_hub_signer_of_a_removed_entry_is_dropped_by_a_complete_update_only(
     complete.stdout.fnmatch_lines([f"*changed  model org/signed@{sha[:12]}*"])
     assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer is None
     assert "signer" not in lockfile.read_text(encoding="utf-8")
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_update_of_a_big_signed_repository_transfers_under_one_mib(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What crosses the wire (headers included) when an update verifies a signed repository of
+    256 MiB of weights (sparse files: no disk used): the signature, the small files and the Hub's
+    metadata, and for the whole update the weights' ranged content reads too; never the weights.
+    benchmarks/bench_signature.py --hub measures the same with 2 GiB."""
+    key = make_key(tmp_path / "publisher-keys")
+    folder = signed_sparse_model(tmp_path / "publisher" / "big", key, shards=2, shard_bytes=128 << 20)
+    sha = hub.add_repo("org/big", files=hub_files_of(folder))
+    _hub_project(pytester, sha, key, repo="org/big")
+    (pytester.path / "src" / "serve.py").write_text(
+        "from huggingface_hub import hf_hub_download\n\n"
+        f'hf_hub_download("org/big", "model-00001-of-00002.safetensors", revision="{sha}")\n',
+        encoding="utf-8",
+    )
+    subject = f"aisupply::signature::model:org/big@{sha}"
+    with WireCounter("127.0.0.1", int(hub.endpoint.rsplit(":", 1)[1])) as wire:
+        monkeypatch.setenv("HF_ENDPOINT", wire.endpoint)
+        signature_only = _run(pytester, "--aisupply-update", "-k", "signature")
+        signature_only.stdout.fnmatch_lines([f"PASSED {subject}*"])
+        signature_bytes = wire.received
+        assert 0 < signature_bytes < 64 << 10, signature_bytes
+
+        wire.reset()
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "fresh-hf-home"))  # nothing cached from the first run
+        (pytester.path / "aisupply.lock").unlink()
+        whole = _run(pytester, "--aisupply-update")
+        whole.stdout.fnmatch_lines([f"PASSED {subject}*"])
+        whole.stdout.fnmatch_lines([f"PASSED aisupply::integrity::model:org/big@{sha}*"])
+        assert wire.received < 1 << 20, wire.received
+    assert read_lock(pytester.path / "aisupply.lock").hub[("model", "org/big", sha)].signer is not None
 
 
 def _publish_signed_with_certificate(hub: HubServer, tmp_path: Path, pki: CertificateSet) -> str:
