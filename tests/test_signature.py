@@ -1061,6 +1061,90 @@ def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer,
         assert (ours == []) == (name == "unchanged"), name
 
 
+def _hub_update_findings(hub: HubServer, root: Path, sha: str, repo: str, signed: str) -> list[str]:
+    """The signature rule's findings at --aisupply-update for ``repo@sha`` (in process)."""
+    from pytest_aisupply.lockfile import Lock
+
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "serve.py").write_text(
+        f'from huggingface_hub import hf_hub_download\n\nhf_hub_download("{repo}", "w", revision="{sha}")\n',
+        encoding="utf-8",
+    )
+    write_project(root, signed, extra='code = ["src"]\nartifacts = ["src"]\n')
+    settings = load_settings(root / "pyproject.toml", root)
+    engine = Engine(settings, [SignatureRule()], builtin_readers(), lock=Lock(exists=False), update=True)
+    ((rule, (subject,)),) = engine.subjects()
+    return [f.message for f in engine.evaluate(rule.id, subject).findings]
+
+
+def _escaping_signature(folder: Path, key: KeyPair) -> bytes:
+    """A signature, by the right key, whose manifest names a path outside the repository."""
+    import pathlib
+
+    from model_signing import manifest
+    from model_signing._hashing import hashing
+    from model_signing._signing import sign_ec_key
+    from model_signing._signing import signing as signing_internals
+
+    items = [
+        manifest.FileManifestItem(path=pathlib.PurePosixPath(name), digest=hashing.Digest("sha256", bytes(32)))
+        for name in ("../outside.json", "config.json")
+    ]
+    crafted = manifest.Manifest("signed", items, manifest._FileSerialization("sha256", False, ["model.sig"]))
+    target = folder.parent / "escaping.sig"
+    sign_ec_key.Signer(key.private).sign(signing_internals.Payload(crafted)).write(target)
+    return target.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("empty", "the signature model.sig is empty"),
+        ("truncated", "model.sig is not a model signature (a Sigstore bundle in JSON): "),
+        ("not-json", "model.sig is not a model signature (a Sigstore bundle in JSON): "),
+        ("other-key", "not signed by the configured public key p.pub"),
+        ("path-outside", "the signature names '../outside.json', a path outside the repository"),
+        ("other-folder", "signed file extra.json is not in the commit"),
+        ("expired-certificate", "the signing certificate expired on "),
+        ("untrusted-certificate", "the signing certificate is not trusted by the configured certificate chain: "),
+    ],
+)
+@pytest.mark.usefixtures("hub_env")
+def test_hub_bad_signatures_are_findings_at_update(hub: HubServer, tmp_path: Path, case: str, expected: str) -> None:
+    """The issue's bad inputs, for a Hub commit: each a finding saying what differs, none an error."""
+    key = make_key(tmp_path / "publisher-keys")
+    base, folder = _publish_signed(hub, tmp_path, key)
+    signature = (folder / "model.sig").read_bytes()
+    root = tmp_path / "project"
+    (root / "keys").mkdir(parents=True)
+    shutil.copy(key.public, root / "keys" / "p.pub")
+    signed = '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n'
+    if case in ("expired-certificate", "untrusted-certificate"):
+        if case == "expired-certificate":
+            pki = make_certificates(tmp_path / "pki", leaf_not_before=NOW - 30 * DAY, leaf_not_after=NOW - DAY)
+            trusted = pki
+        else:
+            pki, trusted = make_certificates(tmp_path / "pki", "rogue"), make_certificates(tmp_path / "pki", "corp")
+        signature = sign_with_certificate(folder, pki).read_bytes()
+        shutil.copy(trusted.ca, root / "keys" / "ca.pem")
+        signed = '[[tool.aisupply.signed]]\nhub = "org/signed"\ncertificate_chain = ["keys/ca.pem"]\n'
+    elif case == "other-folder":
+        other = make_model(tmp_path / "other" / "gpt")
+        (other / "extra.json").write_text("{}", encoding="utf-8")
+        signature = sign_with_key(other, key).read_bytes()
+    else:
+        signature = {
+            "empty": lambda: b"",
+            "truncated": lambda: signature[: len(signature) // 2],
+            "not-json": lambda: b"not json at all",
+            "other-key": lambda: sign_with_key(folder, make_key(tmp_path / "intruder")).read_bytes(),
+            "path-outside": lambda: _escaping_signature(folder, key),
+        }[case]()
+    sha = hub.add_commit("org/signed", [HubFile("model.sig", signature, lfs=False)], branch=case)
+    messages = _hub_update_findings(hub, root, sha, "org/signed", signed)
+    assert any(message.startswith(expected) for message in messages), messages
+
+
 def test_hub_entry_without_a_pinned_commit_fails(tmp_path: Path) -> None:
     root = tmp_path / "project"
     (root / "keys").mkdir(parents=True)
