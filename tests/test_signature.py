@@ -1113,7 +1113,7 @@ def _escaping_signature(folder: Path, key: KeyPair) -> bytes:
 def test_hub_bad_signatures_are_findings_at_update(hub: HubServer, tmp_path: Path, case: str, expected: str) -> None:
     """The issue's bad inputs, for a Hub commit: each a finding saying what differs, none an error."""
     key = make_key(tmp_path / "publisher-keys")
-    base, folder = _publish_signed(hub, tmp_path, key)
+    _, folder = _publish_signed(hub, tmp_path, key)
     signature = (folder / "model.sig").read_bytes()
     root = tmp_path / "project"
     (root / "keys").mkdir(parents=True)
