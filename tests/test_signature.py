@@ -4,6 +4,7 @@ verify as the reference verdict."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -998,6 +999,41 @@ def test_hub_certificate_chain_change_fails_offline_until_an_update_records_it(
     assert _run(pytester, "-k", "signature").ret == 1
     update = _run(pytester, "--aisupply-update", "-k", "signature")
     update.stdout.fnmatch_lines(["*the signing certificate is not trusted by the configured certificate chain*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_sigstore_keyless_signature_and_a_trust_root_change(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    """Keyless mode for a Hub repository: the public fixture pushed to the local Hub, verified at update
+    offline against the trust configuration; another trust configuration fails offline until an
+    update records it."""
+    files = [HubFile(p.name, p.read_bytes(), lfs=False) for p in sorted(SIGSTORE_FIXTURE.iterdir())]
+    sha = hub.add_repo("org/keyless", files=files)
+    _hub_project(pytester, sha, make_key(tmp_path / "unused"), repo="org/keyless")
+    trust = sigstore_trust_config(pytester.path / "keys" / "sigstore-trust.json")
+    pyproject = pytester.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(
+            'public_key = "keys/publisher.pub"',
+            f'identity = "{SIGSTORE_IDENTITY}"\nissuer = "{SIGSTORE_ISSUER}"\n'
+            'trust_config = "keys/sigstore-trust.json"',
+        ),
+        encoding="utf-8",
+    )
+    subject = f"aisupply::signature::model:org/keyless@{sha}"
+    _run(pytester, "--aisupply-update").stdout.fnmatch_lines([f"PASSED {subject}*"])
+    recorded = read_lock(pytester.path / "aisupply.lock").hub[("model", "org/keyless", sha)].signer
+    digest = hashlib.sha256(trust.read_bytes()).hexdigest()
+    assert recorded == f"sigstore {SIGSTORE_IDENTITY} ({SIGSTORE_ISSUER}; trust sha256:{digest})"
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
+
+    trust.write_text(json.dumps(json.loads(trust.read_text(encoding="utf-8")), indent=1), encoding="utf-8")
+    changed = _run(pytester, "-k", "signature")
+    assert changed.ret == 1
+    changed.stdout.fnmatch_lines([f"*the signer changed: aisupply.lock records {recorded}*"])
+    _run(pytester, "--aisupply-update").stdout.fnmatch_lines([f"PASSED {subject}*"])
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
 
 
 def _hub_mutations(hub: HubServer, base: str) -> dict[str, str]:

@@ -286,7 +286,15 @@ def _signer(signature: Any, policy: Policy) -> tuple[str, str | None]:
             f"chain sha256:{chain_fingerprint(policy.certificate_chain)})",
             leaf.not_valid_after_utc.isoformat(),
         )
-    return f"sigstore {policy.identity} ({policy.issuer})", None
+    return sigstore_signer(policy.identity, policy.issuer, policy.trust_config), None
+
+
+def sigstore_signer(identity: str | None, issuer: str | None, trust_config: Path | None) -> str:
+    """A Sigstore signer as recorded: the identity and issuer, and the sha256 of the trust
+    configuration file when one is configured (another trust root is another signer to review)."""
+    if trust_config is None:
+        return f"sigstore {identity} ({issuer})"
+    return f"sigstore {identity} ({issuer}; trust sha256:{hashlib.sha256(trust_config.read_bytes()).hexdigest()})"
 
 
 def public_key_fingerprint(path: Path) -> str:

@@ -30,6 +30,7 @@ from ..signatures import (
     chain_fingerprint,
     escapes,
     public_key_fingerprint,
+    sigstore_signer,
 )
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def configured_signer(spec: SignedSpec, root: Path) -> tuple[_RequiredSigner, st
         signer = f"key sha256:{public_key_fingerprint(root / spec.public_key)}"
         return _RequiredSigner(exact=signer), signer
     if spec.identity is not None:
-        signer = f"sigstore {spec.identity} ({spec.issuer})"
+        signer = sigstore_signer(spec.identity, spec.issuer, root / spec.trust_config if spec.trust_config else None)
         return _RequiredSigner(exact=signer), signer
     chain = chain_fingerprint([root / item for item in spec.certificate_chain])
     return (
