@@ -1032,7 +1032,13 @@ def test_hub_sigstore_keyless_signature_and_a_trust_root_change(
     changed = _run(pytester, "-k", "signature")
     assert changed.ret == 1
     changed.stdout.fnmatch_lines([f"*the signer changed: aisupply.lock records {recorded}*"])
-    _run(pytester, "--aisupply-update").stdout.fnmatch_lines([f"PASSED {subject}*"])
+    # an update of the signature checks alone records the new signer on the reviewed entry
+    narrowed = _run(pytester, "--aisupply-update", "-k", "signature")
+    narrowed.stdout.fnmatch_lines([f"*changed  model org/keyless@{sha[:12]}*", f"PASSED {subject}*"])
+    new_digest = hashlib.sha256(trust.read_bytes()).hexdigest()
+    assert read_lock(pytester.path / "aisupply.lock").hub[("model", "org/keyless", sha)].signer == (
+        recorded.replace(digest, new_digest)
+    )
     _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
 
 

@@ -79,6 +79,14 @@ class LockUpdater:
         )
         self.complete = unfiltered and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
         hub = [replace(e, signer=self._signer(e)) for e in hub]
+        # an update narrowed to the signature checks (-k signature) records a newly verified signer on
+        # the commit's reviewed entry (the commit is immutable: its files are the ones verified)
+        fresh = {e.key for e in hub}
+        hub += [
+            replace(self.lock.hub[key], signer=signer)
+            for key, signer in sorted(self.signers.items())
+            if key not in fresh and key in self.lock.hub and self.lock.hub[key].signer != signer
+        ]
         new_lock, self.diff = merge(
             self.lock,
             artifacts,
