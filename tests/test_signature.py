@@ -941,7 +941,9 @@ def test_hub_update_of_a_big_signed_repository_transfers_under_one_mib(
     assert read_lock(pytester.path / "aisupply.lock").hub[("model", "org/big", sha)].signer is not None
 
 
-def _publish_signed_with_certificate(hub: HubServer, tmp_path: Path, pki: CertificateSet) -> str:
+def _publish_signed_with_certificate(
+    hub: HubServer, tmp_path: Path, pki: CertificateSet, repo: str = "org/cert-signed"
+) -> str:
     folder = make_model(tmp_path / "publisher" / "cert-signed")
     sign_with_certificate(folder, pki)
     files = [
@@ -949,7 +951,7 @@ def _publish_signed_with_certificate(hub: HubServer, tmp_path: Path, pki: Certif
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     ]
-    return hub.add_repo("org/cert-signed", files=files)
+    return hub.add_repo(repo, files=files)
 
 
 @pytest.mark.usefixtures("hub_env")
@@ -1065,13 +1067,20 @@ def _hub_mutations(hub: HubServer, base: str) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("hub_env")
-def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["key", "certificate"])
+def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer, tmp_path: Path, mode: str) -> None:
     from huggingface_hub import snapshot_download
 
     from pytest_aisupply.lockfile import Lock
 
     key = make_key(tmp_path / "publisher-keys")
-    base, _ = _publish_signed(hub, tmp_path, key)
+    pki = make_certificates(tmp_path / "publisher-pki")
+    if mode == "key":
+        base, _ = _publish_signed(hub, tmp_path, key)
+        material, entry = key.public, 'public_key = "keys/signer.pem"'
+    else:
+        base = _publish_signed_with_certificate(hub, tmp_path, pki, repo="org/signed")
+        material, entry = pki.ca, 'certificate_chain = ["keys/signer.pem"]'
     for name, sha in _hub_mutations(hub, base).items():
         root = tmp_path / name
         (root / "src").mkdir(parents=True)
@@ -1081,11 +1090,11 @@ def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer,
         )
         write_project(
             root,
-            '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n',
+            f'[[tool.aisupply.signed]]\nhub = "org/signed"\n{entry}\n',
             extra='code = ["src"]\nartifacts = ["src"]\n',
         )
         (root / "keys").mkdir()
-        shutil.copy(key.public, root / "keys" / "p.pub")
+        shutil.copy(material, root / "keys" / "signer.pem")
         settings = load_settings(root / "pyproject.toml", root)
         engine = Engine(settings, [SignatureRule()], builtin_readers(), lock=Lock(exists=False), update=True)
         ((rule, (subject,)),) = engine.subjects()
@@ -1098,7 +1107,7 @@ def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer,
             )
         )
         shutil.rmtree(download / ".cache")  # huggingface_hub's bookkeeping, not a file of the repository
-        library = library_verify_key(download, key)
+        library = library_verify_key(download, key) if mode == "key" else library_verify_certificate(download, pki)
         assert (ours == []) == library, f"{name}: ours {[f.message for f in ours]}, model_signing verify: {library}"
         assert (ours == []) == (name == "unchanged"), name
 
