@@ -17,6 +17,17 @@ It writes N generated (not sparse) weight files of M MiB each and a small config
    the previous run, nothing re-hashed) and through ``pytest -k signature`` (with ``rchar`` from
    /proc/<pid>/io, the bytes the process read), next to ``--no-aisupply`` as the start-up baseline;
 4. ``model_signing verify key`` of the same folder (the library's full verify, which re-hashes).
+
+With ``--hub`` it measures instead a signed Hub repository at ``pytest --aisupply-update`` (no real
+disk: the weights are sparse safetensors shards, served memory-mapped by the local test Hub,
+``tests/helpers/hub_server.py``): N shards of M MiB, a config and a tokenizer, signed with
+``model_signing`` and pushed; a project pins the commit and names it in ``[[tool.aisupply.signed]]``.
+Every byte between pytest and the Hub goes through a counting relay (``tests/helpers/wire.py``,
+headers included), with a fresh HF cache and no lockfile for each of two runs:
+
+1. ``pytest --aisupply-update -k signature``: the signature rule's own transfer;
+2. ``pytest --aisupply-update``: the whole update (integrity's metadata, the weights' ranged content
+   reads for their verdicts, the license card ...).
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 _RUNNER = (
     "import sys, pytest\n"
@@ -90,11 +102,86 @@ def in_process(project: Path, cache_file: Path) -> tuple[float, list[str], int]:
     return elapsed, [f.message for f in verdict.findings], cache.bytes_hashed
 
 
+def hub_update(shards: int, mib: int) -> None:
+    """The ``--hub`` measurement (see the module docstring)."""
+    from helpers.hub_server import HubServer
+    from helpers.signing import hub_files_of, make_key, signed_sparse_model
+    from helpers.wire import WireCounter
+
+    with tempfile.TemporaryDirectory(prefix="bench-signature-hub-") as scratch, HubServer() as hub:
+        work = Path(scratch)
+        key = make_key(work / "publisher-keys")
+        start = time.perf_counter()
+        folder = signed_sparse_model(work / "publisher" / "big", key, shards=shards, shard_bytes=mib << 20)
+        sign_time = time.perf_counter() - start
+        files = hub_files_of(folder)
+        repository_bytes = sum(f.size for f in files)
+        sha = hub.add_repo("org/big", files=files)
+        for item in files:
+            item.sha256  # noqa: B018  # the server hashes each file once; not part of the measured runs
+        project = work / "project"
+        (project / "src").mkdir(parents=True)
+        (project / "keys").mkdir()
+        shutil.copy(key.public, project / "keys" / "publisher.pub")
+        (project / "src" / "serve.py").write_text(
+            "from transformers import AutoModelForCausalLM\n\n"
+            f'AutoModelForCausalLM.from_pretrained("org/big", revision="{sha}", use_safetensors=True)\n',
+            encoding="utf-8",
+        )
+        (project / "pyproject.toml").write_text(
+            '[tool.aisupply]\nartifacts = ["src"]\ncode = ["src"]\nlockfile = "aisupply.lock"\n\n'
+            '[[tool.aisupply.signed]]\nhub = "org/big"\npublic_key = "keys/publisher.pub"\n',
+            encoding="utf-8",
+        )
+        port = int(hub.endpoint.rsplit(":", 1)[1])
+        rows: list[str] = []
+        with WireCounter("127.0.0.1", port) as wire:
+            for label, selection in (
+                ("`--aisupply-update -k signature` (the signature's own)", ["-k", "signature"]),
+                ("`--aisupply-update` (the whole update)", []),
+            ):
+                (project / "aisupply.lock").unlink(missing_ok=True)
+                env = hub.client_env(work / f"hf-home-{len(rows)}", HF_ENDPOINT=wire.endpoint)
+                env["PYTHONPATH"] = str(ROOT / "src")
+                wire.reset()
+                hub.clear_requests()
+                served = hub.bytes_sent
+                command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "--aisupply-update"]
+                elapsed, out = timed([*command, *selection], project, env, accept=(0, 1))
+                if f"PASSED aisupply::signature::model:org/big@{sha}" not in out:
+                    raise SystemExit(f"the signature check did not pass:\n{out}")
+                resolve = [path for method, path in hub.requests if method == "GET" and "/resolve/" in path]
+                whole = sum(
+                    1
+                    for (m, path), h in zip(hub.requests, hub.request_headers, strict=True)
+                    if m == "GET" and "/resolve/" in path and "range" not in h
+                )
+                rows.append(
+                    f"| {label} | {wire.received:,} B ({wire.received / (1 << 20):.3f} MiB) | {wire.sent:,} B | "
+                    f"{len(hub.requests)} ({len(resolve)} file GETs: {whole} whole, {len(resolve) - whole} ranged) | "
+                    f"{hub.bytes_sent - served:,} B | {elapsed:.2f} s |"
+                )
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"date: {now}; cores: {os.cpu_count()}; repository: {shards} safetensors shards of {mib} MiB + config.json, "
+        f"tokenizer.json, model.sig = {repository_bytes:,} bytes; signing it took {sign_time:.1f} s"
+    )
+    print()
+    print("| Run | Received by pytest | Sent by pytest | Requests | File bodies served | Wall time |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(row)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=4)
     parser.add_argument("--mib", type=int, default=512)
+    parser.add_argument("--hub", action="store_true", help="measure a signed Hub repository at update instead")
     args = parser.parse_args(argv)
+    if args.hub:
+        hub_update(args.files, args.mib)
+        return 0
     python = sys.executable
     cli = shutil.which("model_signing") or str(Path(python).parent / "model_signing")
     total_mib = args.files * args.mib

@@ -4,6 +4,7 @@ verify as the reference verdict."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,14 +28,18 @@ from helpers.signing import (  # noqa: E402
     SIGSTORE_ISSUER,
     CertificateSet,
     KeyPair,
+    hub_files_of,
     library_verify_certificate,
     library_verify_key,
+    library_verify_sigstore,
     make_certificates,
     make_key,
     sign_with_certificate,
     sign_with_key,
+    signed_sparse_model,
     sigstore_trust_config,
 )
+from helpers.wire import WireCounter  # noqa: E402
 from pytest_aisupply import config_schema  # noqa: E402
 from pytest_aisupply.config import ConfigError, load_settings  # noqa: E402
 from pytest_aisupply.engine import Engine  # noqa: E402
@@ -42,7 +47,7 @@ from pytest_aisupply.formats import builtin_readers  # noqa: E402
 from pytest_aisupply.hashing import HashCache  # noqa: E402
 from pytest_aisupply.lockfile import read_lock  # noqa: E402
 from pytest_aisupply.rules.signature import SignatureRule  # noqa: E402
-from pytest_aisupply.signatures import public_key_fingerprint  # noqa: E402
+from pytest_aisupply.signatures import chain_fingerprint, public_key_fingerprint  # noqa: E402
 
 # -- building projects ----------------------------------------------------------------------------
 
@@ -433,7 +438,8 @@ def test_expired_certificate(tmp_path: Path) -> None:
     expired = (NOW - DAY).date().isoformat()
     assert findings_of(root) == [
         f"the signing certificate expired on {expired} (certificate CN=pki model signer,O=Acme "
-        "(issuer CN=pki root CA,O=Acme))"
+        "(issuer CN=pki root CA,O=Acme; chain sha256:"
+        f"{chain_fingerprint([pki.ca])}))"
     ]
 
 
@@ -455,6 +461,23 @@ def test_certificate_not_for_signing(tmp_path: Path) -> None:
 # -- Sigstore keyless, offline with a local trust root -----------------------------------------------
 
 
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every attempt to open a network connection from this process fails (and is listed)."""
+    import socket
+
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError(f"network access in an offline test: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: refuse(None, args[:2]))  # type: ignore[arg-type]
+    return attempts
+
+
 def _sigstore_project(tmp_path: Path, identity: str = SIGSTORE_IDENTITY) -> tuple[Path, Path]:
     root = tmp_path / "project"
     folder = root / "models" / "signed"
@@ -473,9 +496,10 @@ def _sigstore_project(tmp_path: Path, identity: str = SIGSTORE_IDENTITY) -> tupl
     return root, folder
 
 
-def test_sigstore_keyless_signature_verifies_offline(tmp_path: Path) -> None:
+def test_sigstore_keyless_signature_verifies_offline(tmp_path: Path, no_network: list[object]) -> None:
     root, _ = _sigstore_project(tmp_path)
     assert findings_of(root, "models/signed") == []
+    assert no_network == []
 
 
 def test_sigstore_tampered_file(tmp_path: Path) -> None:
@@ -491,6 +515,48 @@ def test_sigstore_other_identity(tmp_path: Path) -> None:
     assert message.startswith(f"Sigstore verification for someone-else@example.com ({SIGSTORE_ISSUER}) failed: "), (
         message
     )
+
+
+def _sigstore_symlink_file(folder: Path) -> None:
+    outside = folder.parent / "signme-1-outside"
+    outside.write_bytes((folder / "signme-1").read_bytes())
+    (folder / "signme-1").unlink()
+    (folder / "signme-1").symlink_to(outside)
+
+
+def _sigstore_symlink_dir(folder: Path) -> None:
+    (folder.parent / "outside-dir").mkdir()
+    (folder / "linked").symlink_to(folder.parent / "outside-dir", target_is_directory=True)
+
+
+#: The matrix's mutations, applied to the keyless fixture's files (signme-1, signme-2; ignore-me is
+#: left out by the signature itself).
+SIGSTORE_MUTATIONS = {
+    "unchanged": untouched,
+    "tampered": lambda folder: (folder / "signme-1").write_bytes(b"changed\n"),
+    "added": add,
+    "removed": lambda folder: (folder / "signme-2").unlink(),
+    "renamed": lambda folder: (folder / "signme-2").rename(folder / "signme-2-renamed"),
+    "symlinked-file": _sigstore_symlink_file,
+    "symlinked-dir": _sigstore_symlink_dir,
+    "git-file-added": add_git_file,
+    "ignored-file-changed": lambda folder: (folder / "ignore-me").write_bytes(b"not signed, and ignored\n"),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(SIGSTORE_MUTATIONS))
+def test_sigstore_verdict_equals_model_signing_full_verify(
+    tmp_path: Path, mutation: str, no_network: list[object]
+) -> None:
+    """The matrix in keyless mode, offline: one serialization (files, sha256), the one the public
+    fixture was signed with; no other can be made without Fulcio and Rekor (docs/rules/signature.md)."""
+    root, folder = _sigstore_project(tmp_path)
+    SIGSTORE_MUTATIONS[mutation](folder)
+    ours = findings_of(root, "models/signed")
+    library = library_verify_sigstore(folder, SIGSTORE_IDENTITY, SIGSTORE_ISSUER, root / "keys" / "sigstore-trust.json")
+    assert (ours == []) == library, f"ours: {ours}; model_signing verify passes: {library}"
+    assert (ours == []) == (mutation in ("unchanged", "git-file-added", "ignored-file-changed"))
+    assert no_network == []
 
 
 def test_a_key_signature_is_not_a_sigstore_signature(tmp_path: Path) -> None:
@@ -805,6 +871,179 @@ def test_hub_cached_snapshot_is_held_against_the_signed_digests(
     result.stdout.fnmatch_lines(["*the cached copy of weights.npy is not the signed file*"])
 
 
+@pytest.mark.usefixtures("hub_env")
+def test_hub_signer_of_a_removed_entry_is_dropped_by_a_complete_update_only(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    key = make_key(tmp_path / "publisher-keys")
+    sha, _ = _publish_signed(hub, tmp_path, key)
+    _hub_project(pytester, sha, key)
+    lockfile = pytester.path / "aisupply.lock"
+    assert _run(pytester, "--aisupply-update").ret == 0
+    fingerprint = public_key_fingerprint(key.public)
+    assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer == f"key sha256:{fingerprint}"
+
+    pyproject = pytester.path / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    signed_block = text[text.index("[[tool.aisupply.signed]]") :]
+    pyproject.write_text(text.replace(signed_block, ""), encoding="utf-8")  # the team stops requiring it
+
+    narrowed = _run(pytester, "--aisupply-update", "-k", "integrity")
+    assert narrowed.ret == 0, narrowed.stdout.str()
+    assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer == f"key sha256:{fingerprint}"
+
+    hub.set_fault("500")  # an update that cannot reach the Hub records nothing and loses nothing
+    failed = _run(pytester, "--aisupply-update")
+    assert failed.ret == 1
+    assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer == f"key sha256:{fingerprint}"
+
+    hub.set_fault(None)
+    complete = _run(pytester, "--aisupply-update")
+    # a complete run, whatever its other verdicts (this repository's card declares no license)
+    complete.stdout.fnmatch_lines([f"PASSED aisupply::integrity::model:org/signed@{sha}*"])
+    complete.stdout.fnmatch_lines([f"*changed  model org/signed@{sha[:12]}*"])
+    assert read_lock(lockfile).hub[("model", "org/signed", sha)].signer is None
+    assert "signer" not in lockfile.read_text(encoding="utf-8")
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_update_of_a_big_signed_repository_transfers_under_one_mib(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What crosses the wire (headers included) when an update verifies a signed repository of
+    256 MiB of weights (sparse files: no disk used): the signature, the small files and the Hub's
+    metadata, and for the whole update the weights' ranged content reads too; never the weights.
+    benchmarks/bench_signature.py --hub measures the same with 2 GiB."""
+    key = make_key(tmp_path / "publisher-keys")
+    folder = signed_sparse_model(tmp_path / "publisher" / "big", key, shards=2, shard_bytes=128 << 20)
+    sha = hub.add_repo("org/big", files=hub_files_of(folder))
+    _hub_project(pytester, sha, key, repo="org/big")
+    (pytester.path / "src" / "serve.py").write_text(
+        "from huggingface_hub import hf_hub_download\n\n"
+        f'hf_hub_download("org/big", "model-00001-of-00002.safetensors", revision="{sha}")\n',
+        encoding="utf-8",
+    )
+    subject = f"aisupply::signature::model:org/big@{sha}"
+    with WireCounter("127.0.0.1", int(hub.endpoint.rsplit(":", 1)[1])) as wire:
+        monkeypatch.setenv("HF_ENDPOINT", wire.endpoint)
+        signature_only = _run(pytester, "--aisupply-update", "-k", "signature")
+        signature_only.stdout.fnmatch_lines([f"PASSED {subject}*"])
+        signature_bytes = wire.received
+        assert 0 < signature_bytes < 64 << 10, signature_bytes
+
+        wire.reset()
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "fresh-hf-home"))  # nothing cached from the first run
+        (pytester.path / "aisupply.lock").unlink()
+        whole = _run(pytester, "--aisupply-update")
+        whole.stdout.fnmatch_lines([f"PASSED {subject}*"])
+        whole.stdout.fnmatch_lines([f"PASSED aisupply::integrity::model:org/big@{sha}*"])
+        assert wire.received < 1 << 20, wire.received
+    assert read_lock(pytester.path / "aisupply.lock").hub[("model", "org/big", sha)].signer is not None
+
+
+def _publish_signed_with_certificate(
+    hub: HubServer, tmp_path: Path, pki: CertificateSet, repo: str = "org/cert-signed"
+) -> str:
+    folder = make_model(tmp_path / "publisher" / "cert-signed")
+    sign_with_certificate(folder, pki)
+    files = [
+        HubFile(path.relative_to(folder).as_posix(), path.read_bytes(), lfs=path.suffix == ".npy")
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
+    return hub.add_repo(repo, files=files)
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_certificate_chain_change_fails_offline_until_an_update_records_it(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    pki = make_certificates(tmp_path / "publisher-pki", "publisher")
+    sha = _publish_signed_with_certificate(hub, tmp_path, pki)
+    _hub_project(pytester, sha, make_key(tmp_path / "unused"), repo="org/cert-signed")
+    chain = pytester.path / "keys" / "chain.pem"
+    shutil.copy(pki.ca, chain)
+    pyproject = pytester.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(
+            'public_key = "keys/publisher.pub"', 'certificate_chain = ["keys/chain.pem"]'
+        ),
+        encoding="utf-8",
+    )
+    assert _run(pytester, "--aisupply-update").ret == 0
+    recorded = read_lock(pytester.path / "aisupply.lock").hub[("model", "org/cert-signed", sha)].signer
+    assert recorded == (
+        "certificate CN=publisher model signer,O=Acme (issuer CN=publisher root CA,O=Acme; "
+        f"chain sha256:{chain_fingerprint([pki.ca])})"
+    )
+    subject = f"aisupply::signature::model:org/cert-signed@{sha}"
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
+
+    # the team's trusted chain changes (another CA added to the file): offline runs fail until reviewed
+    other = make_certificates(tmp_path / "other-pki", "other")
+    chain.write_bytes(pki.ca.read_bytes() + other.ca.read_bytes())
+    changed = _run(pytester, "-k", "signature")
+    assert changed.ret == 1
+    new_chain = chain_fingerprint([chain])
+    changed.stdout.fnmatch_lines(
+        [
+            f"*the signer changed: aisupply.lock records {recorded}, the configuration requires a certificate "
+            f"issued under the configured chain (chain sha256:{new_chain})*"
+        ]
+    )
+    _run(pytester, "--aisupply-update").stdout.fnmatch_lines([f"PASSED {subject}*"])
+    assert read_lock(pytester.path / "aisupply.lock").hub[("model", "org/cert-signed", sha)].signer == (
+        recorded.replace(chain_fingerprint([pki.ca]), new_chain)
+    )
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
+
+    chain.write_bytes(other.ca.read_bytes())  # a chain the publisher's certificate is not issued under
+    assert _run(pytester, "-k", "signature").ret == 1
+    update = _run(pytester, "--aisupply-update", "-k", "signature")
+    update.stdout.fnmatch_lines(["*the signing certificate is not trusted by the configured certificate chain*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_hub_sigstore_keyless_signature_and_a_trust_root_change(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    """Keyless mode for a Hub repository: the public fixture pushed to the local Hub, verified at update
+    offline against the trust configuration; another trust configuration fails offline until an
+    update records it."""
+    files = [HubFile(p.name, p.read_bytes(), lfs=False) for p in sorted(SIGSTORE_FIXTURE.iterdir())]
+    sha = hub.add_repo("org/keyless", files=files)
+    _hub_project(pytester, sha, make_key(tmp_path / "unused"), repo="org/keyless")
+    trust = sigstore_trust_config(pytester.path / "keys" / "sigstore-trust.json")
+    pyproject = pytester.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(
+            'public_key = "keys/publisher.pub"',
+            f'identity = "{SIGSTORE_IDENTITY}"\nissuer = "{SIGSTORE_ISSUER}"\n'
+            'trust_config = "keys/sigstore-trust.json"',
+        ),
+        encoding="utf-8",
+    )
+    subject = f"aisupply::signature::model:org/keyless@{sha}"
+    _run(pytester, "--aisupply-update").stdout.fnmatch_lines([f"PASSED {subject}*"])
+    recorded = read_lock(pytester.path / "aisupply.lock").hub[("model", "org/keyless", sha)].signer
+    digest = hashlib.sha256(trust.read_bytes()).hexdigest()
+    assert recorded == f"sigstore {SIGSTORE_IDENTITY} ({SIGSTORE_ISSUER}; trust sha256:{digest})"
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
+
+    trust.write_text(json.dumps(json.loads(trust.read_text(encoding="utf-8")), indent=1), encoding="utf-8")
+    changed = _run(pytester, "-k", "signature")
+    assert changed.ret == 1
+    changed.stdout.fnmatch_lines([f"*the signer changed: aisupply.lock records {recorded}*"])
+    # an update of the signature checks alone records the new signer on the reviewed entry
+    narrowed = _run(pytester, "--aisupply-update", "-k", "signature")
+    narrowed.stdout.fnmatch_lines([f"*changed  model org/keyless@{sha[:12]}*", f"PASSED {subject}*"])
+    new_digest = hashlib.sha256(trust.read_bytes()).hexdigest()
+    assert read_lock(pytester.path / "aisupply.lock").hub[("model", "org/keyless", sha)].signer == (
+        recorded.replace(digest, new_digest)
+    )
+    _run(pytester, "-k", "signature").stdout.fnmatch_lines([f"PASSED {subject}*"])
+
+
 def _hub_mutations(hub: HubServer, base: str) -> dict[str, str]:
     """Commits on top of a signed one, each changing the repository one way."""
 
@@ -828,13 +1067,20 @@ def _hub_mutations(hub: HubServer, base: str) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("hub_env")
-def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["key", "certificate"])
+def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer, tmp_path: Path, mode: str) -> None:
     from huggingface_hub import snapshot_download
 
     from pytest_aisupply.lockfile import Lock
 
     key = make_key(tmp_path / "publisher-keys")
-    base, _ = _publish_signed(hub, tmp_path, key)
+    pki = make_certificates(tmp_path / "publisher-pki")
+    if mode == "key":
+        base, _ = _publish_signed(hub, tmp_path, key)
+        material, entry = key.public, 'public_key = "keys/signer.pem"'
+    else:
+        base = _publish_signed_with_certificate(hub, tmp_path, pki, repo="org/signed")
+        material, entry = pki.ca, 'certificate_chain = ["keys/signer.pem"]'
     for name, sha in _hub_mutations(hub, base).items():
         root = tmp_path / name
         (root / "src").mkdir(parents=True)
@@ -844,11 +1090,11 @@ def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer,
         )
         write_project(
             root,
-            '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n',
+            f'[[tool.aisupply.signed]]\nhub = "org/signed"\n{entry}\n',
             extra='code = ["src"]\nartifacts = ["src"]\n',
         )
         (root / "keys").mkdir()
-        shutil.copy(key.public, root / "keys" / "p.pub")
+        shutil.copy(material, root / "keys" / "signer.pem")
         settings = load_settings(root / "pyproject.toml", root)
         engine = Engine(settings, [SignatureRule()], builtin_readers(), lock=Lock(exists=False), update=True)
         ((rule, (subject,)),) = engine.subjects()
@@ -861,9 +1107,93 @@ def test_hub_verdict_equals_model_signing_verify_of_the_download(hub: HubServer,
             )
         )
         shutil.rmtree(download / ".cache")  # huggingface_hub's bookkeeping, not a file of the repository
-        library = library_verify_key(download, key)
+        library = library_verify_key(download, key) if mode == "key" else library_verify_certificate(download, pki)
         assert (ours == []) == library, f"{name}: ours {[f.message for f in ours]}, model_signing verify: {library}"
         assert (ours == []) == (name == "unchanged"), name
+
+
+def _hub_update_findings(hub: HubServer, root: Path, sha: str, repo: str, signed: str) -> list[str]:
+    """The signature rule's findings at --aisupply-update for ``repo@sha`` (in process)."""
+    from pytest_aisupply.lockfile import Lock
+
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "serve.py").write_text(
+        f'from huggingface_hub import hf_hub_download\n\nhf_hub_download("{repo}", "w", revision="{sha}")\n',
+        encoding="utf-8",
+    )
+    write_project(root, signed, extra='code = ["src"]\nartifacts = ["src"]\n')
+    settings = load_settings(root / "pyproject.toml", root)
+    engine = Engine(settings, [SignatureRule()], builtin_readers(), lock=Lock(exists=False), update=True)
+    ((rule, (subject,)),) = engine.subjects()
+    return [f.message for f in engine.evaluate(rule.id, subject).findings]
+
+
+def _escaping_signature(folder: Path, key: KeyPair) -> bytes:
+    """A signature, by the right key, whose manifest names a path outside the repository."""
+    import pathlib
+
+    from model_signing import manifest
+    from model_signing._hashing import hashing
+    from model_signing._signing import sign_ec_key
+    from model_signing._signing import signing as signing_internals
+
+    items = [
+        manifest.FileManifestItem(path=pathlib.PurePosixPath(name), digest=hashing.Digest("sha256", bytes(32)))
+        for name in ("../outside.json", "config.json")
+    ]
+    crafted = manifest.Manifest("signed", items, manifest._FileSerialization("sha256", False, ["model.sig"]))
+    target = folder.parent / "escaping.sig"
+    sign_ec_key.Signer(key.private).sign(signing_internals.Payload(crafted)).write(target)
+    return target.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("empty", "the signature model.sig is empty"),
+        ("truncated", "model.sig is not a model signature (a Sigstore bundle in JSON): "),
+        ("not-json", "model.sig is not a model signature (a Sigstore bundle in JSON): "),
+        ("other-key", "not signed by the configured public key p.pub"),
+        ("path-outside", "the signature names '../outside.json', a path outside the repository"),
+        ("other-folder", "signed file extra.json is not in the commit"),
+        ("expired-certificate", "the signing certificate expired on "),
+        ("untrusted-certificate", "the signing certificate is not trusted by the configured certificate chain: "),
+    ],
+)
+@pytest.mark.usefixtures("hub_env")
+def test_hub_bad_signatures_are_findings_at_update(hub: HubServer, tmp_path: Path, case: str, expected: str) -> None:
+    """The issue's bad inputs, for a Hub commit: each a finding saying what differs, none an error."""
+    key = make_key(tmp_path / "publisher-keys")
+    _, folder = _publish_signed(hub, tmp_path, key)
+    signature = (folder / "model.sig").read_bytes()
+    root = tmp_path / "project"
+    (root / "keys").mkdir(parents=True)
+    shutil.copy(key.public, root / "keys" / "p.pub")
+    signed = '[[tool.aisupply.signed]]\nhub = "org/signed"\npublic_key = "keys/p.pub"\n'
+    if case in ("expired-certificate", "untrusted-certificate"):
+        if case == "expired-certificate":
+            pki = make_certificates(tmp_path / "pki", leaf_not_before=NOW - 30 * DAY, leaf_not_after=NOW - DAY)
+            trusted = pki
+        else:
+            pki, trusted = make_certificates(tmp_path / "pki", "rogue"), make_certificates(tmp_path / "pki", "corp")
+        signature = sign_with_certificate(folder, pki).read_bytes()
+        shutil.copy(trusted.ca, root / "keys" / "ca.pem")
+        signed = '[[tool.aisupply.signed]]\nhub = "org/signed"\ncertificate_chain = ["keys/ca.pem"]\n'
+    elif case == "other-folder":
+        other = make_model(tmp_path / "other" / "gpt")
+        (other / "extra.json").write_text("{}", encoding="utf-8")
+        signature = sign_with_key(other, key).read_bytes()
+    else:
+        signature = {
+            "empty": lambda: b"",
+            "truncated": lambda: signature[: len(signature) // 2],
+            "not-json": lambda: b"not json at all",
+            "other-key": lambda: sign_with_key(folder, make_key(tmp_path / "intruder")).read_bytes(),
+            "path-outside": lambda: _escaping_signature(folder, key),
+        }[case]()
+    sha = hub.add_commit("org/signed", [HubFile("model.sig", signature, lfs=False)], branch=case)
+    messages = _hub_update_findings(hub, root, sha, "org/signed", signed)
+    assert any(message.startswith(expected) for message in messages), messages
 
 
 def test_hub_entry_without_a_pinned_commit_fails(tmp_path: Path) -> None:

@@ -282,10 +282,19 @@ def _signer(signature: Any, policy: Policy) -> tuple[str, str | None]:
         chain = signature.bundle.verification_material.x509_certificate_chain
         leaf = x509.load_der_x509_certificate(chain.certificates[0].raw_bytes)
         return (
-            f"certificate {leaf.subject.rfc4514_string()} (issuer {leaf.issuer.rfc4514_string()})",
+            f"certificate {leaf.subject.rfc4514_string()} (issuer {leaf.issuer.rfc4514_string()}; "
+            f"chain sha256:{chain_fingerprint(policy.certificate_chain)})",
             leaf.not_valid_after_utc.isoformat(),
         )
-    return f"sigstore {policy.identity} ({policy.issuer})", None
+    return sigstore_signer(policy.identity, policy.issuer, policy.trust_config), None
+
+
+def sigstore_signer(identity: str | None, issuer: str | None, trust_config: Path | None) -> str:
+    """A Sigstore signer as recorded: the identity and issuer, and the sha256 of the trust
+    configuration file when one is configured (another trust root is another signer to review)."""
+    if trust_config is None:
+        return f"sigstore {identity} ({issuer})"
+    return f"sigstore {identity} ({issuer}; trust sha256:{hashlib.sha256(trust_config.read_bytes()).hexdigest()})"
 
 
 def public_key_fingerprint(path: Path) -> str:
@@ -296,6 +305,23 @@ def public_key_fingerprint(path: Path) -> str:
     key = serialization.load_pem_public_key(path.read_bytes())
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(der).hexdigest()
+
+
+def chain_fingerprint(paths: Sequence[Path]) -> str:
+    """What identifies a configured certificate chain: sha256 over the sorted sha256 digests of its
+    certificates' DER encodings (the same certificates in other files or another order give the same
+    fingerprint; any other certificate gives another). Raises ValueError/OSError when unreadable."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    digests = sorted(
+        {
+            hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+            for path in paths
+            for certificate in x509.load_pem_x509_certificates(path.read_bytes())
+        }
+    )
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
 
 def _material_name(policy: Policy) -> str:

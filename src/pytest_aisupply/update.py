@@ -41,6 +41,10 @@ class LockUpdater:
         self.written = False
         #: Rule ``signature``: the verified signer of each Hub commit, added to its entry.
         self.signers: dict[tuple[str, str, str], str] = {}
+        #: Rule ``signature``: the Hub repositories a ``[[tool.aisupply.signed]]`` entry names; a recorded
+        #: signer of any other is dropped by a complete update.
+        self.signed_repos = {spec.hub for spec in settings.signed if spec.hub is not None}
+        self.complete = False
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         if any(isinstance(item, CheckItem) and item.rule_id == "integrity" for item in items):
@@ -68,12 +72,21 @@ class LockUpdater:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         artifacts = [e for e in self.recorded.values() if isinstance(e, ArtifactEntry)]
         hub = [e for e in self.recorded.values() if isinstance(e, HubEntry)]
-        hub = [replace(e, signer=self._signer(e)) for e in hub]
         unfiltered = (
             not self.deselected_integrity
             and not selection_is_narrowed(self.config, session)
             and self.integrity_items > 0
         )
+        self.complete = unfiltered and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        hub = [replace(e, signer=self._signer(e)) for e in hub]
+        # an update narrowed to the signature checks (-k signature) records a newly verified signer on
+        # the commit's reviewed entry (the commit is immutable: its files are the ones verified)
+        fresh = {e.key for e in hub}
+        hub += [
+            replace(self.lock.hub[key], signer=signer)
+            for key, signer in sorted(self.signers.items())
+            if key not in fresh and key in self.lock.hub and self.lock.hub[key].signer != signer
+        ]
         new_lock, self.diff = merge(
             self.lock,
             artifacts,
@@ -98,9 +111,12 @@ class LockUpdater:
 
     def _signer(self, entry: HubEntry) -> str | None:
         """The signer this run verified, else the reviewed one: a run whose signature check was off,
-        deselected or failed never removes a recorded signer."""
+        deselected or failed never removes a recorded signer; only a complete, unfiltered run drops
+        the signer of a repository that no ``[[tool.aisupply.signed]]`` entry names any more."""
         if entry.key in self.signers:
             return self.signers[entry.key]
+        if self.complete and entry.key[0] == "model" and entry.key[1] not in self.signed_repos:
+            return None  # no [[tool.aisupply.signed]] entry asks for it any more: a complete run drops it
         previous = self.lock.hub.get(entry.key)
         return previous.signer if previous is not None else None
 

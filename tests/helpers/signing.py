@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from helpers.hub_server import HubFile
+
 NOW = dt.datetime.now(dt.timezone.utc)
 DAY = dt.timedelta(days=1)
 
@@ -185,6 +187,24 @@ def library_verify_certificate(
     )
 
 
+def library_verify_sigstore(folder: Path, identity: str, issuer: str, trust_config: Path) -> bool:
+    """The library's full verification of a keyless signature, offline against ``trust_config``, as
+    its own test of the fixture runs the CLI (``--ignore-paths ignore-me``, the signature left out)."""
+    from model_signing import hashing, verifying
+
+    hashing_config = (
+        hashing.Config()
+        .use_file_serialization(hashing_algorithm="sha256")
+        .set_ignored_paths(paths=["ignore-me", "model.sig"], ignore_git_paths=True)
+    )
+    config = verifying.Config().use_sigstore_verifier(identity=identity, oidc_issuer=issuer, trust_config=trust_config)
+    try:
+        config.set_hashing_config(hashing_config).verify(folder, folder / "model.sig")
+    except Exception:
+        return False
+    return True
+
+
 SIGSTORE_FIXTURE = Path(__file__).resolve().parent.parent / "data" / "signatures" / "sigstore-v1.1.0"
 SIGSTORE_IDENTITY = "stefanb@us.ibm.com"
 SIGSTORE_ISSUER = "https://sigstore.verify.ibm.com/oauth2"
@@ -206,3 +226,57 @@ def sigstore_trust_config(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config), encoding="utf-8")
     return path
+
+
+# -- big signed repositories that cost no disk (sparse files), for the Hub transfer test and benchmark --
+
+
+def sparse_safetensors(path: Path, size: int, mark: int) -> Path:
+    """A valid safetensors file of ``size`` bytes: one F32 tensor whose data is a hole (zeros, no disk
+    used) but for its last byte, ``mark``, so that files differ."""
+    import json
+    import os
+    import struct
+
+    def header(numel: int) -> bytes:
+        text = json.dumps({"weight": {"dtype": "F32", "shape": [numel], "data_offsets": [0, numel * 4]}}).encode()
+        return text + b" " * (-len(text) % 8)
+
+    numel = (size - 8 - len(header(0))) // 4
+    numel = (size - 8 - len(header(numel))) // 4  # the header's length depends on numel's digits
+    head = header(numel)
+    with path.open("wb") as stream:
+        stream.write(struct.pack("<Q", len(head)) + head)
+        stream.truncate(8 + len(head) + numel * 4)
+        stream.seek(-1, os.SEEK_END)
+        stream.write(bytes([mark]))
+    return path
+
+
+def signed_sparse_model(folder: Path, key: KeyPair, *, shards: int, shard_bytes: int) -> Path:
+    """A model folder of ``shards`` sparse safetensors shards, a config and a tokenizer file, signed
+    with ``key`` (model_signing reads every byte once to sign it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(shards):
+        sparse_safetensors(folder / f"model-{index + 1:05d}-of-{shards:05d}.safetensors", shard_bytes, index + 1)
+    (folder / "config.json").write_text('{"hidden_size": 4096, "num_hidden_layers": 32}\n', encoding="utf-8")
+    (folder / "tokenizer.json").write_text('{"version": "1.0", "model": {"vocab": {}}}\n', encoding="utf-8")
+    sign_with_key(folder, key)
+    return folder
+
+
+def hub_files_of(folder: Path) -> list[HubFile]:
+    """The folder's files as local-Hub files: big ones memory-mapped (never read into memory),
+    ``.safetensors`` as LFS files, the rest as small files."""
+    import mmap
+
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        content: bytes = path.read_bytes() if path.stat().st_size <= 1 << 20 else b""
+        if not content and path.stat().st_size:
+            with path.open("rb") as stream:
+                content = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[assignment]
+        files.append(HubFile(path.relative_to(folder).as_posix(), content, lfs=path.suffix == ".safetensors"))
+    return files

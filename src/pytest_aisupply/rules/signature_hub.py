@@ -22,7 +22,16 @@ from ..config import SignedSpec
 from ..findings import Finding, Subject
 from ..hashing import sha256_file
 from ..lockfile import HubEntry, HubFile
-from ..signatures import GIT_PATHS, Policy, SignatureProblem, VerifiedManifest, escapes, public_key_fingerprint
+from ..signatures import (
+    GIT_PATHS,
+    Policy,
+    SignatureProblem,
+    VerifiedManifest,
+    chain_fingerprint,
+    escapes,
+    public_key_fingerprint,
+    sigstore_signer,
+)
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
@@ -176,20 +185,14 @@ def _compare_with_lock(
         yield finding(f"no verified signature of this commit is recorded in {inventory.settings.lockfile}", _UPDATE)
         return
     try:
-        required = configured_signer(spec, inventory.root)
+        required, described = configured_signer(spec, inventory.root)
     except (OSError, ValueError, ImportError) as exc:
         yield finding(f"the configured signer cannot be read: {exc}", "fix the [[tool.aisupply.signed]] entry")
         return
-    if required is not None and entry.signer != required:
+    if not required.matches(entry.signer):
         yield finding(
             f"the signer changed: {inventory.settings.lockfile} records {entry.signer}, the configuration requires "
-            f"{required}",
-            f"if the new signer is expected, {_UPDATE}",
-        )
-    elif required is None and not entry.signer.startswith("certificate "):
-        yield finding(
-            f"the signer changed: {inventory.settings.lockfile} records {entry.signer}, the configuration requires a "
-            "certificate signer",
+            f"{described}",
             f"if the new signer is expected, {_UPDATE}",
         )
     else:
@@ -197,14 +200,34 @@ def _compare_with_lock(
     yield from _check_snapshot(finding, entry, inventory)
 
 
-def configured_signer(spec: SignedSpec, root: Path) -> str | None:
-    """The signer the configuration demands, as the lockfile records it (None for certificates,
-    whose subject only the signature names)."""
+@dataclasses.dataclass(frozen=True)
+class _RequiredSigner:
+    """How a recorded signer must read: exactly ``exact``, or (certificates, whose subject only the
+    signature names) starting with ``prefix`` and ending with ``suffix``."""
+
+    exact: str | None = None
+    prefix: str = ""
+    suffix: str = ""
+
+    def matches(self, recorded: str) -> bool:
+        if self.exact is not None:
+            return recorded == self.exact
+        return recorded.startswith(self.prefix) and recorded.endswith(self.suffix)
+
+
+def configured_signer(spec: SignedSpec, root: Path) -> tuple[_RequiredSigner, str]:
+    """The signer the configuration demands, as the lockfile records it, and how to name it."""
     if spec.public_key is not None:
-        return f"key sha256:{public_key_fingerprint(root / spec.public_key)}"
+        signer = f"key sha256:{public_key_fingerprint(root / spec.public_key)}"
+        return _RequiredSigner(exact=signer), signer
     if spec.identity is not None:
-        return f"sigstore {spec.identity} ({spec.issuer})"
-    return None
+        signer = sigstore_signer(spec.identity, spec.issuer, root / spec.trust_config if spec.trust_config else None)
+        return _RequiredSigner(exact=signer), signer
+    chain = chain_fingerprint([root / item for item in spec.certificate_chain])
+    return (
+        _RequiredSigner(prefix="certificate ", suffix=f"; chain sha256:{chain})"),
+        f"a certificate issued under the configured chain (chain sha256:{chain})",
+    )
 
 
 def _check_snapshot(finding: _Make, entry: HubEntry, inventory: Inventory) -> Iterator[Finding]:
