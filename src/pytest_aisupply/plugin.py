@@ -1,5 +1,8 @@
 """pytest wiring: options, configuration, collection of the checks, reporting. Hooks only; the
-work is done by the engine and the modules it uses, imported when the checks are enabled."""
+work is done by the engine and the modules it uses, imported when the checks are enabled.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 
@@ -112,6 +115,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only the supply-chain checks: no test module and no conftest below the rootdir is "
         "imported, so the project's test dependencies need not be installed",
     )
+    group.addoption(
+        "--aisupply-granularity",
+        dest="aisupply_granularity",
+        choices=("file", "folder", "rule"),
+        default=None,
+        help="how many subjects one collected check covers: one item per file (default), per folder, or per "
+        "rule; overrides [tool.aisupply] granularity. Failures still name every file; the lockfile, SARIF "
+        "and the BOM stay per file",
+    )
     group.addoption(  # written by selection.rewrite_arguments for check ids given as arguments
         "--aisupply-select",
         action="append",
@@ -207,9 +219,15 @@ def _load_settings(config: pytest.Config, pyproject: Path) -> Settings:
 
     try:
         root = pyproject.parent if pyproject.is_file() else config.rootpath
-        return load_settings(pyproject, root)
+        settings = load_settings(pyproject, root)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    granularity = config.option.aisupply_granularity
+    if granularity is not None and granularity != settings.granularity:
+        from dataclasses import replace
+
+        settings = replace(settings, granularity=granularity)
+    return settings
 
 
 @pytest.hookimpl(tryfirst=True)

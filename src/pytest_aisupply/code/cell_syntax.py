@@ -11,6 +11,8 @@ lines into one is followed by blank lines, so a finding's line is the line in th
 Cell magics whose body IPython runs as Python (``%%time``, ``%%capture`` ...) keep their body as
 Python; the bodies of other cell magics (``%%bash``, ``%%writefile`` ...) are not Python and are
 blanked.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations
