@@ -331,6 +331,7 @@ def _signed_section() -> list[str]:
         out += _key_section(key, SIGNED_TABLE, "###")
     return out
 
+
 # -- code rules: what a project declares about its own code -----------------------------------------
 CODE_KEYS: tuple[Key, ...] = (
     Key(
@@ -377,7 +378,7 @@ TOP_LEVEL = (
         "file",
         'How many subjects one collected check covers. `"file"`: one pytest item per rule and file '
         '(`aisupply::no-pickle::data/x.npy`). `"folder"`: one item per rule and folder '
-        '(`aisupply::no-pickle::data/shard-07/`), for data folders of thousands of files where one item '
+        "(`aisupply::no-pickle::data/shard-07/`), for data folders of thousands of files where one item "
         'per file costs more in pytest than the check itself. `"rule"`: one item per rule. A grouped item '
         "checks every file it covers, fails when any of them fails and names each failing file with its "
         "findings; waivers, the summary counts, SARIF, the BOM and the lockfile stay per file. "
