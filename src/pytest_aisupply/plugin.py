@@ -7,13 +7,49 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 from __future__ import annotations
 
 import argparse
-from collections.abc import Generator
+import importlib.machinery
+import sys
+from collections.abc import Generator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import hookspecs
+
+class PlainImport:
+    """Imports this package's modules the way Python does, ahead of pytest's assertion rewriter.
+
+    pytest marks every module of a distribution with a ``pytest11`` entry point for assertion
+    rewriting, and its import hook then parses and compiles each of them itself (with its own
+    bytecode cache) instead of loading the ``.pyc`` pip compiled. This package's modules hold no
+    test asserts (their docstrings say ``PYTEST_DONT_REWRITE``), so they gain nothing from it and
+    each run without that cache paid for a compile of the whole engine. This finder, first on
+    ``sys.meta_path``, hands them to the standard path finder; every other module is left to
+    the finders after it.
+    """
+
+    aisupply_plain_import = True
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not name.startswith(PACKAGE + ".") or path is None:
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, path)
+
+
+PACKAGE = __name__.rpartition(".")[0]
+
+
+def _install_plain_import() -> None:
+    if not any(getattr(finder, "aisupply_plain_import", False) for finder in sys.meta_path):
+        sys.meta_path.insert(0, PlainImport())
+
+
+_install_plain_import()
+
+from . import hookspecs  # noqa: E402  (after the finder, so that it is loaded as plain Python)
 
 if TYPE_CHECKING:
     from .config import Settings
