@@ -6,6 +6,7 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -160,12 +161,15 @@ def _verdict_record(
         "kind": subject.kind,
         "format": inventory.format_of(subject),
         "status": verdict.status if verdict else "failed",
-        "waived": sorted({w.reason for _, w in verdict.waived}) if verdict else [],
         "severity": verdict.severity if verdict else "error",
         "path": _relative(subject.path, rootpath),
-        "findings": [_finding_json(f) for f in verdict.findings] if verdict else [],
-        "waived_findings": [{**_finding_json(f), "reason": w.reason} for f, w in (verdict.waived if verdict else [])],
     }
+    # Under xdist every record crosses the wire: empty lists are left out (readers use .get).
+    if verdict is not None and verdict.findings:
+        record["findings"] = [_finding_json(f) for f in verdict.findings]
+    if verdict is not None and verdict.waived:
+        record["waived"] = sorted({w.reason for _, w in verdict.waived})
+        record["waived_findings"] = [{**_finding_json(f), "reason": w.reason} for f, w in verdict.waived]
     ignored = _inline_ignores(engine, rule_id, subject)
     if ignored:
         record["inline_ignored"] = ignored
@@ -214,9 +218,15 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(_resolved(root)).as_posix()
     except (ValueError, OSError):
         return path.as_posix()
+
+
+@lru_cache(maxsize=8)
+def _resolved(root: Path) -> Path:
+    """The rootdir, resolved once rather than once per check."""
+    return root.resolve()
 
 
 def _read_lock(settings: Settings, update: bool) -> tuple[Lock | None, str | None]:

@@ -120,6 +120,9 @@ def group_name(subject_id: str, granularity: str) -> str:
 class CheckItem(pytest.Item):
     """One rule checked on one subject."""
 
+    #: Tells the run-time guards (plugin.py) to stay out: a check unpickles and downloads nothing.
+    aisupply_check = True
+
     def __init__(self, *, rule_id: str, subject: Subject, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rule_id = rule_id
@@ -171,6 +174,8 @@ class GroupFailed(Exception):
 class CheckGroupItem(pytest.Item):
     """One rule checked on every subject of a folder (or of the whole rule): the same verdicts as
     one item per subject, reported per subject, for a fraction of pytest's per-item cost."""
+
+    aisupply_check = True
 
     def __init__(self, *, rule_id: str, subjects: list[Subject], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -268,6 +273,9 @@ class ProjectAnchor(pytest.File):
 
 class CollectionErrorItem(pytest.Item):
     """Stands for the checks of a rule whose subjects could not be collected: it fails."""
+
+    #: Tells the run-time guards (plugin.py) to stay out: a check unpickles and downloads nothing.
+    aisupply_check = True
 
     def __init__(self, *, message: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

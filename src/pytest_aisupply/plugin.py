@@ -296,6 +296,8 @@ def _is_old_policy(mark: Any) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    if getattr(item, "aisupply_check", False):  # our own checks: nothing to guard, markers not read
+        return (yield)
     from .guards import wanted_guards
 
     guards = wanted_guards(item)
