@@ -41,6 +41,14 @@ def pytest_unconfigure(config):
     loaded = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY)
     print("HEAVY-LOADED:", ",".join(loaded) or "-")
     print("CHECKS-REGISTERED:", config.pluginmanager.has_plugin("aisupply-checks"))
+    # loaded before the plugin module could say how: the package and what its __init__ imports
+    first = {{"pytest_aisupply", "pytest_aisupply.findings", "pytest_aisupply.plugin"}}
+    loaders = sorted({{
+        type(module.__spec__.loader).__name__
+        for name, module in list(sys.modules.items())
+        if name.startswith("pytest_aisupply.") and name not in first and module.__spec__ is not None
+    }})
+    print("LOADERS:", ",".join(loaders))
 """
 
 
@@ -68,6 +76,10 @@ def test_configured_run_with_nothing_to_check_imports_no_heavy_library(pytester:
     loaded, registered = _heavy_report(result)
     assert registered == "True"  # the checks were configured and collected: nothing was left to check
     assert loaded == "-"
+    # the engine's modules are loaded as plain Python, not compiled again by pytest's assertion rewriter
+    loaders = re.search(r"^LOADERS: (\S+)$", result.stdout.str(), re.M)
+    assert loaders, result.stdout.str()
+    assert loaders[1] == "SourceFileLoader"
 
 
 def test_the_module_report_sees_a_heavy_import(pytester: pytest.Pytester) -> None:
