@@ -237,3 +237,13 @@ def test_unknown_granularity_names_the_key(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(['*pyproject.toml:2:*granularity*expected "file", "folder" or "rule"*'])
+
+
+def test_a_file_check_id_selects_the_folder_check_that_covers_it(pytester: pytest.Pytester, mixed_tree: Path) -> None:
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-rA",
+        "--aisupply-granularity=folder", "aisupply::no-pickle::data/shard-1/labels.pkl",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["FAILED aisupply::no-pickle::data/shard-1/ - *"])
+    assert "[aisupply] no-pickle: data/shard-1/labels.pkl (raw pickle)" in result.stdout.str()

@@ -115,6 +115,11 @@ class ChecksPlugin:
             return
 
         def wanted(item: pytest.Item) -> bool:
+            if isinstance(item, CheckGroupItem) and selected:
+                # a file's check id still selects the folder (or rule) check that covers it
+                return matches(item.nodeid, selected) or any(
+                    matches(f"{ROOT_NAME}::{item.rule_id}::{subject.id}", selected) for subject in item.subjects
+                )
             if isinstance(item, (CheckItem, CheckGroupItem, CollectionErrorItem)):
                 return not selected or matches(item.nodeid, selected)
             return not only
