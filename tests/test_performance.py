@@ -247,3 +247,38 @@ def test_a_file_check_id_selects_the_folder_check_that_covers_it(pytester: pytes
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["FAILED aisupply::no-pickle::data/shard-1/ - *"])
     assert "[aisupply] no-pickle: data/shard-1/labels.pkl (raw pickle)" in result.stdout.str()
+
+
+def test_report_paths_resolve_as_pathlib_does(tmp_path: Path) -> None:
+    """Differential: the report path of a subject (checks._relative, which resolves each folder once)
+    against pathlib's resolve().relative_to() on links to files and folders, inside and outside."""
+    from pytest_aisupply.checks import _relative
+
+    root, outside = tmp_path / "project", tmp_path / "elsewhere"
+    (root / "data" / "real").mkdir(parents=True)
+    outside.mkdir()
+    (root / "data" / "real" / "a.npy").write_bytes(b"x")
+    (outside / "b.npy").write_bytes(b"x")
+    (root / "data" / "linked").symlink_to(root / "data" / "real")
+    (root / "data" / "away").symlink_to(outside)
+    (root / "data" / "file-link.npy").symlink_to(root / "data" / "real" / "a.npy")
+    (root / "data" / "escape.npy").symlink_to(outside / "b.npy")
+    (tmp_path / "root-link").symlink_to(root)
+    paths = [
+        root / "data" / "real" / "a.npy",
+        root / "data" / "linked" / "a.npy",
+        root / "data" / "away" / "b.npy",
+        root / "data" / "file-link.npy",
+        root / "data" / "escape.npy",
+        root / "data" / "missing.npy",
+        root / "data" / ".." / "data" / "real" / "a.npy",
+        root,
+        outside / "b.npy",
+    ]
+    for shown_root in (root, tmp_path / "root-link"):
+        for path in paths:
+            try:
+                expected = path.resolve().relative_to(shown_root.resolve()).as_posix()
+            except ValueError:
+                expected = path.as_posix()
+            assert _relative(path, shown_root) == expected, path

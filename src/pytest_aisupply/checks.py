@@ -5,6 +5,7 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from functools import lru_cache
 from pathlib import Path
@@ -222,16 +223,32 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def _relative(path: Path, root: Path) -> str:
+    """``path.resolve().relative_to(root.resolve())`` in POSIX form, or ``path`` when it lies
+    outside; the folders are resolved once each, not once per file."""
     try:
-        return path.resolve().relative_to(_resolved(root)).as_posix()
-    except (ValueError, OSError):
+        real = _real_path(os.fspath(path))
+        real_root = _real_dir(os.fspath(root))
+    except OSError:
         return path.as_posix()
+    if real == real_root:
+        return "."
+    prefix = real_root if real_root.endswith(os.sep) else real_root + os.sep
+    if not real.startswith(prefix):
+        return path.as_posix()
+    return Path(real[len(prefix) :]).as_posix()
 
 
-@lru_cache(maxsize=8)
-def _resolved(root: Path) -> Path:
-    """The rootdir, resolved once rather than once per check."""
-    return root.resolve()
+def _real_path(path: str) -> str:
+    """``os.path.realpath``: a name that is not a link resolves as its folder does."""
+    folder, name = os.path.split(os.path.abspath(path))
+    if not name or os.path.islink(path):
+        return os.path.realpath(path)
+    return os.path.join(_real_dir(folder), name)
+
+
+@lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def _read_lock(settings: Settings, update: bool) -> tuple[Lock | None, str | None]:
