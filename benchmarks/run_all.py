@@ -24,6 +24,7 @@ SCRIPTS = (
     "bench_runtime.py",
     "bench_hostile.py",
     "bench_signature.py",
+    "bench_scale.py",
 )
 
 

@@ -2,6 +2,8 @@
 
 The public types for project rules and readers are importable from here; importing this package
 does not import the pytest plugin module.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

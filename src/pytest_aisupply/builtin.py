@@ -1,4 +1,7 @@
-"""The built-in rules and readers, contributed through the plugin's own hooks."""
+"""The built-in rules and readers, contributed through the plugin's own hooks.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -1,19 +1,34 @@
-"""The collection plugin: registered only when the checks are enabled."""
+"""The collection plugin: registered only when the checks are enabled.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .config import ConfigError, Settings
-from .engine import Engine
-from .findings import Finding
+from .engine import Engine, Verdict
+from .findings import Finding, Subject
 from .hashing import HashCache
-from .items import ROOT_NAME, CheckItem, ChecksCollector, CollectionErrorItem, ProjectAnchor, engine_key, verdict_key
-from .lockfile import Lock, LockError, entry_to_json, read_lock
+from .items import (
+    ROOT_NAME,
+    CheckGroupItem,
+    CheckItem,
+    ChecksCollector,
+    CollectionErrorItem,
+    ProjectAnchor,
+    engine_key,
+    group_verdicts_key,
+    verdict_key,
+)
+from .lockfile import Lock, LockError, read_lock
 
 
 class ChecksPlugin:
@@ -101,7 +116,12 @@ class ChecksPlugin:
             return
 
         def wanted(item: pytest.Item) -> bool:
-            if isinstance(item, (CheckItem, CollectionErrorItem)):
+            if isinstance(item, CheckGroupItem) and selected:
+                # a file's check id still selects the folder (or rule) check that covers it
+                return matches(item.nodeid, selected) or any(
+                    matches(f"{ROOT_NAME}::{item.rule_id}::{subject.id}", selected) for subject in item.subjects
+                )
+            if isinstance(item, (CheckItem, CheckGroupItem, CollectionErrorItem)):
                 return not selected or matches(item.nodeid, selected)
             return not only
 
@@ -114,48 +134,71 @@ class ChecksPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
         report = yield
-        if isinstance(item, CheckItem) and call.when == "call":
+        if call.when != "call":
+            return report
+        if isinstance(item, CheckItem):
             verdict = item.stash.get(verdict_key, None)
-            report.aisupply = {
-                "rule": item.rule_id,
-                "subject": item.subject.id,
-                "kind": item.subject.kind,
-                "format": item.engine.inventory.format_of(item.subject),
-                "status": verdict.status if verdict else "failed",
-                "waived": sorted({w.reason for _, w in verdict.waived}) if verdict else [],
-                "severity": verdict.severity if verdict else "error",
-                "path": _relative(item.subject.path, self.config.rootpath),
-                "findings": [_finding_json(f) for f in verdict.findings] if verdict else [],
-                "waived_findings": [
-                    {**_finding_json(f), "reason": w.reason} for f, w in (verdict.waived if verdict else [])
-                ],
-            }
-            ignored = _inline_ignores(item)
-            if ignored:
-                report.aisupply["inline_ignored"] = ignored
-            inventory = item.engine.inventory
-            recorded = inventory.recorded.get(item.subject.id)
-            if recorded is not None:
-                report.aisupply["recorded"] = {item.subject.id: entry_to_json(recorded)}
-            signer = inventory.signers.get(item.subject.id) if item.rule_id == "signature" else None
-            if signer is not None:
-                report.aisupply["signer"] = signer
-            if hasattr(self.config, "workerinput") and inventory.hash_cache.fresh:
-                report.aisupply["hashes"] = dict(inventory.hash_cache.fresh)
-                inventory.hash_cache.known.update(inventory.hash_cache.fresh)
-                inventory.hash_cache.fresh.clear()
+            report.aisupply = _verdict_record(item.engine, item.rule_id, item.subject, verdict, self.config.rootpath)
+        elif isinstance(item, CheckGroupItem):
+            verdicts = item.stash.get(group_verdicts_key, None) or [None] * len(item.subjects)
+            members = [
+                _verdict_record(item.engine, item.rule_id, subject, verdict, self.config.rootpath)
+                for subject, verdict in zip(item.subjects, verdicts, strict=True)
+            ]
+            report.aisupply = {"rule": item.rule_id, "subject": item.name, "kind": "group", "members": members}
+        else:
+            return report
+        inventory = self.config.stash[engine_key].inventory
+        if hasattr(self.config, "workerinput") and inventory.hash_cache.fresh:
+            report.aisupply["hashes"] = dict(inventory.hash_cache.fresh)
+            inventory.hash_cache.known.update(inventory.hash_cache.fresh)
+            inventory.hash_cache.fresh.clear()
         return report
 
 
-def _inline_ignores(item: CheckItem) -> int:
+def _verdict_record(
+    engine: Engine, rule_id: str, subject: Subject, verdict: Verdict | None, rootpath: Path
+) -> dict[str, Any]:
+    """What the controller's reporters need of one verdict (it crosses xdist's wire as JSON)."""
+    inventory = engine.inventory
+    record: dict[str, Any] = {
+        "rule": rule_id,
+        "subject": subject.id,
+        "kind": subject.kind,
+        "format": inventory.format_of(subject),
+        "status": verdict.status if verdict else "failed",
+        "severity": verdict.severity if verdict else "error",
+        "path": _relative(subject.path, rootpath),
+    }
+    # Under xdist every record crosses the wire: empty lists are left out (readers use .get).
+    if verdict is not None and verdict.findings:
+        record["findings"] = [_finding_json(f) for f in verdict.findings]
+    if verdict is not None and verdict.waived:
+        record["waived"] = sorted({w.reason for _, w in verdict.waived})
+        record["waived_findings"] = [{**_finding_json(f), "reason": w.reason} for f, w in verdict.waived]
+    ignored = _inline_ignores(engine, rule_id, subject)
+    if ignored:
+        record["inline_ignored"] = ignored
+    recorded = inventory.recorded.get(subject.id)
+    if recorded is not None:
+        from .lockfile import entry_to_json
+
+        record["recorded"] = {subject.id: entry_to_json(recorded)}
+    signer = inventory.signers.get(subject.id) if rule_id == "signature" else None
+    if signer is not None:
+        record["signer"] = signer
+    return record
+
+
+def _inline_ignores(engine: Engine, rule_id: str, subject: Subject) -> int:
     """How many call sites a ``# aisupply: ignore[rule] reason`` comment took out of this check
     (counted for the summary, as Bandit counts its ``# nosec`` lines)."""
-    rule = item.engine.rules.get(item.rule_id)
+    rule = engine.rules.get(rule_id)
     call_sites = getattr(rule, "call_sites", None)
-    if call_sites is None or item.subject.kind != "code":
+    if call_sites is None or subject.kind != "code":
         return 0
-    inventory = item.engine.inventory
-    code_file = next((f for f in inventory.code.files if f.relpath == item.subject.id), None)
+    inventory = engine.inventory
+    code_file = next((f for f in inventory.code.files if f.relpath == subject.id), None)
     if code_file is None:
         return 0
     parsed = inventory.code.parsed(code_file)
@@ -163,7 +206,7 @@ def _inline_ignores(item: CheckItem) -> int:
         return 0
     count = 0
     for site in call_sites(parsed, inventory):
-        ignore = parsed.ignore_for(item.rule_id, site.line, site.end_line)
+        ignore = parsed.ignore_for(rule_id, site.line, site.end_line)
         if ignore is not None and ignore.reason:
             count += 1
     return count
@@ -180,10 +223,32 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def _relative(path: Path, root: Path) -> str:
+    """``path.resolve().relative_to(root.resolve())`` in POSIX form, or ``path`` when it lies
+    outside; the folders are resolved once each, not once per file."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except (ValueError, OSError):
+        real = _real_path(os.fspath(path))
+        real_root = _real_dir(os.fspath(root))
+    except OSError:
         return path.as_posix()
+    if real == real_root:
+        return "."
+    prefix = real_root if real_root.endswith(os.sep) else real_root + os.sep
+    if not real.startswith(prefix):
+        return path.as_posix()
+    return Path(real[len(prefix) :]).as_posix()
+
+
+def _real_path(path: str) -> str:
+    """``os.path.realpath``: a name that is not a link resolves as its folder does."""
+    folder, name = os.path.split(os.path.abspath(path))
+    if not name or os.path.islink(path):
+        return os.path.realpath(path)
+    return os.path.join(_real_dir(folder), name)
+
+
+@lru_cache(maxsize=4096)
+def _real_dir(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def _read_lock(settings: Settings, update: bool) -> tuple[Lock | None, str | None]:

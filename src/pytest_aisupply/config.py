@@ -1,4 +1,7 @@
-"""The ``[tool.aisupply]`` table of ``pyproject.toml``: read once, validated, typed."""
+"""The ``[tool.aisupply]`` table of ``pyproject.toml``: read once, validated, typed.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 TABLE = "tool.aisupply"
 PickleMode = Literal["forbid", "scan"]
+Granularity = Literal["file", "folder", "rule"]
+GRANULARITIES: tuple[Granularity, ...] = ("file", "folder", "rule")
 
 _GLOBAL_PATTERN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\.\*)?\Z")
 _REPO_ID = re.compile(r"[\w.-]+/[\w.-]+\Z")
@@ -124,6 +129,8 @@ class Settings:
     local_path_names: tuple[str, ...] = ()
     pinning_functions: tuple[str, ...] = ()
     argparse_defaults: bool = False
+    #: How many files one collected check covers (issue 18): "file", "folder" or "rule".
+    granularity: Granularity = "file"
 
     @property
     def limits(self) -> Limits:
@@ -257,6 +264,12 @@ class _Parser:
             if mode not in ("forbid", "scan"):
                 raise self.error("pickle", f'expected "forbid" or "scan", got {_describe(mode)}')
             values["pickle"] = mode
+        # -- granularity (issue 18) --
+        if "granularity" in table:
+            granularity = table["granularity"]
+            if granularity not in GRANULARITIES:
+                raise self.error("granularity", f'expected "file", "folder" or "rule", got {_describe(granularity)}')
+            values["granularity"] = granularity
         if "pickle_allowed_globals" in table:
             patterns = self.string_list(table, "pickle_allowed_globals")
             for pattern in patterns:
@@ -531,6 +544,8 @@ _TOP_LEVEL_KEYS: tuple[str, ...] = (
 )
 # code rules: what a project declares about its own code
 _TOP_LEVEL_KEYS = (*_TOP_LEVEL_KEYS, "local_path_names", "pinning_functions", "argparse_defaults")
+# how many files one collected check covers (issue 18)
+_TOP_LEVEL_KEYS = (*_TOP_LEVEL_KEYS, "granularity")
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 

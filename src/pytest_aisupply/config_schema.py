@@ -6,6 +6,8 @@ the defaults are those of :class:`~pytest_aisupply.config.Settings`, that every 
 configuration, and that the committed page equals what :func:`render_markdown` produces now.
 
 Nothing here is used at run time; importing it imports nothing of the plugin.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations
@@ -329,6 +331,7 @@ def _signed_section() -> list[str]:
         out += _key_section(key, SIGNED_TABLE, "###")
     return out
 
+
 # -- code rules: what a project declares about its own code -----------------------------------------
 CODE_KEYS: tuple[Key, ...] = (
     Key(
@@ -365,6 +368,25 @@ CODE_KEYS: tuple[Key, ...] = (
     ),
 )
 TOP_LEVEL = (*TOP_LEVEL, *CODE_KEYS)
+
+# -- how many files one collected check covers (issue 18) ---------------------------------------------
+TOP_LEVEL = (
+    *TOP_LEVEL,
+    Key(
+        "granularity",
+        'string: "file", "folder" or "rule"',
+        "file",
+        'How many subjects one collected check covers. `"file"`: one pytest item per rule and file '
+        '(`aisupply::no-pickle::data/x.npy`). `"folder"`: one item per rule and folder '
+        "(`aisupply::no-pickle::data/shard-07/`), for data folders of thousands of files where one item "
+        'per file costs more in pytest than the check itself. `"rule"`: one item per rule. A grouped item '
+        "checks every file it covers, fails when any of them fails and names each failing file with its "
+        "findings; waivers, the summary counts, SARIF, the BOM and the lockfile stay per file. "
+        "`--aisupply-granularity` overrides it for one run.",
+        'granularity = "folder"',
+        field="granularity",
+    ),
+)
 
 _MiB = 1 << 20
 

@@ -2,6 +2,8 @@
 
 Both faces of the plugin (collected items and, later, the fixture) ask this engine; it runs
 without pytest.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations
@@ -9,17 +11,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
-
-import pathspec
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
 
 from .config import Settings, Waiver
 from .findings import Finding, Severity, Subject
-from .formats import FormatReader, Limits
-from .hashing import HashCache
 from .inventory import Inventory
-from .lockfile import Lock
-from .rules.base import Rule
+
+if TYPE_CHECKING:
+    import pathspec
+
+    from .formats import FormatReader, Limits
+    from .hashing import HashCache
+    from .lockfile import Lock
+    from .rules.base import Rule
 
 Status = Literal["passed", "failed", "warned", "waived"]
 
@@ -125,4 +130,12 @@ class Engine:
 
 
 def _path_matches(pattern: str, subject_id: str) -> bool:
-    return pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(subject_id)
+    return _waiver_spec(pattern).match_file(subject_id)
+
+
+@lru_cache(maxsize=1024)
+def _waiver_spec(pattern: str) -> pathspec.GitIgnoreSpec:
+    """A waiver's pattern, compiled once (every check of every subject asks each waiver)."""
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines([pattern])

@@ -1,4 +1,7 @@
-"""The value types every rule produces and every report consumes."""
+"""The value types every rule produces and every report consumes.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The ``aisupply`` fixture: the same engine as the collected checks, for hand-written tests."""
+"""The ``aisupply`` fixture: the same engine as the collected checks, for hand-written tests.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""pytest side of the run-time guards: which guards a test gets, and its failure message."""
+"""pytest side of the run-time guards: which guards a test gets, and its failure message.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""File hashes, computed once and remembered by (path, size, mtime_ns, inode)."""
+"""File hashes, computed once and remembered by (path, size, mtime_ns, inode).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

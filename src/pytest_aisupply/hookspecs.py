@@ -7,6 +7,8 @@ Define them in a ``conftest.py`` at the project root (or one loaded at start-up)
 
     def pytest_aisupply_readers():
         return [MyFormatReader()]
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """What the Hugging Face Hub says about a pinned reference, and where its local cache is.
 
 ``huggingface_hub`` is imported only when the Hub is actually asked (``--aisupply-update``).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ a normal run apply today's policy (allowlists, severities) offline. The codec is
 dataclasses, so facts added by the readers travel without changes here; decoding builds only dataclasses
 defined in ``pytest_aisupply.formats`` and already imported (never imports or calls anything else).
 Bytes kept for explanations (raw pickle copies, nested payloads) are dropped: they are not facts.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

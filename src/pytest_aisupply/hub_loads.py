@@ -9,6 +9,8 @@ commit: the check errs towards reading more.
 
 Pure functions over a file list; the only input from the network is the small JSON files a library reads
 itself before choosing (``*.index.json``, ``modules.json``, ``model_index.json``), through ``read_json``.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ kilobytes they need (a safetensors header, a zip's directory and pickle members,
 huggingface_hub's own HTTP session (``HF_ENDPOINT``, ``HF_TOKEN``, proxies, offline mode) and checks every
 answer: the status, ``Content-Range``, the body length, the ETag against the locked hash and the commit.
 A file already in the local HF cache whose content matches the locked hash is read from disk instead.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The inventory: every artifact under the configured roots, its sniffed format, and (on demand,
-once per session) its facts and hash. Rules read it; it knows nothing of rules or pytest."""
+once per session) its facts and hash. Rules read it; it knows nothing of rules or pytest.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

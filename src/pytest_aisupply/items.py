@@ -1,4 +1,7 @@
-"""The collected checks: ``aisupply`` > rule > subject, one item per (rule, subject)."""
+"""The collected checks: ``aisupply`` > rule > subject, one item per (rule, subject).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 
@@ -90,12 +93,35 @@ class RuleCollector(pytest.Collector):
     def collect(self) -> Iterable[pytest.Item]:
         if self.error is not None:
             yield CollectionErrorItem.from_parent(self, name="<collection>", message=self.error)
+        granularity = self.config.stash[engine_key].settings.granularity
+        if granularity == "file":
+            for subject in self.subjects:
+                yield CheckItem.from_parent(self, name=subject.id, rule_id=self.rule.id, subject=subject)
+            return
+        groups: dict[str, list[Subject]] = {}
         for subject in self.subjects:
-            yield CheckItem.from_parent(self, name=subject.id, rule_id=self.rule.id, subject=subject)
+            groups.setdefault(group_name(subject.id, granularity), []).append(subject)
+        for name in sorted(groups):
+            yield CheckGroupItem.from_parent(self, name=name, rule_id=self.rule.id, subjects=groups[name])
+
+
+ALL_SUBJECTS = "all"
+
+
+def group_name(subject_id: str, granularity: str) -> str:
+    """The item a subject is checked in when checks are grouped: its folder (``data/shard-07/``,
+    ``./`` at the root) or, per rule, one item for all."""
+    if granularity == "rule":
+        return ALL_SUBJECTS
+    folder, slash, _ = subject_id.rpartition("/")
+    return folder + slash if slash else "./"
 
 
 class CheckItem(pytest.Item):
     """One rule checked on one subject."""
+
+    #: Tells the run-time guards (plugin.py) to stay out: a check unpickles and downloads nothing.
+    aisupply_check = True
 
     def __init__(self, *, rule_id: str, subject: Subject, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -130,16 +156,7 @@ class CheckItem(pytest.Item):
             self.add_report_section("call", "aisupply", render_waived(verdict))
 
     def _warn(self, verdict: Verdict) -> None:
-        """The warning points at the project file (and line) the finding is about, not at this
-        module: that is where the user looks and what a ``filterwarnings`` entry can name."""
-        message = render_verdict(verdict, self.engine.inventory.format_of(self.subject))
-        filename = _shown_path(self.subject.path, self.config.rootpath)
-        line = next((finding.line for finding in verdict.findings if finding.line), None)
-        if line is None or self.subject.kind != "code":
-            # Whole-file finding: nothing to quote. Tell linecache so, or the warnings summary would
-            # read the artifact (a model of gigabytes) to show "line 1" of it.
-            linecache.cache[filename] = (0, None, [], filename)
-        warnings.warn_explicit(AisupplyWarning(message), AisupplyWarning, filename, line or 1, module="aisupply")
+        _warn(verdict, self.engine.inventory.format_of(self.subject), self.config.rootpath)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         if isinstance(excinfo.value, (CheckFailed, InternalError)):
@@ -148,6 +165,95 @@ class CheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.subject.path, None, f"[aisupply] {self.rule_id}: {self.subject.id}"
+
+
+class GroupFailed(Exception):
+    """Raised by a grouped check: names every subject that failed, each with its findings."""
+
+
+class CheckGroupItem(pytest.Item):
+    """One rule checked on every subject of a folder (or of the whole rule): the same verdicts as
+    one item per subject, reported per subject, for a fraction of pytest's per-item cost."""
+
+    aisupply_check = True
+
+    def __init__(self, *, rule_id: str, subjects: list[Subject], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rule_id = rule_id
+        self.subjects = subjects
+        self.add_marker(ROOT_NAME)
+
+    @property
+    def engine(self) -> Engine:
+        return self.config.stash[engine_key]
+
+    def runtest(self) -> None:
+        engine = self.engine
+        verdicts: list[Verdict | None] = []
+        failures: list[str] = []
+        waived: list[str] = []
+        for subject in self.subjects:
+            try:
+                verdict: Verdict | None = engine.evaluate(self.rule_id, subject)
+            except Exception as exc:
+                verdict = None
+                failures.append(
+                    f"[aisupply] {self.rule_id}: {subject.id}: internal error while checking {subject.path}: "
+                    f"{type(exc).__name__}: {exc}; {REPORT_IT}"
+                )
+            verdicts.append(verdict)
+            if verdict is None:
+                continue
+            status = verdict.status
+            if status == "failed":
+                failures.append(render_verdict(verdict, engine.inventory.format_of(subject)))
+            elif status == "warned":
+                _warn(verdict, engine.inventory.format_of(subject), self.config.rootpath)
+            elif status == "waived":
+                waived.append(render_waived(verdict))
+        self.stash[group_verdicts_key] = verdicts
+        if waived:
+            self.add_report_section("call", "aisupply", "\n".join(waived))
+        if failures:
+            count = len(self.subjects)
+            head = (
+                f"[aisupply] {self.rule_id}: {self.name}: {len(failures)} of {count} "
+                f"subject{'s' if count != 1 else ''} failed"
+            )
+            raise GroupFailed("\n".join([head, *failures]))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, GroupFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        shown = f"{len(self.subjects)} subject{'s' if len(self.subjects) != 1 else ''}"
+        return self.subjects[0].path, None, f"[aisupply] {self.rule_id}: {self.name} ({shown})"
+
+
+group_verdicts_key = pytest.StashKey["list[Verdict | None]"]()
+
+
+def _warn(verdict: Verdict, format_name: str | None, rootpath: Path) -> None:
+    """The warning points at the project file (and line) the finding is about, not at this
+    module: that is where the user looks and what a ``filterwarnings`` entry can name."""
+    subject = verdict.subject
+    message = render_verdict(verdict, format_name)
+    filename = _shown_path(subject.path, rootpath)
+    line = next((finding.line for finding in verdict.findings if finding.line), None)
+    if line is None or subject.kind != "code":
+        # Whole-file finding: nothing to quote. Tell linecache so, or the warnings summary would
+        # read the artifact (a model of gigabytes) to show "line 1" of it.
+        linecache.cache[filename] = (0, None, [], filename)
+    warnings.warn_explicit(AisupplyWarning(message), AisupplyWarning, filename, line or 1, module="aisupply")
+
+
+def report_records(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-subject records a check's report carries (``report.aisupply``): one for a check of
+    one subject, one per subject for a grouped check."""
+    members = data.get("members")
+    return list(members) if members is not None else [data]
 
 
 def _shown_path(path: Path, root: Path) -> str:
@@ -167,6 +273,9 @@ class ProjectAnchor(pytest.File):
 
 class CollectionErrorItem(pytest.Item):
     """Stands for the checks of a rule whose subjects could not be collected: it fails."""
+
+    #: Tells the run-time guards (plugin.py) to stay out: a check unpickles and downloads nothing.
+    aisupply_check = True
 
     def __init__(self, *, message: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -3,6 +3,8 @@
 Hugging Face ids are mapped to SPDX keys; SPDX expressions are parsed with ``license-expression``
 (imported only when an expression needs parsing). ``A OR B`` is allowed when either side is,
 ``A AND B`` only when both are, ``A WITH exception`` when ``A`` is. Comparison ignores case.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Each cap bounds the work or memory that one file can cost, whatever it claims about itself.
 Hitting one is a finding that names the cap and how to raise it, never a silent pass. This
 module imports nothing of the plugin (the configuration parser and the readers both use it).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Read with the standard library, validated entry by entry (errors name the entry and its line),
 written atomically (temporary file in the same folder, then ``os.replace``) in a fixed order so
 that an update with nothing changed leaves the file byte-identical.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""``--aisupply-offline``: the Hub's offline switches, set before anything imports huggingface_hub."""
+"""``--aisupply-offline``: the Hub's offline switches, set before anything imports huggingface_hub.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -1,14 +1,23 @@
-"""Plain-text rendering of verdicts for failure reports, warnings and the summary."""
+"""Plain-text rendering of verdicts for failure reports, warnings and the summary.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 
-from .engine import Verdict
-from .rules.no_pickle import describe_format
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .engine import Verdict
 
 
 def render_verdict(verdict: Verdict, format_name: str | None = None) -> str:
     subject = verdict.subject
-    what = f" ({describe_format(format_name)})" if format_name else ""
+    what = ""
+    if format_name:
+        from .rules.no_pickle import describe_format
+
+        what = f" ({describe_format(format_name)})"
     count = len(verdict.findings)
     lines = [f"[aisupply] {verdict.rule}: {subject.id}{what}: {count} finding{'s' if count != 1 else ''}"]
     for finding in verdict.findings:

@@ -15,6 +15,8 @@ BOM that does not pass the CycloneDX validator is a bug and ends it with exit st
 A session that did not run to its end (interrupted, a collection error, ``-x``/``--maxfail``)
 writes a SARIF file that says so (``invocations[0].executionSuccessful: false``, the reason as a
 notification) and no BOM: a partial BOM would read as the project's whole inventory.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pytest
 from . import __version__
 from .config import Settings
 from .hashing import HashCache
-from .items import CheckItem, engine_key, selection_is_narrowed
+from .items import CheckGroupItem, CheckItem, engine_key, selection_is_narrowed
 from .lockfile import ArtifactEntry, HubEntry, Lock, entry_from_json
 
 if sys.version_info >= (3, 11):
@@ -82,7 +84,7 @@ class ReportWriter:
     # -- gathering ----------------------------------------------------------------------------
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
-        if any(isinstance(item, CheckItem) for item in items):
+        if any(isinstance(item, (CheckItem, CheckGroupItem)) for item in items):
             self.deselected_checks = True
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
@@ -98,7 +100,9 @@ class ReportWriter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "aisupply", None)
         if data and report.when == "call":
-            self.records.append(data)
+            from .items import report_records
+
+            self.records.extend(report_records(data))  # per subject, also for a grouped check
             if data.get("hashes"):
                 self.hashes.update(data["hashes"])
 

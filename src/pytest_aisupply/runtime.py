@@ -12,6 +12,8 @@
 Audit hooks cannot be removed, so each is installed once per process and does nothing unless a
 guard is active. Guards record what they refused; the test then fails with that record even if
 the code under test swallowed the exception.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ pytest-xdist ships it to the workers), and the only path left to collect is the 
 configuration file, an anchor that holds no tests. pytest loads initial conftests from the
 directories of the paths it is given (and their ``test*`` subdirectories): a file anchor keeps
 that to the rootdir's own conftest.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

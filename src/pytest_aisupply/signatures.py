@@ -9,6 +9,8 @@ A verified manifest is memoised in the hash cache under the exact bytes of the s
 signer material (key, certificates, trust configuration, identity) and the library's version, so
 that an unchanged signature is not verified again: the memo has the same standing as the cached
 file digests next to it.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

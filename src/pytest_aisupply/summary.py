@@ -1,4 +1,7 @@
-"""Terminal output: the report-header line and the ``aisupply`` summary section (controller only)."""
+"""Terminal output: the report-header line and the ``aisupply`` summary section (controller only).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 
@@ -51,13 +54,16 @@ class SummaryReporter:
             return
         if report.when != "call":
             return
-        self.statuses[data["status"]] += 1
-        if data["rule"] == "no-pickle" and data.get("format"):
-            self.formats[data["format"]] += 1
-        if data.get("inline_ignored"):
-            self.inline_ignored[data["rule"]] += int(data["inline_ignored"])
-        if data["status"] == "waived":
-            self.waived.append(f"{data['rule']}::{data['subject']} ({'; '.join(data['waived'])})")
+        from .items import report_records
+
+        for record in report_records(data):  # per subject, also for a check of a whole folder
+            self.statuses[record["status"]] += 1
+            if record["rule"] == "no-pickle" and record.get("format"):
+                self.formats[record["format"]] += 1
+            if record.get("inline_ignored"):
+                self.inline_ignored[record["rule"]] += int(record["inline_ignored"])
+            if record["status"] == "waived":
+                self.waived.append(f"{record['rule']}::{record['subject']} ({'; '.join(record['waived'])})")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         total = sum(self.statuses.values())

@@ -1,5 +1,8 @@
 """``--aisupply-update``: the controller gathers what the integrity checks recorded (carried on
-the test reports, so it works under xdist) and writes the lockfile once, atomically."""
+the test reports, so it works under xdist) and writes the lockfile once, atomically.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 import pytest
 
 from .config import Settings
-from .items import CheckItem, selection_is_narrowed
+from .items import CheckGroupItem, CheckItem, selection_is_narrowed
 from .lockfile import ArtifactEntry, HubEntry, Lock, LockDiff, entry_from_json, merge, write_lock
 
 
@@ -47,18 +50,26 @@ class LockUpdater:
         self.complete = False
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
-        if any(isinstance(item, CheckItem) and item.rule_id == "integrity" for item in items):
+        if any(isinstance(item, (CheckItem, CheckGroupItem)) and item.rule_id == "integrity" for item in items):
             self.deselected_integrity = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data: dict[str, Any] | None = getattr(report, "aisupply", None)
-        if data and report.when == "call" and data.get("rule") == "signature":
+        if data and report.when == "call" and "members" in data:
+            # a check of a whole folder (granularity, issue 18): its subjects one by one
+            for record in data["members"]:
+                self._record(report.when, record)
+            return
+        self._record(report.when, data)
+
+    def _record(self, when: str, data: dict[str, Any] | None) -> None:
+        if data and when == "call" and data.get("rule") == "signature":
             for value in (data.get("recorded") or {}).values():
                 signed = entry_from_json(value)
                 if isinstance(signed, HubEntry) and signed.signer is not None:
                     self.signers[signed.key] = signed.signer
             return
-        if not data or report.when != "call" or data.get("rule") != "integrity":
+        if not data or when != "call" or data.get("rule") != "integrity":
             return
         self.integrity_items += 1
         if data.get("kind") == "hub":

@@ -15,6 +15,8 @@ code it shows.
 Cell magics whose body IPython runs as Python (``%%time``, ``%%capture`` ...) keep their body as
 Python; the bodies of other cell magics (``%%bash``, ``%%writefile`` ...) are not Python and are
 blanked.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

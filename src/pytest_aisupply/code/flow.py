@@ -10,6 +10,8 @@ of them). So ``rev = args.revision`` followed by ``if safe: rev = SHA`` reaches 
 
 A definition is the assigned expression, the :class:`ast.arg` of a parameter, or ``None`` when
 the value is unknown (unpacking, augmented assignment, ``except ... as``, imports).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

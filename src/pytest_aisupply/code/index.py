@@ -1,4 +1,7 @@
-"""Code files under the ``code`` roots, each read and parsed once per session."""
+"""Code files under the ``code`` roots, each read and parsed once per session.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ y``, ``from x import y``), simple aliases (``loader = AutoModel``) and instances
 HfApi()``). Argument values are resolved through literals, f-strings and ``+`` of constants, and
 constant assignments at module level or earlier in the same function; anything else is
 "unresolved", which the rules treat as not verifiable.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Python sources and Jupyter notebooks as parseable text with a way back to the user's lines."""
+"""Python sources and Jupyter notebooks as parseable text with a way back to the user's lines.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

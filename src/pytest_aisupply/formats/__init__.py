@@ -1,4 +1,7 @@
-"""Format readers: content-based detection and static reading of model and data files."""
+"""Format readers: content-based detection and static reading of model and data files.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

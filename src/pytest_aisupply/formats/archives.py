@@ -1,5 +1,8 @@
 """Readers for archives: zip (PyTorch checkpoints, ``.npz``, ``.keras``), tar, and the ones that
-cannot be inspected statically (7z, RAR)."""
+cannot be inspected statically (7z, RAR).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

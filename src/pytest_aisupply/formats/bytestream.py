@@ -1,4 +1,7 @@
-"""Buffered, bounded reading of a binary stream, with cheap skipping of large payloads."""
+"""Buffered, bounded reading of a binary stream, with cheap skipping of large payloads.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 The decompressed content is sniffed and read like any file, through a stream that enforces the
 decompression caps, so a compression bomb ends as a finding.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ as its verdict needs (``read``), recording facts in a :class:`ReadContext`: pick
 found, parts it could not inspect, format-specific details. Containers hand their members back
 to the context, which sniffs and reads them with the same readers, within :class:`Limits`.
 Readers know nothing of rules or pytest.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

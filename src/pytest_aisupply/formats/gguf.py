@@ -12,6 +12,8 @@ version and every number byte-swapped)::
                 10 u64, 11 i64, 12 f64
 
 Tensor infos and data follow the metadata; they are not read.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ referenced from modules outside Keras, and special objects it does not know.
 
 These readers are not among the built-in ones (the zip reader reads ``.keras`` archives for
 pickles, and h5py is optional); the ``unsafe-format`` rule reads with them.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

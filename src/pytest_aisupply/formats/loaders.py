@@ -4,6 +4,8 @@ A verdict answers "what would each loader run?", so the readers follow the loade
 file's looks. Each line names the library code it mirrors and the reader that follows it here;
 ``docs/rules/no-pickle.md`` shows this table, and ``tests/test_loaders.py`` proves each line
 with a file the loader really runs (in a subprocess) that the plugin fails.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

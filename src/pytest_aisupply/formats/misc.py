@@ -1,6 +1,9 @@
 """Recognisers for HDF5 (which cannot hold a pickle) and for files that are not artifacts at all
 (text, images, documents, executables). GGUF, ONNX, SavedModel and Keras have their own modules;
-``GGUF`` and ``OnnxReader`` stay importable from here."""
+``GGUF`` and ``OnnxReader`` stay importable from here.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Reader for numpy ``.npy`` files: the header only, unless the array holds objects (a pickle)."""
+"""Reader for numpy ``.npy`` files: the header only, unless the array holds objects (a pickle).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

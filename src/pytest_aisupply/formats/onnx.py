@@ -8,6 +8,8 @@ values 1, indices 2). In a NodeProto: attribute (5), whose AttributeProto holds 
 tensors 10, sparse_tensor 22, sparse_tensors 23) and subgraphs (g 6, graphs 11). In a
 TensorProto: name (8), external_data (13: StringStringEntryProto key 1, value 2) and
 data_location (14, 1 = EXTERNAL).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ tracked containers are bounded.
 joblib writes numpy array data *between* the opcodes of its pickle, right after each
 ``NumpyArrayWrapper`` is built; the walker tracks just enough of the wrapper's state (shape and
 dtype) to skip that data, or to read the nested pickle stream of an object array, and carry on.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Bytes a stream hands to an unpickling callable (``pickle.loads(b'...')``,
 ``torch.storage._load_from_bytes(b'...')``) are read like any member, with every reader (they
 may be a pickle, a torch zip, a compressed stream ...), at a location that names the call.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ It knows no schema: callers walk the fields they need by number and everything e
 (seeking past large payloads such as tensor data). Every length is checked against the enclosing
 message, the number of fields read is capped, and any malformed input raises :class:`WireError`
 (or :class:`~.bytestream.TruncatedError`), which readers turn into problems.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

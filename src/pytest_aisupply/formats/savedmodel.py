@@ -5,6 +5,8 @@ Fields walked: SavedModel > meta_graphs (2) > MetaGraphDef.graph_def (2) > Graph
 GraphDef.library (2) > FunctionDefLibrary.function (1) > FunctionDef.signature (1: OpDef.name 1)
 and FunctionDef.node_def (3); a NodeDef has name (1) and op (2). Everything else (constants,
 signatures, the object graph) is skipped.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

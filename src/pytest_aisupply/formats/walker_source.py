@@ -1,5 +1,8 @@
 """The pickle walker's .py source as a module, even where mypyc compiled it (see setup.py):
-``AISUPPLY_PURE_PYTHON=1`` runs it in place of the compiled module, and the tests compare the two."""
+``AISUPPLY_PURE_PYTHON=1`` runs it in place of the compiled module, and the tests compare the two.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ Built and validated with cyclonedx-python-lib (the ``bom`` extra), imported only
 asked for. The output is deterministic: everything is sorted, the serial number is a UUIDv5 of the
 content, and there is no timestamp unless ``SOURCE_DATE_EPOCH`` gives one, so a re-run with the
 same inputs writes the same bytes.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

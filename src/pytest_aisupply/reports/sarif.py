@@ -6,6 +6,8 @@ One run; ``tool.driver.rules`` holds every rule registered or seen; one result p
 ``%SRCROOT%``; a region only for text (code, the lockfile, ``pyproject.toml``), never for binary
 artifacts. A notebook cell's region is the line of the ``.ipynb`` file that holds the cell line
 (the finding's ``line``); the cell and line are also named in the message.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

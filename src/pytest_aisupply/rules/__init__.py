@@ -1,4 +1,7 @@
-"""Rules: facts and policy in, findings out. No pytest here."""
+"""Rules: facts and policy in, findings out. No pytest here.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""What a rule is: an id, the subjects it checks, and a check from facts to findings."""
+"""What a rule is: an id, the subjects it checks, and a check from facts to findings.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

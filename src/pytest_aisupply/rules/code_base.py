@@ -1,5 +1,8 @@
 """What the three code rules share: one subject per code file, call-site findings with
-``path:line:col`` (or ``cell N:line M``), the code line, and inline ignores that need a reason."""
+``path:line:col`` (or ``cell N:line M``), the code line, and inline ignores that need a reason.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 In update mode (``--aisupply-update``) the rule records what it sees instead of comparing, for
 the controller to write; it still fails on what a review must not accept (a pin that only a pull
 request reaches, a reference the Hub cannot describe).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Rule ``no-pickle``: an artifact must not hold a pickle stream anywhere, decided by content."""
+"""Rule ``no-pickle``: an artifact must not hold a pickle stream anywhere, decided by content.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

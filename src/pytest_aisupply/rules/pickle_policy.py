@@ -5,6 +5,8 @@ A global is allowed when it is in the default allowlist or the project's
 callable that reaches arbitrary code (``builtins.getattr``, ``eval``, ``operator.attrgetter``,
 ``functools.partial``, ``importlib.*``, ``pickle.loads``, ``os.*`` ...) nor any dunder attribute
 (``X.__builtins__``, ``X.__globals__``): those pass only when named exactly.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

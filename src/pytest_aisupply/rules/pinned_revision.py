@@ -1,4 +1,7 @@
-"""Rule ``pinned-revision``: every Hub (and torch.hub) reference is pinned to a commit."""
+"""Rule ``pinned-revision``: every Hub (and torch.hub) reference is pinned to a commit.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Rule ``remote-code``: code from the Hub runs only for allow-listed, pinned repositories."""
+"""Rule ``remote-code``: code from the Hub runs only for allow-listed, pinned repositories.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

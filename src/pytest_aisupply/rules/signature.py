@@ -7,6 +7,8 @@ with the file digests the hash cache already keeps, so an unchanged folder is re
 reading its data; any other form (shards, other algorithms) goes to the library's full verify.
 Either way the verdict is the library's: the same files pass and fail (tests/test_signature.py
 runs both on the same folders).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

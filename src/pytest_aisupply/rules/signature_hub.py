@@ -6,6 +6,8 @@ verifies it, and its manifest is held against the commit's file list: LFS files 
 Hub's metadata gives, small files by downloading them. The verified signer goes into the commit's
 lockfile entry. Normal runs are offline: they hold the lockfile's signer against the configured
 one, and a cached snapshot of the commit against the locked digests.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Rule ``source``: every repo id comes from an allowed publisher and none from a denied one."""
+"""Rule ``source``: every repo id comes from an allowed publisher and none from a denied one.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

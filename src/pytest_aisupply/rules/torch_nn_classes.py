@@ -5,6 +5,8 @@ A ``torch.nn.modules.*`` pattern would also admit what those modules import, suc
 are any function. This table lists the ``torch.nn.Module`` subclasses defined in each submodule
 of ``torch.nn.modules`` (torch 2.13.0), where ``torch.save`` of a whole model names them;
 ``tests/test_pickle_scan.py`` checks every entry against the installed torch.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

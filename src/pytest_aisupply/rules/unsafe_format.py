@@ -6,6 +6,8 @@ an ONNX model or a GGUF file. Findings: Keras Lambda layers, serialized lambdas 
 custom objects from modules outside Keras (at any depth of the config); SavedModel graphs with
 ops that reach files, the shell or Python; ONNX external data outside the model's folder; GGUF
 chat templates with template-injection constructs. Whatever cannot be read fails (fail closed).
+
+PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Rule ``unsafe-load``: code does not deserialise with pickle semantics."""
+"""Rule ``unsafe-load``: code does not deserialise with pickle semantics.
+
+PYTEST_DONT_REWRITE (library code without test asserts)
+"""
 
 from __future__ import annotations
 

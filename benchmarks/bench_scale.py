@@ -1,0 +1,281 @@
+"""Start-up and scale of the collected checks, side by side with pytest's floor and picklescan.
+
+Run from the repository root (sizes are configurable, so a quick run is possible):
+
+    python benchmarks/bench_scale.py                        # full sizes
+    python benchmarks/bench_scale.py --files 500 --big-files 20000 --peer-mib 64 --repeat 1
+
+picklescan is a benchmark-only dependency: ``pip install picklescan`` (the ``bench`` extra).
+Everything is generated under a temporary folder (sparse files for the big peers), never in the
+repository. Every figure is measured in ONE run and printed with its ratio; CPU is user + system
+time of the child processes (``resource.getrusage(RUSAGE_CHILDREN)``), wall is ``perf_counter``.
+
+1. start-up: a configured project with nothing to check vs ``pytest --collect-only`` of the same
+   project without the plugin (``-p no:aisupply``), with and without a bytecode cache;
+2. N per-file checks vs N trivial parametrized tests (``def test_x(i): pass``), at -n 0 and -n 2;
+3. the same N-file tree with one check per folder vs picklescan over the tree;
+4. a data folder of M files, per folder, warm (second run);
+5. the peer set (a 1 GiB safetensors file, a 1 GiB torch zip, 200 small model files): the plugin's
+   time over ``--collect-only`` vs picklescan's whole process.
+
+Other installed pytest plugins are left out on both sides (``-p no:hypothesispytest``), so the
+start-up figures compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import resource
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:hypothesispytest"]
+PACKAGE_SRC = Path(__file__).resolve().parents[1] / "src"
+#: The data trees hold pickles of plain data (no globals): "scan" passes them, as a team with such a
+#: folder would configure it, so the runs measure checking, not pytest printing thousands of failures.
+SCAN = 'pickle = "scan"\n'
+
+
+def measure(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in ok:
+        raise SystemExit(
+            f"{' '.join(command)} exited {done.returncode} in {cwd}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    """The median wall and CPU of ``repeat`` runs (the machine may be loaded: read ratios)."""
+    runs = [run() for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def environment(bytecode: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_SRC), env.get("PYTHONPATH", "")]))
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def drop_bytecode() -> None:
+    """Without a bytecode cache means none at all: neither Python's nor pytest's rewritten pyc."""
+    for cache in PACKAGE_SRC.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def write_pyproject(root: Path, extra: str = "") -> None:
+    (root / "pyproject.toml").write_text(
+        f'[tool.aisupply]\nartifacts = ["data"]\ncode = ["src"]\nlockfile = ""\n{extra}'
+    )
+
+
+def npy_bytes(values: int) -> bytes:
+    """A numeric .npy file (format 1.0), written without numpy."""
+    header = f"{{'descr': '<i8', 'fortran_order': False, 'shape': ({values},), }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    return (
+        b"\x93NUMPY\x01\x00"
+        + struct.pack("<H", len(header))
+        + header.encode()
+        + struct.pack(f"<{values}q", *range(values))
+    )
+
+
+def data_tree(root: Path, files: int, per_folder: int = 250, pickles_every: int = 4) -> None:
+    """``files`` small files in folders of ``per_folder``: numeric .npy, a pickle every
+    ``pickles_every`` files (a data folder as ML repositories hold them)."""
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    small = npy_bytes(16)
+    pickled = pickle.dumps({"labels": list(range(16))}, protocol=4)
+    for index in range(files):
+        folder = root / "data" / f"shard-{index // per_folder:04}"
+        if index % per_folder == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        if index % pickles_every == 0:
+            (folder / f"item-{index:06}.pkl").write_bytes(pickled)
+        else:
+            (folder / f"item-{index:06}.npy").write_bytes(small)
+
+
+def peer_set(root: Path, big_mib: int, small: int) -> None:
+    """A big safetensors file and a big torch zip (sparse), and ``small`` small model files."""
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    models = root / "data"
+    models.mkdir(parents=True, exist_ok=True)
+    size = big_mib << 20
+    header = b'{"w":{"dtype":"F32","shape":[%d],"data_offsets":[0,%d]}}' % (size // 4, size // 4 * 4)
+    header += b" " * (-len(header) % 8)
+    with open(models / "big.safetensors", "wb") as out:
+        out.write(struct.pack("<Q", len(header)) + header)
+        out.truncate(8 + len(header) + size // 4 * 4)
+    state = pickle.dumps({"w": 1}, protocol=2)  # stands for torch's data.pkl: reads like one, no torch needed
+    with zipfile.ZipFile(models / "big.pt", "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("big/data.pkl", state)
+        archive.writestr("big/version", "3\n")
+        with archive.open("big/data/0", "w", force_zip64=True) as member:
+            block = bytes(1 << 20)
+            for _ in range(big_mib):
+                member.write(block)
+    for index in range(small):
+        if index % 2:
+            (models / f"small-{index:03}.npy").write_bytes(npy_bytes(64))
+        else:
+            (models / f"small-{index:03}.pkl").write_bytes(pickle.dumps({"step": index}, protocol=4))
+
+
+def trivial_suite(root: Path, tests: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "test_trivial.py").write_text(
+        f"import pytest\n\n\n@pytest.mark.parametrize('i', range({tests}))\ndef test_x(i):\n    pass\n"
+    )
+
+
+def line(label: str, ours: tuple[float, float], theirs: tuple[float, float], versus: str) -> None:
+    wall, cpu = ours
+    wall_b, cpu_b = theirs
+    print(
+        f"{label:<58} wall {wall:7.2f} s  cpu {cpu:7.2f} s | {versus:<28} wall {wall_b:7.2f} s  cpu {cpu_b:7.2f} s"
+        f" | ratio wall {wall / wall_b:5.2f}x  cpu {cpu / cpu_b:5.2f}x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000, help="files in the per-file tree (default 10000)")
+    parser.add_argument("--big-files", type=int, default=100_000, help="files in the large data folder")
+    parser.add_argument("--peer-mib", type=int, default=1024, help="size of each big peer file in MiB")
+    parser.add_argument("--peer-small", type=int, default=200, help="small model files in the peer set")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is shown)")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip: startup,files,folder,big,peer")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    if shutil.which("picklescan") is None and not {"folder", "big", "peer"} <= skip:
+        print("picklescan is not installed (pip install picklescan, the bench extra): its comparisons are skipped")
+        skip |= {"folder", "big", "peer"}
+    env = environment(bytecode=False)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; medians of {args.repeat} run(s)")
+
+    with tempfile.TemporaryDirectory(prefix="aisupply-scale-") as tmp:
+        base = Path(tmp)
+        if "startup" not in skip:
+            empty = base / "empty"
+            (empty / "data").mkdir(parents=True)
+            (empty / "src").mkdir()
+            write_pyproject(empty)
+            collect = [*PYTEST, "--collect-only", "-p", "no:cacheprovider"]
+            for bytecode in (False, True):
+                run_env = environment(bytecode)
+
+                def floor(run_env: dict[str, str] = run_env, bytecode: bool = bytecode) -> tuple[float, float]:
+                    if not bytecode:
+                        drop_bytecode()
+                    return measure([*collect, "-p", "no:aisupply"], empty, run_env, ok=(0, 5))
+
+                def configured(run_env: dict[str, str] = run_env, bytecode: bool = bytecode) -> tuple[float, float]:
+                    if not bytecode:
+                        drop_bytecode()
+                    return measure(collect, empty, run_env, ok=(0, 5))
+
+                if bytecode:  # warm both caches first
+                    floor()
+                    configured()
+                ours, theirs = best(args.repeat, configured), best(args.repeat, floor)
+                label = f"configured, nothing to check ({'with' if bytecode else 'without'} bytecode cache)"
+                line(label, ours, theirs, "--collect-only -p no:aisupply")
+                print(f"{'':<58} plugin over the floor: {1000 * (ours[1] - theirs[1]):.0f} ms CPU")
+
+        if not {"files", "folder"} <= skip:
+            tree = base / "tree"
+            data_tree(tree, args.files)
+            write_pyproject(tree, SCAN)
+            count = sum(1 for _ in (tree / "data").rglob("*"))
+            trivial = base / "trivial"
+            trivial_suite(trivial, args.files)
+            only = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"]
+            if "files" not in skip:
+                for workers in ("0", "2"):
+                    ours = best(args.repeat, partial(measure, [*only, "-n", workers], tree, env, ok=(0, 1)))
+                    plain = [*PYTEST, "-p", "no:aisupply", "-p", "no:cacheprovider", "-n", workers]
+                    theirs = best(args.repeat, partial(measure, plain, trivial, env))
+                    line(
+                        f"{args.files} per-file checks, -n {workers}",
+                        ours,
+                        theirs,
+                        f"{args.files} trivial tests -n {workers}",
+                    )
+                    if workers == "0":
+                        serial = ours
+                    else:
+                        print(f"{'':<58} -n 2 vs -n 0 (per-file checks): {serial[0] / ours[0]:.2f}x faster (wall)")
+            if "folder" not in skip:
+                ours = best(
+                    args.repeat, lambda: measure([*only, "--aisupply-granularity=folder"], tree, env, ok=(0, 1))
+                )
+                theirs = best(
+                    args.repeat, lambda: measure(["picklescan", "-p", str(tree / "data")], tree, env, ok=(0, 1))
+                )
+                line(
+                    f"{count - len(list((tree / 'data').iterdir()))}-file tree, one check per folder",
+                    ours,
+                    theirs,
+                    "picklescan -p data",
+                )
+
+        if "big" not in skip:
+            big = base / "big"
+            data_tree(big, args.big_files, per_folder=1000)
+            write_pyproject(big, SCAN)
+            command = [*PYTEST, "--aisupply-only", "--aisupply-granularity=folder", "-p", "no:cacheprovider"]
+            measure(command, big, env, ok=(0, 1))  # warm: the OS has the tree in its cache
+            ours = best(args.repeat, lambda: measure(command, big, env, ok=(0, 1)))
+            theirs = best(args.repeat, lambda: measure(["picklescan", "-p", str(big / "data")], big, env, ok=(0, 1)))
+            line(f"{args.big_files}-file data folder, per folder, warm", ours, theirs, "picklescan -p data")
+
+        if "peer" not in skip:
+            peers = base / "peers"
+            peer_set(peers, args.peer_mib, args.peer_small)
+            write_pyproject(peers)
+            floor_run = best(
+                args.repeat, lambda: measure([*PYTEST, "--collect-only", "-p", "no:aisupply"], peers, env, ok=(0, 5))
+            )
+            ours = best(
+                args.repeat,
+                lambda: measure([*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"], peers, env, ok=(0, 1)),
+            )
+            theirs = best(
+                args.repeat, lambda: measure(["picklescan", "-p", str(peers / "data")], peers, env, ok=(0, 1))
+            )
+            over = (ours[0] - floor_run[0], ours[1] - floor_run[1])
+            line(
+                f"peer set ({args.peer_mib} MiB x2 + {args.peer_small}): plugin over collect-only",
+                over,
+                theirs,
+                "picklescan whole process",
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""Start-up and scale as a user sees them: what a configured run imports, and the same verdicts per
+file whatever the granularity of the collected checks and with or without pytest-xdist.
+
+Times are measured by benchmarks/bench_scale.py, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+#: Third-party libraries a configured run must not import before a check needs them.
+HEAVY_MODULES = (
+    "huggingface_hub",
+    "numpy",
+    "yaml",
+    "license_expression",
+    "fickling",
+    "safetensors",
+    "cryptography",
+    "model_signing",
+    "torch",
+    "google",
+)
+
+REPORT_MODULES = """
+import sys
+
+HEAVY = {heavy!r}
+
+
+def pytest_unconfigure(config):
+    loaded = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY)
+    print("HEAVY-LOADED:", ",".join(loaded) or "-")
+    print("CHECKS-REGISTERED:", config.pluginmanager.has_plugin("aisupply-checks"))
+    # loaded before the plugin module could say how: the package and what its __init__ imports
+    first = {{"pytest_aisupply", "pytest_aisupply.findings", "pytest_aisupply.plugin"}}
+    loaders = sorted({{
+        type(module.__spec__.loader).__name__
+        for name, module in list(sys.modules.items())
+        if name.startswith("pytest_aisupply.") and name not in first and module.__spec__ is not None
+    }})
+    print("LOADERS:", ",".join(loaders))
+"""
+
+
+def _heavy_report(result: pytest.RunResult) -> tuple[str, str]:
+    text = result.stdout.str()
+    loaded = re.search(r"^HEAVY-LOADED: (\S+)$", text, re.M)
+    registered = re.search(r"^CHECKS-REGISTERED: (\S+)$", text, re.M)
+    assert loaded, text
+    assert registered, text
+    return loaded[1], registered[1]
+
+
+def test_configured_run_with_nothing_to_check_imports_no_heavy_library(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
+    (pytester.path / "models").mkdir()
+    (pytester.path / "src").mkdir()
+    (pytester.path / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    pytester.makeconftest(REPORT_MODULES.format(heavy=set(HEAVY_MODULES)))
+    pytester.makepyfile(test_app="def test_app():\n    pass\n")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["aisupply: pyproject.toml [[]tool.aisupply[]]*"])
+    loaded, registered = _heavy_report(result)
+    assert registered == "True"  # the checks were configured and collected: nothing was left to check
+    assert loaded == "-"
+    # the engine's modules are loaded as plain Python, not compiled again by pytest's assertion rewriter
+    loaders = re.search(r"^LOADERS: (\S+)$", result.stdout.str(), re.M)
+    assert loaders, result.stdout.str()
+    assert loaders[1] == "SourceFileLoader"
+
+
+def test_the_module_report_sees_a_heavy_import(pytester: pytest.Pytester) -> None:
+    """The control for the test above: the same report names a heavy module once one is imported."""
+    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
+    (pytester.path / "models").mkdir()
+    (pytester.path / "src").mkdir()
+    pytester.makeconftest(REPORT_MODULES.format(heavy=set(HEAVY_MODULES)))
+    pytester.makepyfile(test_app="import yaml\n\ndef test_app():\n    pass\n")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
+    loaded, _ = _heavy_report(result)
+    assert "yaml" in loaded.split(",")
+
+
+# -- the same verdicts per file, whatever the granularity and with xdist ----------------------------
+
+WAIVER_REASON = "vendor baseline, replaced in Q3"
+
+
+def build_mixed_tree(root: Path) -> None:
+    """Artifacts that pass, fail, warn and are waived, in several folders, a code file with an
+    unpinned Hub reference, and (written by the caller's update) a lockfile."""
+    (root / "pyproject.toml").write_text(
+        "[tool.aisupply]\n"
+        'artifacts = ["models", "data"]\n'
+        'code = ["src"]\n'
+        "[tool.aisupply.rules]\n"
+        'safetensors = "warn"\n'
+        "[[tool.aisupply.waive]]\n"
+        'rule = "no-pickle"\n'
+        'path = "models/legacy/*.pkl"\n'
+        f'reason = "{WAIVER_REASON}"\n'
+    )
+    good, legacy, data = root / "models" / "good", root / "models" / "legacy", root / "data" / "shard-0"
+    for folder in (good, legacy, data, root / "data" / "shard-1", root / "src"):
+        folder.mkdir(parents=True)
+    save_file({"w": np.zeros((2, 3), np.float32)}, str(good / "weights.safetensors"))
+    header = (good / "weights.safetensors").read_bytes()
+    (good / "broken.safetensors").write_bytes(b"\xff\xff\x00\x00\x00\x00\x00\x00" + header[8:])
+    np.save(good / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    (legacy / "old.pkl").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    (legacy / "clf.pkl").write_bytes(pickle.dumps(os.system))
+    for shard in ("shard-0", "shard-1"):
+        for index in range(12):
+            np.save(root / "data" / shard / f"x{index:02}.npy", np.arange(index + 1, dtype=np.int64))
+    (root / "data" / "shard-1" / "labels.pkl").write_bytes(pickle.dumps(os.system))
+    (root / "src" / "train.py").write_text(
+        "from transformers import AutoModel\n\nmodel = AutoModel.from_pretrained('org/model')\n"
+    )
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--aisupply-only", "-rA", *args
+    )
+
+
+def _verdicts(pytester: pytest.Pytester, result: pytest.RunResult) -> dict[str, Any]:
+    """What a user reads per file: the SARIF results, the summary's counts and waived list."""
+    sarif = json.loads((pytester.path / "out.sarif").read_text())
+    results = sorted(
+        (
+            item["ruleId"],
+            item["level"],
+            item["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            item["message"]["text"],
+        )
+        for item in sarif["runs"][0]["results"]
+    )
+    text = result.stdout.str()
+    counts = re.search(r"^\d+ checks?: .*$", text, re.M)
+    return {
+        "results": results,
+        "counts": counts[0] if counts else None,
+        "formats": re.findall(r"^artifacts by format: .*$", text, re.M),
+        "waived": sorted(re.findall(r"^waived: .*$", text, re.M)),
+    }
+
+
+@pytest.fixture
+def mixed_tree(pytester: pytest.Pytester) -> Path:
+    build_mixed_tree(pytester.path)
+    update = _run(pytester, "--aisupply-update")
+    assert (pytester.path / "aisupply.lock").is_file(), update.stdout.str()
+    # a reviewed file changed after the review: integrity fails for it
+    np.save(pytester.path / "data" / "shard-0" / "x03.npy", np.arange(99, dtype=np.int64))
+    return pytester.path
+
+
+SHAPES = {
+    "file-xdist-2": ["-n", "2"],
+    "folder": ["--aisupply-granularity=folder"],
+    "folder-xdist-2": ["--aisupply-granularity=folder", "-n", "2"],
+    "rule": ["--aisupply-granularity=rule"],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_verdicts_per_file_are_the_same_for_every_granularity_and_with_xdist(
+    pytester: pytest.Pytester, mixed_tree: Path, shape: str
+) -> None:
+    baseline = _run(pytester, "-n", "0", "--aisupply-sarif=out.sarif")
+    expected = _verdicts(pytester, baseline)
+    assert baseline.ret == pytest.ExitCode.TESTS_FAILED
+    # the tree has every kind of verdict, so the comparison below compares something
+    rules = {rule for rule, *_ in expected["results"]}
+    assert {"no-pickle", "safetensors", "integrity", "pinned-revision"} <= rules, expected
+    assert expected["waived"]
+    assert WAIVER_REASON in expected["waived"][0]
+    assert expected["counts"]
+    assert "failed" in expected["counts"]
+    assert "warned" in expected["counts"]
+
+    other = _run(pytester, *SHAPES[shape], "--aisupply-sarif=out.sarif")
+    assert other.ret == pytest.ExitCode.TESTS_FAILED
+    assert _verdicts(pytester, other) == expected
+    # a grouped failure still names every file that failed in it, with its findings
+    failing_files = re.findall(r"^FAILED aisupply::([\w-]+)::(\S+) - ", baseline.stdout.str(), re.M)
+    assert len(failing_files) >= 4, baseline.stdout.str()
+    text = other.stdout.str()
+    for rule, path in failing_files:
+        assert re.search(rf"^\[aisupply\] {rule}: {re.escape(path)}[ :]", text, re.M), (rule, path)
+
+
+def test_folder_granularity_collects_one_check_per_rule_and_folder(pytester: pytest.Pytester, mixed_tree: Path) -> None:
+    result = _run(pytester, "--aisupply-granularity=folder", "--collect-only", "-q")
+    ids = {line for line in result.stdout.lines if line.startswith("aisupply::")}
+    assert "aisupply::no-pickle::data/shard-0/" in ids
+    assert "aisupply::no-pickle::models/legacy/" in ids
+    assert "aisupply::pinned-revision::src/" in ids
+    assert not any(line.endswith(".npy") for line in ids), ids
+
+    per_rule = _run(pytester, "--aisupply-granularity=rule", "--collect-only", "-q")
+    assert "aisupply::no-pickle::all" in per_rule.stdout.lines
+
+
+def test_granularity_from_pyproject_and_the_lockfile_stays_per_file(pytester: pytest.Pytester) -> None:
+    build_mixed_tree(pytester.path)
+    per_file = _run(pytester, "--aisupply-update")
+    assert (pytester.path / "aisupply.lock").is_file(), per_file.stdout.str()
+    written_per_file = (pytester.path / "aisupply.lock").read_bytes()
+    (pytester.path / "aisupply.lock").unlink()
+
+    text = (pytester.path / "pyproject.toml").read_text()
+    grouped = text.replace("[tool.aisupply]\n", '[tool.aisupply]\ngranularity = "folder"\n', 1)
+    (pytester.path / "pyproject.toml").write_text(grouped)
+    per_folder = _run(pytester, "--aisupply-update")
+    per_folder.stdout.fnmatch_lines(["*aisupply::no-pickle::models/legacy/*"])
+    assert (pytester.path / "aisupply.lock").read_bytes() == written_per_file
+
+
+def test_unknown_granularity_names_the_key(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.aisupply]\ngranularity = "directory"\n')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(['*pyproject.toml:2:*granularity*expected "file", "folder" or "rule"*'])
+
+
+def test_a_file_check_id_selects_the_folder_check_that_covers_it(pytester: pytest.Pytester, mixed_tree: Path) -> None:
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-rA",
+        "--aisupply-granularity=folder", "aisupply::no-pickle::data/shard-1/labels.pkl",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["FAILED aisupply::no-pickle::data/shard-1/ - *"])
+    assert "[aisupply] no-pickle: data/shard-1/labels.pkl (raw pickle)" in result.stdout.str()
+
+
+def test_report_paths_resolve_as_pathlib_does(tmp_path: Path) -> None:
+    """Differential: the report path of a subject (checks._relative, which resolves each folder once)
+    against pathlib's resolve().relative_to() on links to files and folders, inside and outside."""
+    from pytest_aisupply.checks import _relative
+
+    root, outside = tmp_path / "project", tmp_path / "elsewhere"
+    (root / "data" / "real").mkdir(parents=True)
+    outside.mkdir()
+    (root / "data" / "real" / "a.npy").write_bytes(b"x")
+    (outside / "b.npy").write_bytes(b"x")
+    (root / "data" / "linked").symlink_to(root / "data" / "real")
+    (root / "data" / "away").symlink_to(outside)
+    (root / "data" / "file-link.npy").symlink_to(root / "data" / "real" / "a.npy")
+    (root / "data" / "escape.npy").symlink_to(outside / "b.npy")
+    (tmp_path / "root-link").symlink_to(root)
+    paths = [
+        root / "data" / "real" / "a.npy",
+        root / "data" / "linked" / "a.npy",
+        root / "data" / "away" / "b.npy",
+        root / "data" / "file-link.npy",
+        root / "data" / "escape.npy",
+        root / "data" / "missing.npy",
+        root / "data" / ".." / "data" / "real" / "a.npy",
+        root,
+        outside / "b.npy",
+    ]
+    for shown_root in (root, tmp_path / "root-link"):
+        for path in paths:
+            try:
+                expected = path.resolve().relative_to(shown_root.resolve()).as_posix()
+            except ValueError:
+                expected = path.as_posix()
+            assert _relative(path, shown_root) == expected, path
