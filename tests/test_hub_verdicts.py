@@ -108,7 +108,7 @@ def test_an_allowlist_change_flips_the_verdict_offline(pytester: pytest.Pytester
 
 
 @pytest.mark.usefixtures("hub_env")
-def test_safetensors_beside_a_malicious_bin_pass_for_from_pretrained_not_for_a_download_of_everything(
+def test_safetensors_beside_a_malicious_bin_pass_for_from_pretrained_and_hf_hub_download_of_the_safetensors(
     pytester: pytest.Pytester, hub: HubServer
 ) -> None:
     sha = hub.add_repo(
@@ -122,12 +122,20 @@ def test_safetensors_beside_a_malicious_bin_pass_for_from_pretrained_not_for_a_d
     assert passed.ret == pytest.ExitCode.OK, passed.stdout.str()
     passed.stdout.no_fnmatch_line("*pytorch_model.bin*")
 
-    # hf_hub_download's filename is not in the code references yet: it loads every weight-like file
+    # hf_hub_download loads exactly the file it names
     project(pytester, f'hf_hub_download("org/model", "pytorch_model.bin", revision="{sha}")')
     run(pytester, "--aisupply-update")
     failed = run(pytester)
     assert failed.ret == pytest.ExitCode.TESTS_FAILED
     failed.stdout.fnmatch_lines([f"FAILED aisupply::no-pickle::hf://org/model@{sha}/pytorch_model.bin*"])
+    failed.stdout.no_fnmatch_line("*model.safetensors*")
+
+    project(pytester, f'hf_hub_download("org/model", filename="model.safetensors", revision="{sha}")')
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    safe = run(pytester)
+    assert safe.ret == pytest.ExitCode.OK, safe.stdout.str()
+    safe.stdout.no_fnmatch_line("*pytorch_model.bin*")
 
 
 @pytest.mark.usefixtures("hub_env")
