@@ -192,7 +192,8 @@ def test_a_code_file_that_cannot_be_read_keeps_every_hub_entry(
     reviewed = reviewed_project(pytester, hub).decode()
     other = hub.add_repo("org/other", files={"config.json": b"{}"})
     (pytester.path / "src" / "other.py").write_text(
-        f"from huggingface_hub import hf_hub_download\n\nhf_hub_download('org/other', 'config.json', revision='{other}')\n"
+        "from huggingface_hub import hf_hub_download\n\n"
+        f"hf_hub_download('org/other', 'config.json', revision='{other}')\n"
     )
     (pytester.path / "src" / "serve.py").write_bytes(content)
 
