@@ -174,7 +174,14 @@ def test_a_version_1_lockfile_is_not_checked_yet_and_the_update_keeps_its_review
 
     result = run(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*not checked yet: run `pytest --aisupply-update`*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"  - found: not checked yet: ??hub?? model org/model@{sha} in aisupply.lock records no facts for "
+            "model.safetensors",
+            "    fix:   run `pytest --aisupply-update` with access to the Hub and review the lockfile diff",
+        ],
+        consecutive=True,
+    )
 
     updated = run(pytester, "--aisupply-update")
     updated.stdout.fnmatch_lines(["  facts    model org/model@* (1 files read)"])
@@ -223,3 +230,33 @@ def test_hub_files_are_waived_and_reported_like_local_artifacts(pytester: pytest
     waived = run(pytester)
     assert waived.ret == pytest.ExitCode.OK, waived.stdout.str()
     waived.stdout.fnmatch_lines(["*waived*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_a_lock_entry_no_code_references_is_judged_on_every_weight_like_file(
+    pytester: pytest.Pytester, hub: HubServer
+) -> None:
+    """A [[hub]] entry the code no longer names (a run without update keeps it) still gets items: what
+    it loads cannot be decided, so every weight-like file of its commit, judged from the recorded facts."""
+    sha = hub.add_repo(
+        "org/model",
+        card=MIT,
+        files={"model.safetensors": safetensors_bytes(), "pytorch_model.bin": pickle.dumps(Payload(), protocol=2)},
+    )
+    project(pytester, f'hf_hub_download("org/model", "pytorch_model.bin", revision="{sha}")')
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    project(pytester, "None")  # the reference is gone; the entry stays until the next update
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"FAILED aisupply::no-pickle::hf://org/model@{sha}/pytorch_model.bin*"])
+    # the safetensors file had no reference loading it, so no facts were recorded: not checked yet
+    result.stdout.fnmatch_lines(
+        [
+            f"  - found: not checked yet: ??hub?? model org/model@{sha} in aisupply.lock records no facts for "
+            "model.safetensors",
+            "    fix:   run `pytest --aisupply-update` with access to the Hub and review the lockfile diff (no code "
+            "references this entry: the update removes it; or delete it by hand)",
+        ],
+        consecutive=True,
+    )

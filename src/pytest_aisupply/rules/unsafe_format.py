@@ -107,7 +107,8 @@ class UnsafeFormatRule:
         if artifact is None:
             return
         if artifact.problem:
-            yield Finding(self.id, subject.id, artifact.problem, "replace it with a regular file inside the project")
+            fix = artifact.fix or "replace it with a regular file inside the project"
+            yield Finding(self.id, subject.id, artifact.problem, fix)
             return
         kind = subject_kind(artifact)
         check = _CHECKS.get(kind or "")
