@@ -260,3 +260,53 @@ def test_a_lock_entry_no_code_references_is_judged_on_every_weight_like_file(
         ],
         consecutive=True,
     )
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_keras_files_on_the_hub_are_judged_by_unsafe_format_offline(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    """A legacy Keras H5 file and a Keras v3 archive, each with a Lambda layer: their Keras facts are
+    recorded at the update and the unsafe-format rule judges them from the lockfile alone."""
+    pytest.importorskip("h5py", reason="h5py is not installed (pip install -e '.[test]')")
+    from helpers.formats_extra import (
+        dense_model,
+        keras_archive_bytes,
+        legacy_config,
+        legacy_dense,
+        legacy_lambda,
+        nested_lambda_model,
+        write_legacy_h5,
+    )
+
+    h5 = write_legacy_h5(tmp_path / "model.h5", legacy_config([legacy_dense("d"), legacy_lambda("scale")]))
+    sha = hub.add_repo(
+        "org/model",
+        card=MIT,
+        files={
+            "model.h5": h5.read_bytes(),
+            "model.keras": keras_archive_bytes(nested_lambda_model()),
+            "dense.keras": keras_archive_bytes(dense_model()),
+        },
+    )
+    project(pytester, f'hf_hub_download("org/model", "model.h5", revision="{sha}")')
+    (pytester.path / "src" / "more.py").write_text(
+        "from huggingface_hub import hf_hub_download\n"
+        f"a = hf_hub_download('org/model', 'model.keras', revision='{sha}')\n"
+        f"b = hf_hub_download('org/model', 'dense.keras', revision='{sha}')\n"
+    )
+    updated = run(pytester, "--aisupply-update")
+    updated.stdout.fnmatch_lines(["  added    model org/model@*"])
+    hub.stop()
+    result = run(pytester, "-v")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            f"FAILED aisupply::unsafe-format::hf://org/model@{sha}/model.h5*",
+            f"FAILED aisupply::unsafe-format::hf://org/model@{sha}/model.keras*",
+        ],
+        consecutive=False,
+    )
+    result.stdout.fnmatch_lines(["*Keras Lambda layer 'scale'*"])
+    result.stdout.no_fnmatch_line("FAILED aisupply::unsafe-format::*dense.keras*")
+    result.stdout.fnmatch_lines(["*unsafe-format::hf://org/model@*/dense.keras PASSED*"])

@@ -292,6 +292,8 @@ def read_hub_files(
         local = _cached_copy(snapshot, item)
         if local is not None:
             facts = analyze_path(local, readers, limits)
+            with local.open("rb") as handle:
+                _add_unsafe_format_facts(handle, item.size, facts, limits)  # type: ignore[arg-type]
             yield RemoteFacts(item.path, facts, TransferLog(0, 0, "cache"))
             continue
         url = hf_hub_url(repo_id, item.path, repo_type=repo_type, revision=revision, endpoint=endpoint)
@@ -315,9 +317,44 @@ def read_hub_files(
         remote = RangeFile(fetch, item.size, budget=budget)
         with bounded_session(timeout):
             facts = analyze_stream(remote, item.size, readers, limits)
+            _add_unsafe_format_facts(remote, item.size, facts, limits)
         if remote.failure is not None and "budget" not in remote.failure:
             raise HubError(remote.failure)
         yield RemoteFacts(item.path, facts, remote.log)
+
+
+def _add_unsafe_format_facts(raw: io.RawIOBase, size: int, facts: ArtifactFacts, limits: Limits | None) -> None:
+    """The unsafe-format rule reads legacy Keras H5 files and Keras v3 archives with readers of its own
+    (not among the built-in ones); a Hub file has no local copy for it to read, so their facts
+    (``keras_config``, ``keras_h5_unread``, problems) are recorded with the rest."""
+    import zipfile
+
+    from .formats.keras import KerasArchiveReader, KerasH5Reader
+
+    reader: FormatReader
+    if facts.format == "hdf5":
+        reader = KerasH5Reader()
+    elif facts.format == "keras":  # the zip reader names Keras v3 archives; their config is read here
+        reader = KerasArchiveReader()
+    elif facts.format == "zip":
+        try:
+            raw.seek(0)
+            with zipfile.ZipFile(raw) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+            return
+        if not {"config.json", "metadata.json"} <= names:
+            return
+        reader = KerasArchiveReader()
+        facts.details.setdefault("keras_archive", []).append(True)
+    else:
+        return
+    raw.seek(0)
+    extra = analyze_stream(raw, size, [reader], limits)
+    for key in ("keras_config", "keras_h5_unread"):
+        if extra.detail(key):
+            facts.details[key] = [*facts.detail(key), *extra.detail(key)]
+    facts.problems.extend(problem for problem in extra.problems if problem not in facts.problems)
 
 
 def _cached_copy(snapshot: Path | None, item: HubFile) -> Path | None:
