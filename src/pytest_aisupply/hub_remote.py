@@ -93,9 +93,11 @@ class RangeFile(io.RawIOBase):
             return b""
         first, last = self._pos // self._block, (self._pos + count - 1) // self._block
         self._load(first, last)
-        data = b"".join(self._blocks[index] for index in range(first, last + 1))
         offset = self._pos - first * self._block
-        chunk = data[offset : offset + count]
+        if first == last:  # the readers' many small reads: slice the block, copy no more than asked
+            chunk = self._blocks[first][offset : offset + count]
+        else:
+            chunk = b"".join(self._blocks[index] for index in range(first, last + 1))[offset : offset + count]
         self._pos += len(chunk)
         return chunk
 
