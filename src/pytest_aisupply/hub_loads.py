@@ -52,8 +52,9 @@ class LoadCall:
     """A loader call as the code shows it: the API name and the keyword values known statically.
 
     ``options`` keys used: ``filename``, ``allow_patterns``, ``ignore_patterns``, ``subfolder``,
-    ``variant``, ``use_safetensors``, ``from_tf``, ``from_flax``, ``gguf_file``, ``data_files``. A value
-    the code computes at run time is simply absent, or :data:`UNKNOWN`.
+    ``variant``, ``use_safetensors``, ``from_tf``, ``from_flax``, ``gguf_file``, ``weight_name``,
+    ``data_files``, ``data_dir``, ``additional_files`` (``code.references.LOAD_KEYWORDS``). A value the code
+    computes at run time is :data:`UNKNOWN`; so is ``**``, set when ``**kwargs`` may carry any of them.
     """
 
     api: str
