@@ -115,6 +115,11 @@ class RangeFile(io.RawIOBase):
             run_end = index
             while run_end + 1 <= last and run_end + 1 not in self._blocks:
                 run_end += 1
+            last_block = (self._size - 1) // self._block
+            if run_end == last_block and index == first and index > 0 and index - 1 not in self._blocks:
+                # a file's end (a zip's end record) is read before what precedes it (its central
+                # directory): fetch one block more in the same request rather than a second request
+                index -= 1
             start = index * self._block
             end = min((run_end + 1) * self._block, self._size) - 1
             if self.log.bytes + (end - start + 1) > self._budget:
