@@ -284,7 +284,8 @@ def _check_onnx(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
     for tensor in model.external:
         by_location.setdefault(tensor.location, []).append(tensor)
     for location, tensors in by_location.items():
-        reason = _location_reason(location, artifact.path)
+        # a Hub file has no folder on disk: its external data is judged by the location's text alone
+        reason = _location_reason(location, None if is_hub_file(artifact.relpath) else artifact.path)
         if reason is None:
             continue
         first = tensors[0]
@@ -301,13 +302,13 @@ def _check_onnx(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
         yield f"ONNX model cannot be inspected: {problem}", _FIXES["onnx-unreadable"], "", ()
 
 
-def _location_reason(location: str | None, model: Path) -> str | None:
+def _location_reason(location: str | None, model: Path | None) -> str | None:
     """Why the external data at ``location`` is not a file inside the model's folder (None: it
-    is). Beyond the text itself, symlinks on the way are followed."""
+    is). Beyond the text itself, symlinks on the way are followed (for a local ``model``)."""
     if location is None:
         return "has no location"
     reason = location_problem(location)
-    if reason is not None:
+    if reason is not None or model is None:
         return reason
     folder = model.parent
     try:
