@@ -56,6 +56,8 @@ class LockUpdater:
         self.judged: set[tuple[str, str]] = set()
         #: verdicts on what this update recorded that no check of this run could judge yet
         self.recorded_failures: list[Verdict] = []
+        #: code files whose Hub references could not be read (syntax error, unreadable)
+        self.unread_code: list[str] = []
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         if any(isinstance(item, (CheckItem, CheckGroupItem)) and item.rule_id == "integrity" for item in items):
@@ -82,6 +84,10 @@ class LockUpdater:
         if not data or when != "call" or data.get("rule") != "integrity":
             return
         self.integrity_items += 1
+        if data.get("kind") == "code":
+            # a code file whose references could not be read: no [[hub]] entry may be pruned this run
+            self.unread_code.append(str(data.get("subject", "")))
+            return
         if data.get("kind") == "hub":
             # whatever the item's outcome (a Hub fault, an internal error): the reference is still
             # in the code, so its reviewed entry stays; only a fresh recording may replace it
@@ -113,7 +119,7 @@ class LockUpdater:
             artifacts,
             hub,
             prune_artifacts={e.path for e in artifacts} if unfiltered else None,
-            prune_hub=unfiltered,
+            prune_hub=unfiltered and not self.unread_code,
             seen_hub_keys=self.hub_subjects | {e.key for e in hub},
         )
         if self.invalid is not None:
@@ -201,6 +207,12 @@ class LockUpdater:
                 yellow=True,
             )
         lines = self.diff.lines()
+        if self.unread_code:
+            terminalreporter.write_line(
+                f"{shown}: no [[hub]] entry pruned: the Hub references of {', '.join(sorted(self.unread_code))} "
+                "could not be read",
+                yellow=True,
+            )
         if not self.written:
             terminalreporter.write_line(f"{shown}: unchanged ({len(self.recorded)} entries checked)")
             return
