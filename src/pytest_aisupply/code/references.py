@@ -1122,10 +1122,17 @@ class _Visitor(ast.NodeVisitor):
                 )
                 if name == "torch.hub.load_state_dict_from_url" and weights_only is None:
                     state += " (its weights_only defaults to False)"
+                elif weights_only is None and self._keyword(node, "pickle_module") is not None:
+                    state += " (with pickle_module given, weights_only defaults to False)"
+                when = ""
+                if weights_only is None and "(" not in state:
+                    # torch.load defaults to weights_only=True only from torch 2.6, and
+                    # TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turns that default off again
+                    when = " on torch < 2.6 or with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD set"
                 self._unsafe(
                     node,
                     name,
-                    f"{name} {state} unpickles arbitrary objects",
+                    f"{name} {state} unpickles arbitrary objects{when}",
                     "pass weights_only=True (or load safetensors with safetensors.torch.load_file)",
                 )
         elif name in _NUMPY_LOADS:
