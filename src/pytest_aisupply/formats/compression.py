@@ -18,6 +18,10 @@ from ..limits import cap_hint
 from .core import ReadContext
 
 
+#: What a decompressor raises on a corrupt or truncated stream.
+_CORRUPT = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+
+
 class LimitExceeded(Exception):
     """A decompression cap was hit."""
 
@@ -31,12 +35,25 @@ class _Guarded(io.RawIOBase):
         self._source = source
         self._ctx = ctx
         self.produced = 0
+        #: What stopped the decompression (a truncated or corrupt stream), once it has.
+        self.broken: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        data: bytes = self._stream.read(size if size >= 0 else 1 << 20)
+        if self.broken is not None:
+            return b""
+        try:
+            # read1: one step of the decompressor, so that what it gave before the damage is not
+            # lost with the exception (GzipFile.read drops it; an unpickler peeking sees it).
+            read = getattr(self._stream, "read1", self._stream.read)
+            data: bytes = read(size if size >= 0 else 1 << 20)
+        except _CORRUPT as exc:
+            # Loaders unpickle what came out before the damage: the stream ends here for the
+            # readers too, and the damage is reported once they are done.
+            self.broken = exc
+            return b""
         self.produced += len(data)
         self._ctx.decompressed += len(data)
         limits = self._ctx.limits
@@ -118,6 +135,7 @@ class CompressedReader:
         return self._check(head) if self._check else True
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
+        guarded: _Guarded | None = None
         try:
             guarded = _Guarded(self._opener(raw), raw, ctx)
             stream = io.BufferedReader(guarded, buffer_size=1 << 16)
@@ -125,9 +143,14 @@ class CompressedReader:
         except LimitExceeded as exc:
             ctx.add_problem(f"{self.name} stream {exc}; not inspected further")
             inner = None
-        except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        except _CORRUPT as exc:
             ctx.add_problem(f"{self.name} stream is corrupt or truncated: {exc}")
             inner = None
+        if guarded is not None and guarded.broken is not None:
+            ctx.add_problem(
+                f"{self.name} stream is corrupt or truncated: {guarded.broken} (what came before the damage, "
+                "which loaders unpickle, was read)"
+            )
         ctx.set_label(f"{inner} ({self.name})" if inner else self.name)
 
 

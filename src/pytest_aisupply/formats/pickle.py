@@ -1381,10 +1381,17 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
         elif op in (0x63, 0x69):  # GLOBAL, INST
             if op == 0x69 and not marks:  # load_inst looks for the MARK before reading its lines
                 raise PickleStructureError(f"no MARK on the stack for the opcode at offset {op_offset}")
-            module = _decode_line(reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES), "module name", op_offset)
-            name = _decode_line(reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES), "global name", op_offset)
-            if not module or not name:
-                raise PickleStructureError(f"empty module or name in the global at offset {op_offset}")
+            # C's unpickler refuses a line the data ends in, and an empty name; Python's own
+            # (pickle._Unpickler, which joblib.load and pandas' fallback use) imports the module
+            # all the same, and INST then calls what it found.
+            module_line = reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES, unterminated=True)
+            module = _decode_line(module_line, "module name", op_offset)
+            name = _decode_line(reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES, unterminated=True), "global name", op_offset)
+            if not module:
+                raise PickleStructureError(f"empty module name in the global at offset {op_offset}")
+            if not name:
+                imported(module, "")
+                raise PickleStructureError(f"empty global name at offset {op_offset} (Python's unpickler imports the module)")
             if op == 0x69:
                 inst_args = tuple(pop_mark())
                 stack.append(call(imported(module, name), inst_args))
@@ -1419,7 +1426,9 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
                 raise PickleUndecidedError(f"a frame starts inside another frame at offset {op_offset}")
             remaining = reader.remaining()
             if remaining is not None and length > remaining:
-                raise TruncatedError(f"frame at offset {op_offset} is longer than the data left")
+                # C's unpickler fails here; Python's (pickle._Unpickler: joblib.load, pandas'
+                # compatibility fallback) takes the bytes left as the frame and reads on.
+                length = remaining
             frame_end = reader.offset + length
             shared.frame_end = frame_end
         elif op in (0x70, 0x71, 0x72):  # PUT, BINPUT, LONG_BINPUT

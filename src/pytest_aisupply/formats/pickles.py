@@ -13,7 +13,7 @@ import tempfile
 from typing import IO, BinaryIO
 
 from .bytestream import ByteReader
-from .core import ReadContext
+from .core import HEAD_SIZE, ReadContext
 from .pickle import (
     TORCH_LEGACY_MAGIC,
     PickleStream,
@@ -160,10 +160,10 @@ class HeaderlessPickleReader:
     def sniff(self, head: bytes, size: int | None) -> bool:
         if not head or head[0] == 0x80 or stops_at_once(head):
             return False
-        stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)))
+        whole = (size is not None and size <= len(head)) or len(head) < HEAD_SIZE
+        stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head), cut=not whole))
         if stream.complete:
             return stream.opcodes >= 2
-        whole = size is not None and size <= len(head)
         cut = not whole and stream.error is not None and stream.error.startswith("truncated")
         # Cut off by the end of the head: a pickle when the unpickler would import by then, or
         # when a run of opcodes imports nothing at all. Imports of names that are no module
