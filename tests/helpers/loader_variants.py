@@ -76,7 +76,12 @@ def _call(rng: random.Random, module: str, name: str) -> bytes:
     if form == 1:  # protocol 2: GLOBAL, then the argument as a BINUNICODE in TUPLE1
         encoded = argument.encode()
         return (
-            b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"X" + len(encoded).to_bytes(4, "little") + encoded + b"\x85R."
+            b"\x80\x02c"
+            + f"{module}\n{name}\n".encode()
+            + b"X"
+            + len(encoded).to_bytes(4, "little")
+            + encoded
+            + b"\x85R."
         )
     if form == 2:  # protocol 4: STACK_GLOBAL from two SHORT_BINUNICODE, memoized
         parts = b"".join(b"\x8c" + bytes([len(part)]) + part + b"\x94" for part in (module.encode(), name.encode()))

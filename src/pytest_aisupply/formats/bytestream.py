@@ -169,8 +169,9 @@ class ByteReader:
         """Read up to and including a newline; return at most ``keep`` bytes of it (no newline).
 
         A line longer than ``limit`` or a stream that ends before the newline raises, unless
-        ``unterminated`` (and the data is not ``cut``): then the line the data ends in is returned without its last byte, as
-        Python's own unpickler (``pickle._Unpickler``: ``readline()[:-1]``) takes it.
+        ``unterminated`` (and the data is not ``cut``): then the line the data ends in is
+        returned without its last byte, as Python's own unpickler (``pickle._Unpickler``:
+        ``readline()[:-1]``) takes it.
         """
         kept = bytearray()
         consumed = 0

@@ -17,7 +17,6 @@ from typing import Any, BinaryIO
 from ..limits import cap_hint
 from .core import ReadContext
 
-
 #: What a decompressor raises on a corrupt or truncated stream.
 _CORRUPT = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 

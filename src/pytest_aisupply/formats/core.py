@@ -255,7 +255,12 @@ class ReadContext:
                 self.not_artifact = reader.name
             if seekable and size and self._zip_at_end(stream, head, size, reader.name):
                 return self.label or "zip"
-            if not seekable and self._where and len(head) >= HEAD_SIZE and self._spooled_zip_at_end(stream, reader.name):
+            if (
+                not seekable
+                and self._where
+                and len(head) >= HEAD_SIZE
+                and self._spooled_zip_at_end(stream, reader.name)
+            ):
                 return self.label or "zip"
             return None
         reader.read(stream, size, self)

@@ -1386,12 +1386,16 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
             # all the same, and INST then calls what it found.
             module_line = reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES, unterminated=True)
             module = _decode_line(module_line, "module name", op_offset)
-            name = _decode_line(reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES, unterminated=True), "global name", op_offset)
+            name = _decode_line(
+                reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES, unterminated=True), "global name", op_offset
+            )
             if not module:
                 raise PickleStructureError(f"empty module name in the global at offset {op_offset}")
             if not name:
                 imported(module, "")
-                raise PickleStructureError(f"empty global name at offset {op_offset} (Python's unpickler imports the module)")
+                raise PickleStructureError(
+                    f"empty global name at offset {op_offset} (Python's unpickler imports the module)"
+                )
             if op == 0x69:
                 inst_args = tuple(pop_mark())
                 stack.append(call(imported(module, name), inst_args))
