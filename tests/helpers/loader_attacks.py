@@ -304,6 +304,16 @@ def _zip_behind_text_in_tar_gz(marker: Path) -> bytes:
     return gzip.compress(buffer.getvalue())
 
 
+def _npy_object_nested(marker: Path) -> bytes:
+    """An object array whose pickle hands the payload's bytes to pickle.loads: numpy.load runs
+    both; the bytes are read like any stream's."""
+    inner = payload0(marker)
+    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".encode()
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    outer = b"\x80\x02cpickle\nloads\nB" + struct.pack("<I", len(inner)) + inner + b"\x85R."
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + outer
+
+
 ATTACKS: list[LoaderAttack] = [
     LoaderAttack("gif-magic", "image.gif", "pickle.load", _gif, "builtins.exec"),
     LoaderAttack("ftyp-magic", "clip.mp4", "pickle.load", _ftyp, "builtins.exec"),
@@ -323,6 +333,7 @@ ATTACKS: list[LoaderAttack] = [
     LoaderAttack("joblib-dtype-by-name", "model.joblib", "joblib.load", joblib_dtype_by_name, "builtins.exec"),
     LoaderAttack("joblib-array-as-opcodes", "model.joblib", "pickle.load", joblib_array_as_opcodes, "builtins.exec"),
     LoaderAttack("nested-fan-out", "cache.pkl", "pickle.load", fan_out, "pickle.loads"),
+    LoaderAttack("npy-object-nested-loads", "objects.npy", "numpy.load", _npy_object_nested, "builtins.exec"),
     LoaderAttack("joblib-side-file", "model.joblib", "joblib.load", joblib_side_file, "side file"),
     LoaderAttack("unterminated-inst", "model.joblib", "joblib.load", _unterminated_inst, "builtins.exec"),
     LoaderAttack("short-frame", "model.joblib", "joblib.load", _short_frame, "builtins.exec"),
