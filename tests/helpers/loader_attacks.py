@@ -308,7 +308,7 @@ def _npy_object_nested(marker: Path) -> bytes:
     """An object array whose pickle hands the payload's bytes to pickle.loads: numpy.load runs
     both; the bytes are read like any stream's."""
     inner = payload0(marker)
-    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".encode()
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
     header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
     outer = b"\x80\x02cpickle\nloads\nB" + struct.pack("<I", len(inner)) + inner + b"\x85R."
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + outer
