@@ -17,6 +17,7 @@ import lzma
 import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,6 +315,15 @@ def _npy_object_nested(marker: Path) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + outer
 
 
+def joblib_zfile(data: bytes) -> bytes:
+    """joblib's format before 0.10: "ZF", the length in hex padded to 19 characters, zlib data."""
+    return b"ZF" + f"{len(data):#x}".ljust(19).encode() + zlib.compress(data)
+
+
+def _joblib_zfile(marker: Path) -> bytes:
+    return joblib_zfile(payload0(marker))
+
+
 ATTACKS: list[LoaderAttack] = [
     LoaderAttack("gif-magic", "image.gif", "pickle.load", _gif, "builtins.exec"),
     LoaderAttack("ftyp-magic", "clip.mp4", "pickle.load", _ftyp, "builtins.exec"),
@@ -334,6 +344,7 @@ ATTACKS: list[LoaderAttack] = [
     LoaderAttack("joblib-array-as-opcodes", "model.joblib", "pickle.load", joblib_array_as_opcodes, "builtins.exec"),
     LoaderAttack("nested-fan-out", "cache.pkl", "pickle.load", fan_out, "pickle.loads"),
     LoaderAttack("npy-object-nested-loads", "objects.npy", "numpy.load", _npy_object_nested, "builtins.exec"),
+    LoaderAttack("joblib-zfile", "model.pkl", "joblib.load", _joblib_zfile, "builtins.exec"),
     LoaderAttack("joblib-side-file", "model.joblib", "joblib.load", joblib_side_file, "side file"),
     LoaderAttack("unterminated-inst", "model.joblib", "joblib.load", _unterminated_inst, "builtins.exec"),
     LoaderAttack("short-frame", "model.joblib", "joblib.load", _short_frame, "builtins.exec"),

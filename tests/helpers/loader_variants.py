@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fuzz.mutate import mutate
-from helpers.loader_attacks import long_first_line
+from helpers.loader_attacks import joblib_zfile, long_first_line
 
 #: Globals a payload calls: real code, names the stubs must record, names that import nothing.
 _TARGETS = (
@@ -221,8 +221,10 @@ def _joblib(rng: random.Random) -> Variant:
     data = buffer.getvalue()
     if rng.random() < 0.5:
         data = mutate(data, rng, [payload(rng)], max_size=1 << 14)
-    compress = rng.choice(("", ".gz", ".bz2", ".xz"))
-    if compress:
+    compress = rng.choice(("", ".gz", ".bz2", ".xz", ".zf"))
+    if compress == ".zf":
+        data = joblib_zfile(data)
+    elif compress:
         data = _COMPRESSORS[compress](data)
     return Variant("joblib", "model.joblib" + compress, ("joblib.load", "pickle.load"), data)
 

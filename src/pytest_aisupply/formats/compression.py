@@ -93,10 +93,12 @@ def _tell(stream: BinaryIO) -> int:
 class _ZlibStream(io.RawIOBase):
     """A zlib stream (joblib's 'zlib' compressor writes a bare one) as a readable file."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, first: bytes = b"") -> None:
         self._raw = raw
         self._inflater = zlib.decompressobj()
         self._pending = b""
+        #: Bytes of the stream already read from ``raw`` (a header check read them).
+        self._first = first
 
     def readable(self) -> bool:
         return True
@@ -105,6 +107,8 @@ class _ZlibStream(io.RawIOBase):
         want = size if size >= 0 else 1 << 20
         while len(self._pending) < want and not self._inflater.eof:
             data = self._inflater.unconsumed_tail
+            if not data and self._first:
+                data, self._first = self._first, b""
             if not data:
                 data = self._raw.read(1 << 16)
                 if not data:
@@ -189,6 +193,31 @@ def _open_lz4(raw: BinaryIO) -> BinaryIO:
     return lz4.frame.open(raw)  # type: ignore[no-any-return]
 
 
+#: joblib's format before 0.10 ("ZF" files): "ZF", the length of the data in hex padded to 19
+#: characters, maybe one more space, then a zlib stream (joblib/numpy_pickle_compat.py,
+#: read_zfile; joblib.load picks it by the prefix: numpy_pickle_utils._detect_compressor).
+_ZFILE_HEADER = 2 + 19
+
+
+def _zfile_header_ok(head: bytes) -> bool:
+    if len(head) < _ZFILE_HEADER + 2:
+        return False
+    try:
+        int(head[2:_ZFILE_HEADER], 16)
+    except ValueError:
+        return False
+    start = _ZFILE_HEADER + (head[_ZFILE_HEADER : _ZFILE_HEADER + 1] == b" ")
+    return _zlib_header_ok(head[start:])
+
+
+def _open_zfile(raw: BinaryIO) -> BinaryIO:
+    header = raw.read(_ZFILE_HEADER)
+    if len(header) < _ZFILE_HEADER:
+        raise EOFError("joblib 'ZF' header is truncated")
+    first = raw.read(1)
+    return _ZlibStream(raw, b"" if first == b" " else first)  # type: ignore[return-value]
+
+
 def compressed_readers() -> list[CompressedReader]:
     return [
         CompressedReader("gzip", b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
@@ -198,4 +227,5 @@ def compressed_readers() -> list[CompressedReader]:
         CompressedReader("zstd", b"\x28\xb5\x2f\xfd", _open_zstd),
         CompressedReader("lz4", b"\x04\x22\x4d\x18", _open_lz4),
         CompressedReader("zlib", b"", lambda raw: _ZlibStream(raw), _zlib_header_ok),
+        CompressedReader("joblib-zfile", b"ZF", _open_zfile, _zfile_header_ok),
     ]

@@ -57,11 +57,12 @@ LOADER_TABLE: tuple[LoaderReading, ...] = (
     ),
     LoaderReading(
         "joblib.load",
-        "a pickle, raw or compressed (zlib, gzip, bz2, xz, lzma, lz4 by magic), with numpy array "
+        "a pickle, raw or compressed (zlib, gzip, bz2, xz, lzma, lz4 by magic; 'ZF' files of joblib "
+        "before 0.10: a hex length, then zlib), with numpy array "
         "data after each NumpyArrayWrapper BUILD: count x dtype.itemsize bytes after an optional "
         "padding byte, or a nested pickle for object arrays",
         "joblib/numpy_pickle.py (NumpyUnpickler.load_build, NumpyArrayWrapper.read_array); "
-        "joblib/numpy_pickle_utils.py (_detect_compressor)",
+        "joblib/numpy_pickle_utils.py (_detect_compressor); joblib/numpy_pickle_compat.py (read_zfile)",
         "compression.compressed_readers; pickle.py's joblib_array (numpy's itemsize, fail closed "
         "where unknown); pickles._record_plain_readings reads the same bytes as pickle.load does",
     ),
