@@ -140,6 +140,18 @@ def _drive(loader: str, path: str, recording_module: types.ModuleType) -> None:
         import pandas
 
         pandas.read_pickle(path)
+    elif loader == "pandas.read_pickle of each extracted file":
+        import os
+        import tarfile
+        import tempfile
+
+        import pandas
+
+        with tempfile.TemporaryDirectory() as out:
+            with tarfile.open(path) as archive:
+                archive.extractall(out, filter="data")
+            for name in sorted(os.listdir(out)):
+                pandas.read_pickle(os.path.join(out, name))
     elif loader == "numpy.load":
         import numpy
 
