@@ -5,6 +5,7 @@ Benign files that merely look like pickles to a probe (text, media, real checkpo
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import os
@@ -230,6 +231,33 @@ def test_int_lines_read_as_cpython_reads_them(line: bytes, value: int) -> None:
     assert stream.complete, stream.error
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"cos\nsystemX",
+        b"(S'echo'\nios\nsystemX",
+        b"cos\n\n",
+        b"cnu",
+        b"\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00cos\nsystem\n.",
+    ],
+)
+def test_the_walker_reports_what_pythons_own_unpickler_resolves(data: bytes) -> None:
+    """Differential against pickle._Unpickler (joblib.load, pandas' fallback), which reads a last
+    line without its newline and a frame longer than the data where C's unpickler stops."""
+    resolved: list[tuple[str, str]] = []
+
+    class Recording(pickle._Unpickler):  # type: ignore[name-defined,misc]
+        def find_class(self, module: str, name: str) -> object:
+            resolved.append((module, name))
+            return lambda *args: None
+
+    with contextlib.suppress(EOFError, pickle.UnpicklingError, AttributeError):  # where each stops
+        Recording(io.BytesIO(data)).load()
+    assert resolved
+    stream = read_pickle(ByteReader(io.BytesIO(data), size=len(data)))
+    assert set(resolved) <= {(item.module, item.name) for item in stream.imports}
+
+
 def test_first_bytes_the_probe_stops_at_stop_cpythons_unpickler_too() -> None:
     """Differential for the probe's shortcut: for every byte it takes to stop all unpicklers at
     offset 0, the C unpickler fails there too, before any import, whatever follows."""
@@ -288,6 +316,8 @@ def test_benign_text_and_media_stay_unchecked(tmp_path: Path) -> None:
         "image.gif": b"GIF89a" + bytes(range(256)) * 20,
         "image.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20,
         "mentions-zip.txt": b"notes on the zip format\n" * 300 + b"end record: PK\x05\x06 and more\n",
+        # Python's unpickler would import a module 'ertif' from it, and fetch nothing: no pickle.
+        "top_level.txt": b"certifi",
     }
     for name, data in samples.items():
         (tmp_path / name).write_bytes(data)

@@ -714,7 +714,12 @@ def reaches_code(stream: PickleStream) -> bool:
     This decides whether bytes are a pickle for the rules, whatever else they look like."""
     if stream.undecided:
         return True
-    return any(item.module.startswith("<") or _importable(item.module) for item in stream.imports)
+    # An empty name: Python's unpickler imports the module at the end of the data, then fails to
+    # fetch the name; nothing is called. Reported with the stream, it does not make a file that
+    # looks like text a pickle (a one-line 'certifi' without its newline would).
+    return any(
+        item.module.startswith("<") or (_importable(item.module) and item.name) for item in stream.imports
+    )
 
 
 def _is_joblib_wrapper(value: object) -> bool:
