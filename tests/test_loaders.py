@@ -413,9 +413,10 @@ def _reported(path: Path) -> tuple[set[tuple[str, str]], set[str], bool, bool]:
 def _loader_divergences(cases: list[tuple[Path, tuple[str, ...]]]) -> tuple[list[str], dict[str, int]]:
     """Every global a real loader resolves (and every global it calls) that the plugin does not
     report for the file. A file the plugin could not read at all and reports as such (a problem:
-    it fails in every mode) is counted apart, as are names no module can have (the plugin drops a
-    later stream that breaks off after importing only such a name: no import can succeed) and
-    a module imported with an empty name (nothing fetched, nothing called)."""
+    it fails in every mode) is counted apart, as are names no module can have (no import of them
+    can succeed: bytes whose only imports are such names are not taken for a pickle, and a later
+    stream that breaks off after one is dropped) and a module imported with an empty name (nothing
+    fetched, nothing called)."""
     from pytest_aisupply.formats.pickle import KEPT_STRING_CHARS, _importable
 
     by_loader: dict[str, list[Path]] = {}
