@@ -717,9 +717,7 @@ def reaches_code(stream: PickleStream) -> bool:
     # An empty name: Python's unpickler imports the module at the end of the data, then fails to
     # fetch the name; nothing is called. Reported with the stream, it does not make a file that
     # looks like text a pickle (a one-line 'certifi' without its newline would).
-    return any(
-        item.module.startswith("<") or (_importable(item.module) and item.name) for item in stream.imports
-    )
+    return any(item.module.startswith("<") or (_importable(item.module) and item.name) for item in stream.imports)
 
 
 def _is_joblib_wrapper(value: object) -> bool:
