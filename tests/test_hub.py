@@ -156,7 +156,7 @@ def test_an_internal_error_in_the_check_keeps_the_entry(pytester: pytest.Pyteste
 @pytest.mark.usefixtures("hub_env")
 def test_a_reference_gone_from_the_code_is_pruned(pytester: pytest.Pytester, hub: HubServer) -> None:
     reviewed_project(pytester, hub)
-    other = hub.add_repo("org/other", files={"config.json": b"{}"})
+    other = hub.add_repo("org/other", card={"license": "mit"}, files={"config.json": b"{}"})
     (pytester.path / "src" / "serve.py").write_text(
         "from huggingface_hub import hf_hub_download\n\n"
         f"hf_hub_download('org/other', 'config.json', revision='{other}')\n"
@@ -190,7 +190,7 @@ def test_a_code_file_that_cannot_be_read_keeps_every_hub_entry(
     entry of the broken file's reference keeps its bytes (facts and review date), and a finding names
     the file; the other references are still recorded."""
     reviewed = reviewed_project(pytester, hub).decode()
-    other = hub.add_repo("org/other", files={"config.json": b"{}"})
+    other = hub.add_repo("org/other", card={"license": "mit"}, files={"config.json": b"{}"})
     (pytester.path / "src" / "other.py").write_text(
         "from huggingface_hub import hf_hub_download\n\n"
         f"hf_hub_download('org/other', 'config.json', revision='{other}')\n"

@@ -762,6 +762,9 @@ def _hub_project(pytester: pytest.Pytester, sha: str, key: KeyPair, repo: str = 
             [[tool.aisupply.signed]]
             hub = "{repo}"
             public_key = "keys/publisher.pub"
+
+            [tool.aisupply.rules]
+            license = "off"  # the signed test repositories carry no model card
             """
         )
     )
