@@ -235,7 +235,10 @@ def _relative(path: Path, root: Path) -> str:
     prefix = real_root if real_root.endswith(os.sep) else real_root + os.sep
     if not real.startswith(prefix):
         return path.as_posix()
-    return Path(real[len(prefix) :]).as_posix()
+    # realpath's result has no "." segments or doubled separators: Path(...).as_posix() would only
+    # change the separators.
+    relative = real[len(prefix) :]
+    return relative if os.sep == "/" else relative.replace(os.sep, "/")
 
 
 def _real_path(path: str) -> str:
