@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .code.index import CodeIndex
 from .discovery import FoundFile, Walker
 from .findings import Subject
-from .formats import ArtifactFacts, FormatReader, Limits, analyze_path, sniff_path
+from .formats import ArtifactFacts, FormatReader, Limits, analyze_path
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class Artifact:
     format: str
     problem: str | None = None
 
+
+#: Most bytes of small artifacts kept from the sniff until their facts are read (per process).
+CONTENT_BUDGET = 32 << 20
 
 HUB_UPDATE = "run `pytest --aisupply-update` and review the lockfile diff"
 HUB_NOT_CHECKED = f"not checked yet: {HUB_UPDATE}"
@@ -96,6 +99,9 @@ class Inventory:
         self.limits = limits or settings.limits
         self._facts: dict[Path, ArtifactFacts] = {}
         self._hub_facts: dict[str, ArtifactFacts] = {}
+        #: Small artifacts' content as the sniff read it (see _keep_content).
+        self._contents: dict[Path, bytes] = {}
+        self._content_bytes = 0
         self.walker = Walker(self.root, settings.exclude)
         self.lock = lock
         self.hash_cache = hash_cache or HashCache()
@@ -209,17 +215,31 @@ class Inventory:
         return {artifact.relpath: artifact for artifact in self.artifacts}
 
     def _sniff(self, item: FoundFile) -> Artifact | None:
+        from .formats.core import sniff_file
+
         if item.problem:
             return Artifact(item.relpath, item.path, "unreadable", item.problem)
         try:
-            name, is_artifact = sniff_path(item.path, self.readers)
+            sniffed = sniff_file(item.path, self.readers)
         except OSError as exc:
             return Artifact(item.relpath, item.path, "unreadable", f"cannot be read: {exc.strerror or exc}")
-        if not is_artifact:
+        name = sniffed.name
+        if not sniffed.artifact:
             if item.path.name.lower().endswith(".safetensors"):
-                return Artifact(item.relpath, item.path, name or "empty")
+                artifact = Artifact(item.relpath, item.path, name or "empty")
+                self._keep_content(artifact, sniffed.content)
+                return artifact
             return None
-        return Artifact(item.relpath, item.path, name or "unknown")
+        artifact = Artifact(item.relpath, item.path, name or "unknown")
+        self._keep_content(artifact, sniffed.content)
+        return artifact
+
+    def _keep_content(self, artifact: Artifact, content: bytes | None) -> None:
+        """Keep a small artifact's content, read whole by the sniff, for its facts (one read of
+        each small file per session), within a memory budget."""
+        if content is not None and self._content_bytes + len(content) <= CONTENT_BUDGET:
+            self._contents[artifact.path] = content
+            self._content_bytes += len(content)
 
     def facts(self, artifact: Artifact) -> ArtifactFacts:
         """Read the artifact once per session; later calls return the same facts."""
@@ -228,7 +248,14 @@ class Inventory:
             return recorded
         cached = self._facts.get(artifact.path)
         if cached is None:
-            cached = analyze_path(artifact.path, self.readers, self.limits)
+            content = self._contents.pop(artifact.path, None)
+            if content is None:
+                cached = analyze_path(artifact.path, self.readers, self.limits)
+            else:
+                from .formats.core import analyze_content
+
+                self._content_bytes -= len(content)
+                cached = analyze_content(content, self.readers, self.limits)
             self._facts[artifact.path] = cached
         return cached
 

@@ -365,32 +365,49 @@ def pick_reader(readers: Sequence[FormatReader], head: bytes, size: int | None) 
     return None
 
 
+@dataclass(frozen=True)
+class Sniffed:
+    """What the first read of a file told: its format, and its whole content when that read
+    reached its end (a small file), so that reading its facts need not open it again."""
+
+    name: str | None
+    artifact: bool
+    content: bytes | None = None
+
+
 def sniff_path(path: Path, readers: Sequence[FormatReader]) -> tuple[str | None, bool]:
     """The format of a regular file from its first bytes: (name, is_artifact). Unknown binary
     content is ``("unknown", True)``; empty files are ``(None, False)``. Anything but a regular
     file (a directory, a FIFO, a device) raises OSError, without blocking on a FIFO."""
+    sniffed = sniff_file(path, readers)
+    return sniffed.name, sniffed.artifact
+
+
+def sniff_file(path: Path, readers: Sequence[FormatReader]) -> Sniffed:
+    """:func:`sniff_path`, keeping the content of a file its first read took in whole."""
     handle, info = _open_regular(path)
     with handle:
         size = info.st_size
         head = handle.read(HEAD_SIZE)
         if not head:
-            return None, False
+            return Sniffed(None, False)
+        whole = head if len(head) == size else None
         reader = pick_reader(readers, head, size)
         if reader is None:
-            return "unknown", True
+            return Sniffed("unknown", True, whole)
         if reader.artifact:
-            return reader.name, True
+            return Sniffed(reader.name, True, whole)
         probe, _ = probe_pickle(handle, head, size, True, Limits().max_pickle_opcodes)
         if reaches_code(probe):
-            return "pickle-polyglot", True
+            return Sniffed("pickle-polyglot", True, whole)
         if size > len(head):
             handle.seek(max(0, size - _ZIP_TAIL))
             tail = handle.read(_ZIP_TAIL)
         else:
             tail = head
         if b"PK\x05\x06" in tail and _zipfile_opens(handle):
-            return "zip", True
-    return reader.name, reader.artifact
+            return Sniffed("zip", True, whole)
+    return Sniffed(reader.name, reader.artifact, whole)
 
 
 def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | None = None) -> ArtifactFacts:
@@ -408,24 +425,34 @@ def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | N
         facts.problems.append(Problem("", f"cannot be read: {exc.strerror or exc}"))
         return facts
     with handle:
-        counting = _Counting(handle)
-        facts = ArtifactFacts(format="unknown", artifact=True, size=info.st_size)
-        ctx = ReadContext(readers, limits, facts)
-        try:
-            name = ctx.read_stream(counting, info.st_size)  # type: ignore[arg-type]
-        except OSError as exc:
-            ctx.add_problem(f"read error: {exc}")
-            name = "unreadable"
-        except Exception as exc:
-            ctx.add_problem(
-                f"internal error while reading ({type(exc).__name__}: {exc}); the file could not "
-                "be fully inspected; please report this to pytest-aisupply"
-            )
-            name = ctx.label or "unknown"
-        facts.format = name or ctx.not_artifact or ("text" if info.st_size else "empty")
-        facts.artifact = name is not None
-        facts.bytes_read = counting.count
-        return facts
+        return _analyze_stream(handle, info.st_size, readers, limits)
+
+
+def analyze_content(content: bytes, readers: Sequence[FormatReader], limits: Limits | None = None) -> ArtifactFacts:
+    """:func:`analyze_path` of a regular file whose whole content is ``content`` (as
+    :func:`sniff_file` kept it): the same facts, without opening the file again."""
+    return _analyze_stream(io.BytesIO(content), len(content), readers, limits or Limits())
+
+
+def _analyze_stream(handle: BinaryIO, size: int, readers: Sequence[FormatReader], limits: Limits) -> ArtifactFacts:
+    counting = _Counting(handle)
+    facts = ArtifactFacts(format="unknown", artifact=True, size=size)
+    ctx = ReadContext(readers, limits, facts)
+    try:
+        name = ctx.read_stream(counting, size)  # type: ignore[arg-type]
+    except OSError as exc:
+        ctx.add_problem(f"read error: {exc}")
+        name = "unreadable"
+    except Exception as exc:
+        ctx.add_problem(
+            f"internal error while reading ({type(exc).__name__}: {exc}); the file could not "
+            "be fully inspected; please report this to pytest-aisupply"
+        )
+        name = ctx.label or "unknown"
+    facts.format = name or ctx.not_artifact or ("text" if size else "empty")
+    facts.artifact = name is not None
+    facts.bytes_read = counting.count
+    return facts
 
 
 class _NotRegularFile(OSError):
