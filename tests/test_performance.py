@@ -353,7 +353,9 @@ def test_facts_from_the_sniffed_content_are_the_facts_from_the_file(tmp_path: Pa
             assert sniffed.content is None, path
             continue
         assert sniffed.content == path.read_bytes(), path
-        assert analyze_content(sniffed.content, readers) == analyze_path(path, readers), path
+        from_file = analyze_path(path, readers)
+        assert analyze_content(sniffed.content, readers) == from_file, path
+        assert analyze_content(sniffed.content, readers, None, sniffed.reader) == from_file, path
         compared += 1
     assert compared >= len(paths) - 2
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 from .discovery import FoundFile, Walker
 from .findings import Subject
 from .formats import ArtifactFacts, FormatReader, Limits, analyze_path
+from .formats.core import Sniffed, analyze_content, sniff_file
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class Inventory:
         self._facts: dict[Path, ArtifactFacts] = {}
         self._hub_facts: dict[str, ArtifactFacts] = {}
         #: Small artifacts' content as the sniff read it (see _keep_content).
-        self._contents: dict[Path, bytes] = {}
+        self._contents: dict[str, Sniffed] = {}
         self._content_bytes = 0
         self.walker = Walker(self.root, settings.exclude)
         self.lock = lock
@@ -215,8 +216,6 @@ class Inventory:
         return {artifact.relpath: artifact for artifact in self.artifacts}
 
     def _sniff(self, item: FoundFile) -> Artifact | None:
-        from .formats.core import sniff_file
-
         if item.problem:
             return Artifact(item.relpath, item.path, "unreadable", item.problem)
         try:
@@ -227,18 +226,19 @@ class Inventory:
         if not sniffed.artifact:
             if item.path.name.lower().endswith(".safetensors"):
                 artifact = Artifact(item.relpath, item.path, name or "empty")
-                self._keep_content(artifact, sniffed.content)
+                self._keep_content(artifact, sniffed)
                 return artifact
             return None
         artifact = Artifact(item.relpath, item.path, name or "unknown")
-        self._keep_content(artifact, sniffed.content)
+        self._keep_content(artifact, sniffed)
         return artifact
 
-    def _keep_content(self, artifact: Artifact, content: bytes | None) -> None:
-        """Keep a small artifact's content, read whole by the sniff, for its facts (one read of
-        each small file per session), within a memory budget."""
+    def _keep_content(self, artifact: Artifact, sniffed: Sniffed) -> None:
+        """Keep a small artifact's content, read whole by the sniff, and the reader picked for it,
+        for its facts (one read and one sniff of each small file per session), within a budget."""
+        content = sniffed.content
         if content is not None and self._content_bytes + len(content) <= CONTENT_BUDGET:
-            self._contents[artifact.path] = content
+            self._contents[artifact.relpath] = sniffed
             self._content_bytes += len(content)
 
     def facts(self, artifact: Artifact) -> ArtifactFacts:
@@ -248,14 +248,12 @@ class Inventory:
             return recorded
         cached = self._facts.get(artifact.path)
         if cached is None:
-            content = self._contents.pop(artifact.path, None)
-            if content is None:
+            sniffed = self._contents.pop(artifact.relpath, None)
+            if sniffed is None or sniffed.content is None:
                 cached = analyze_path(artifact.path, self.readers, self.limits)
             else:
-                from .formats.core import analyze_content
-
-                self._content_bytes -= len(content)
-                cached = analyze_content(content, self.readers, self.limits)
+                self._content_bytes -= len(sniffed.content)
+                cached = analyze_content(sniffed.content, self.readers, self.limits, sniffed.reader)
             self._facts[artifact.path] = cached
         return cached
 

@@ -141,6 +141,13 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+class _NotPicked:
+    """No reader was picked yet for a stream."""
+
+
+NOT_PICKED = _NotPicked()
+
+
 class ReadContext:
     """Collects facts while readers walk an artifact and its nested members."""
 
@@ -210,10 +217,14 @@ class ReadContext:
             self._where.pop()
             self.label = outer_label
 
-    def read_stream(self, raw: BinaryIO, size: int | None) -> str | None:
+    def read_stream(
+        self, raw: BinaryIO, size: int | None, picked: FormatReader | _NotPicked | None = NOT_PICKED
+    ) -> str | None:
+        """Sniff and read a stream; ``picked`` is the reader :func:`pick_reader` already chose for
+        these very first bytes (the sniff of a small file), so it is not asked twice."""
         head = raw.read(HEAD_SIZE)
         seekable = _seekable(raw)
-        reader = pick_reader(self.readers, head, size)
+        reader = pick_reader(self.readers, head, size) if isinstance(picked, _NotPicked) else picked
         probe: PickleStream | None = None
         replay = b""
         if reader is None or reader.name != "pickle":
@@ -368,11 +379,13 @@ def pick_reader(readers: Sequence[FormatReader], head: bytes, size: int | None) 
 @dataclass(frozen=True)
 class Sniffed:
     """What the first read of a file told: its format, and its whole content when that read
-    reached its end (a small file), so that reading its facts need not open it again."""
+    reached its end (a small file), so that reading its facts need not open it again; ``reader``
+    is the reader picked for that content (None: none recognised it)."""
 
     name: str | None
     artifact: bool
     content: bytes | None = None
+    reader: FormatReader | None = None
 
 
 def sniff_path(path: Path, readers: Sequence[FormatReader]) -> tuple[str | None, bool]:
@@ -396,18 +409,18 @@ def sniff_file(path: Path, readers: Sequence[FormatReader]) -> Sniffed:
         if reader is None:
             return Sniffed("unknown", True, whole)
         if reader.artifact:
-            return Sniffed(reader.name, True, whole)
+            return Sniffed(reader.name, True, whole, reader)
         probe, _ = probe_pickle(handle, head, size, True, Limits().max_pickle_opcodes)
         if reaches_code(probe):
-            return Sniffed("pickle-polyglot", True, whole)
+            return Sniffed("pickle-polyglot", True, whole, reader)
         if size > len(head):
             handle.seek(max(0, size - _ZIP_TAIL))
             tail = handle.read(_ZIP_TAIL)
         else:
             tail = head
         if b"PK\x05\x06" in tail and _zipfile_opens(handle):
-            return Sniffed("zip", True, whole)
-    return Sniffed(reader.name, reader.artifact, whole)
+            return Sniffed("zip", True, whole, reader)
+    return Sniffed(reader.name, reader.artifact, whole, reader)
 
 
 def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | None = None) -> ArtifactFacts:
@@ -428,18 +441,30 @@ def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | N
         return _analyze_stream(handle, info.st_size, readers, limits)
 
 
-def analyze_content(content: bytes, readers: Sequence[FormatReader], limits: Limits | None = None) -> ArtifactFacts:
+def analyze_content(
+    content: bytes,
+    readers: Sequence[FormatReader],
+    limits: Limits | None = None,
+    picked: FormatReader | _NotPicked | None = NOT_PICKED,
+) -> ArtifactFacts:
     """:func:`analyze_path` of a regular file whose whole content is ``content`` (as
-    :func:`sniff_file` kept it): the same facts, without opening the file again."""
-    return _analyze_stream(io.BytesIO(content), len(content), readers, limits or Limits())
+    :func:`sniff_file` kept it, with the reader it ``picked``, None for none): the same facts,
+    without opening the file or sniffing it again."""
+    return _analyze_stream(io.BytesIO(content), len(content), readers, limits or Limits(), picked)
 
 
-def _analyze_stream(handle: BinaryIO, size: int, readers: Sequence[FormatReader], limits: Limits) -> ArtifactFacts:
+def _analyze_stream(
+    handle: BinaryIO,
+    size: int,
+    readers: Sequence[FormatReader],
+    limits: Limits,
+    picked: FormatReader | _NotPicked | None = NOT_PICKED,
+) -> ArtifactFacts:
     counting = _Counting(handle)
     facts = ArtifactFacts(format="unknown", artifact=True, size=size)
     ctx = ReadContext(readers, limits, facts)
     try:
-        name = ctx.read_stream(counting, size)  # type: ignore[arg-type]
+        name = ctx.read_stream(counting, size, picked)  # type: ignore[arg-type]
     except OSError as exc:
         ctx.add_problem(f"read error: {exc}")
         name = "unreadable"
