@@ -50,6 +50,8 @@ class FoundFile:
     relpath: str
     path: Path
     problem: str | None = None
+    #: Reached through a symbolic link (to a regular file inside the project).
+    link: bool = False
 
 
 def display_relpath(path: Path, root: Path) -> str:
@@ -270,4 +272,4 @@ class Walker:
             return None  # its content is walked where it really lives, if under a root
         if not target.is_file():
             return FoundFile(rel, path, "symbolic link to a special file; not read")
-        return FoundFile(rel, path)
+        return FoundFile(rel, path, link=True)

@@ -102,6 +102,8 @@ class Inventory:
         self._hub_facts: dict[str, ArtifactFacts] = {}
         #: Small artifacts' content as the sniff read it (see _keep_content).
         self._contents: dict[str, Sniffed] = {}
+        #: Artifacts found as regular files, not through a link (their real path is their folder's).
+        self._plain_files: set[str] = set()
         self._content_bytes = 0
         self.walker = Walker(self.root, settings.exclude)
         self.lock = lock
@@ -223,6 +225,8 @@ class Inventory:
         except OSError as exc:
             return Artifact(item.relpath, item.path, "unreadable", f"cannot be read: {exc.strerror or exc}")
         name = sniffed.name
+        if not item.link:
+            self._plain_files.add(item.relpath)
         if not sniffed.artifact:
             if item.path.name.lower().endswith(".safetensors"):
                 artifact = Artifact(item.relpath, item.path, name or "empty")
@@ -277,6 +281,10 @@ class Inventory:
             return None
         facts = self._hub_facts.get(subject.id) or self._facts.get(subject.path)
         return facts.format if facts is not None else subject.format
+
+    def is_plain_file(self, subject: Subject) -> bool:
+        """Whether the subject is an artifact the walk found as a regular file (not a link)."""
+        return subject.kind == "artifact" and subject.id in self._plain_files
 
     def sha256(self, path: Path) -> str:
         return self.hash_cache.sha256(path)
