@@ -398,28 +398,50 @@ def sniff_path(path: Path, readers: Sequence[FormatReader]) -> tuple[str | None,
 
 def sniff_file(path: Path, readers: Sequence[FormatReader]) -> Sniffed:
     """:func:`sniff_path`, keeping the content of a file its first read took in whole."""
+    small = _read_small(path)
+    if small is not None:
+        return _sniff_open(io.BytesIO(small), len(small), readers)
     handle, info = _open_regular(path)
     with handle:
-        size = info.st_size
-        head = handle.read(HEAD_SIZE)
-        if not head:
-            return Sniffed(None, False)
-        whole = head if len(head) == size else None
-        reader = pick_reader(readers, head, size)
-        if reader is None:
-            return Sniffed("unknown", True, whole)
-        if reader.artifact:
-            return Sniffed(reader.name, True, whole, reader)
-        probe, _ = probe_pickle(handle, head, size, True, Limits().max_pickle_opcodes)
-        if reaches_code(probe):
-            return Sniffed("pickle-polyglot", True, whole, reader)
-        if size > len(head):
-            handle.seek(max(0, size - _ZIP_TAIL))
-            tail = handle.read(_ZIP_TAIL)
-        else:
-            tail = head
-        if b"PK\x05\x06" in tail and _zipfile_opens(handle):
-            return Sniffed("zip", True, whole, reader)
+        return _sniff_open(handle, info.st_size, readers)
+
+
+def _read_small(path: Path) -> bytes | None:
+    """The whole content of a regular file of at most :data:`HEAD_SIZE` bytes, from one open, one
+    stat and one read (the common case in data folders); None for any other file, which the
+    caller opens as :func:`_open_regular` does. Never blocks on a FIFO (opened non-blocking)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > HEAD_SIZE:
+            return None
+        data = os.read(fd, HEAD_SIZE)
+        return data if len(data) == info.st_size else None
+    finally:
+        os.close(fd)
+
+
+def _sniff_open(handle: BinaryIO, size: int, readers: Sequence[FormatReader]) -> Sniffed:
+    """The sniff of an open file of ``size`` bytes (its start at the current position)."""
+    head = handle.read(HEAD_SIZE)
+    if not head:
+        return Sniffed(None, False)
+    whole = head if len(head) == size else None
+    reader = pick_reader(readers, head, size)
+    if reader is None:
+        return Sniffed("unknown", True, whole)
+    if reader.artifact:
+        return Sniffed(reader.name, True, whole, reader)
+    probe, _ = probe_pickle(handle, head, size, True, Limits().max_pickle_opcodes)
+    if reaches_code(probe):
+        return Sniffed("pickle-polyglot", True, whole, reader)
+    if size > len(head):
+        handle.seek(max(0, size - _ZIP_TAIL))
+        tail = handle.read(_ZIP_TAIL)
+    else:
+        tail = head
+    if b"PK\x05\x06" in tail and _zipfile_opens(handle):
+        return Sniffed("zip", True, whole, reader)
     return Sniffed(reader.name, reader.artifact, whole, reader)
 
 
