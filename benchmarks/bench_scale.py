@@ -92,15 +92,15 @@ def write_pyproject(root: Path, extra: str = "") -> None:
     )
 
 
-def npy_bytes(values: int) -> bytes:
-    """A numeric .npy file (format 1.0), written without numpy."""
+def npy_bytes(values: int, start: int = 0) -> bytes:
+    """A numeric .npy file (format 1.0), written without numpy: ``values`` integers from ``start``."""
     header = f"{{'descr': '<i8', 'fortran_order': False, 'shape': ({values},), }}"
     header += " " * (63 - (10 + len(header)) % 64) + "\n"
     return (
         b"\x93NUMPY\x01\x00"
         + struct.pack("<H", len(header))
         + header.encode()
-        + struct.pack(f"<{values}q", *range(values))
+        + struct.pack(f"<{values}q", *range(start, start + values))
     )
 
 
@@ -108,16 +108,16 @@ def data_tree(root: Path, files: int, per_folder: int = 250, pickles_every: int 
     """``files`` small files in folders of ``per_folder``: numeric .npy, a pickle every
     ``pickles_every`` files (a data folder as ML repositories hold them)."""
     (root / "src").mkdir(parents=True, exist_ok=True)
-    small = npy_bytes(16)
-    pickled = pickle.dumps({"labels": list(range(16))}, protocol=4)
+    # Every file's content differs (as in a real data folder); the .npy headers are alike.
     for index in range(files):
         folder = root / "data" / f"shard-{index // per_folder:04}"
         if index % per_folder == 0:
             folder.mkdir(parents=True, exist_ok=True)
         if index % pickles_every == 0:
+            pickled = pickle.dumps({"id": index, "labels": list(range(index, index + 16))}, protocol=4)
             (folder / f"item-{index:06}.pkl").write_bytes(pickled)
         else:
-            (folder / f"item-{index:06}.npy").write_bytes(small)
+            (folder / f"item-{index:06}.npy").write_bytes(npy_bytes(16, index))
 
 
 def peer_set(root: Path, big_mib: int, small: int) -> None:
@@ -153,6 +153,15 @@ def trivial_suite(root: Path, tests: int) -> None:
     )
 
 
+def load() -> str:
+    """The machine's load average (1, 5, 15 minutes): on a shared machine, read ratios, not times."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.1f} {five:.1f} {fifteen:.1f}"
+
+
 def line(label: str, ours: tuple[float, float], theirs: tuple[float, float], versus: str) -> None:
     wall, cpu = ours
     wall_b, cpu_b = theirs
@@ -176,7 +185,7 @@ def main() -> None:
         print("picklescan is not installed (pip install picklescan, the bench extra): its comparisons are skipped")
         skip |= {"folder", "big", "peer"}
     env = environment(bytecode=False)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; medians of {args.repeat} run(s)")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; medians of {args.repeat} run(s); {load()}")
 
     with tempfile.TemporaryDirectory(prefix="aisupply-scale-") as tmp:
         base = Path(tmp)
@@ -279,3 +288,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print(f"done; {load()}")

@@ -282,3 +282,177 @@ def test_report_paths_resolve_as_pathlib_does(tmp_path: Path) -> None:
             except ValueError:
                 expected = path.as_posix()
             assert _relative(path, shown_root) == expected, path
+            if not path.is_symlink():  # what the walk found as a regular file: no link check
+                assert _relative(path, shown_root, plain=True) == expected, path
+
+
+# -- the fast paths give what the paths they replace give (differential) -------------------------
+
+
+def _small_artifacts(root: Path) -> list[Path]:
+    """Small files of every kind the readers tell apart: each is read whole by the sniff."""
+    from helpers.artifacts import (
+        PNG_MAGIC,
+        global_reference_pickle,
+        gzip_bytes,
+        safetensors_bytes,
+        tar_bytes,
+        torch_like_zip_bytes,
+        write_npy,
+        write_npz,
+        zip_bytes,
+    )
+
+    plain = pickle.dumps({"labels": [1, 2, 3]}, protocol=4)
+    hostile = global_reference_pickle()
+    files = {
+        "plain.pkl": plain,
+        "hostile.pkl": hostile,
+        "protocol0.pkl": pickle.dumps([1, "a"], protocol=0),
+        "truncated.pkl": hostile[:-3],
+        "model.zip": zip_bytes({"data.pkl": hostile, "notes.txt": b"hello"}),
+        "torch.pt": torch_like_zip_bytes(plain),
+        "torch-hostile.pt": torch_like_zip_bytes(hostile),
+        "bundle.tar": tar_bytes({"inner/model.pkl": hostile}),
+        "state.pkl.gz": gzip_bytes(hostile),
+        "weights.safetensors": safetensors_bytes(
+            {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, bytes(8)
+        ),
+        "bad.safetensors": b"\xff" * 8 + b"{}",
+        "image.png": PNG_MAGIC + bytes(64),
+        "readme.txt": b"just text\n",
+        "polyglot.txt": b"just text\n" + zip_bytes({"x.pkl": hostile}),
+        "noise.bin": bytes(range(256)) * 4,
+        "bad-header.npy": b"\x93NUMPY\x01\x00\x10\x00{'descr': <f8}  \n",
+        "bad-header-again.npy": b"\x93NUMPY\x01\x00\x10\x00{'descr': <f8}  \n",
+        "strange-dtype.npy": b"\x93NUMPY\x01\x00\x20\x00{'descr': 'i4,O', 'shape': ()}\n",
+    }
+    paths = []
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+        paths.append(root / name)
+    paths.append(write_npy(root / "numeric.npy"))
+    paths.append(write_npy(root / "numeric-again.npy"))
+    paths.append(write_npy(root / "objects.npy", objects=True))
+    paths.append(write_npz(root / "arrays.npz", objects=True))
+    return paths
+
+
+def test_facts_from_the_sniffed_content_are_the_facts_from_the_file(tmp_path: Path) -> None:
+    """A small file's facts are read from the bytes its sniff took in (one read per file): the same
+    facts, field by field, as reading the file again, for every kind of small file; a file larger
+    than the first read is read from disk."""
+    from pytest_aisupply.formats import HEAD_SIZE, analyze_path, builtin_readers
+    from pytest_aisupply.formats.core import analyze_content, sniff_file, sniff_path
+
+    readers = builtin_readers()
+    paths = _small_artifacts(tmp_path)
+    compared = 0
+    for path in paths:
+        sniffed = sniff_file(path, readers)
+        assert (sniffed.name, sniffed.artifact) == sniff_path(path, readers), path
+        if path.stat().st_size > HEAD_SIZE:  # a tar archive is 10 KiB at least
+            assert sniffed.content is None, path
+            continue
+        assert sniffed.content == path.read_bytes(), path
+        from_file = analyze_path(path, readers)
+        assert analyze_content(sniffed.content, readers) == from_file, path
+        assert analyze_content(sniffed.content, readers, None, sniffed.reader) == from_file, path
+        compared += 1
+    assert compared >= len(paths) - 2
+
+    large = tmp_path / "large.pkl"
+    large.write_bytes(pickle.dumps(list(range(HEAD_SIZE)), protocol=4))
+    assert sniff_file(large, readers).content is None
+
+
+def test_facts_of_a_repeated_npy_header_are_the_same_each_time(tmp_path: Path) -> None:
+    """.npy headers are parsed once per distinct text: a header seen before (valid or not) gives
+    the same facts as the first time."""
+    from pytest_aisupply.formats import analyze_path, builtin_readers
+
+    readers = builtin_readers()
+    paths = _small_artifacts(tmp_path)
+    by_name = {path.name: path for path in paths}
+    for first, again in (("bad-header.npy", "bad-header-again.npy"), ("numeric.npy", "numeric-again.npy")):
+        facts = analyze_path(by_name[first], readers)
+        assert analyze_path(by_name[again], readers) == facts
+        assert analyze_path(by_name[first], readers) == facts
+    assert any(
+        "not a valid Python literal" in p.message for p in analyze_path(by_name["bad-header.npy"], readers).problems
+    )
+    assert analyze_path(by_name["strange-dtype.npy"], readers).problems  # fails closed
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX names and links")
+def test_walked_relpaths_are_display_relpath_of_each_path(tmp_path: Path) -> None:
+    """The walk builds each file's project-relative text from its folder's; it equals
+    display_relpath of the file's path, for odd names, links, nested folders and a sub-root."""
+    from pytest_aisupply.discovery import Walker, display_relpath
+
+    root = tmp_path / "project"
+    for folder in ("data/a b", "data/back\\slash", "data/deep/er/still", "models"):
+        (root / folder).mkdir(parents=True)
+    for relpath in (
+        "data/a b/x.npy",
+        "data/back\\slash/y\\z.pkl",
+        "data/deep/er/still/w.pt",
+        "models/m.bin",
+        "top.pkl",
+    ):
+        (root / relpath).write_bytes(b"x")
+    (root / "models" / "link.bin").symlink_to(root / "models" / "m.bin")
+    (root / "models" / "broken.bin").symlink_to(root / "models" / "gone.bin")
+    (root / "models" / "out.bin").symlink_to(tmp_path)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(root / "data" / "pipe")
+    if os.uname().sysname == "Linux":
+        with open(os.path.join(os.fsencode(root / "data"), b"caf\xe9.npy"), "wb") as handle:
+            handle.write(b"x")
+
+    for entries in (["."], ["data", "models"], ["data/deep"], ["data/**/*.npy"]):
+        found = Walker(root, []).files(entries)
+        assert found, entries
+        for item in found:
+            assert item.relpath == display_relpath(item.path, root), item
+    everything = Walker(root, []).files(["."])
+    problems = {item.relpath: item.problem for item in everything if item.problem}
+    assert set(problems) >= {"models/broken.bin", "models/out.bin"}
+    assert "models/link.bin" in {item.relpath for item in everything if item.problem is None}
+
+
+def test_check_locations_are_pytests_own(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Differential: a check's location (items._location_path, which asks pytest once per folder)
+    against pytest's bestrelpath of the absolute path, for paths inside, beside and above the
+    rootdir."""
+    from _pytest.pathlib import bestrelpath
+
+    from pytest_aisupply.items import _location_path
+
+    session = request.session
+    root = session.config.rootpath
+    paths = [
+        root / "pyproject.toml",
+        root / "data" / "x.npy",
+        root / "data" / "x.npy",
+        root / "data" / "deep" / "y.npy",
+        root,
+        root.parent,
+        root.parent / "sibling" / "z.npy",
+        tmp_path / "elsewhere.npy",
+        Path("relative/inside.npy"),
+        root / "data" / ".." / "data" / "x.npy",
+        Path(root.anchor),
+    ]
+    for path in paths:
+        assert _location_path(session, path) == bestrelpath(root, Path(os.path.abspath(path))), path
+
+
+def test_pickle_policy_is_built_once_and_allows_what_a_new_one_allows() -> None:
+    from pytest_aisupply.rules.pickle_policy import PicklePolicy, policy_for
+
+    extra = ["sklearn.*", "mypkg.Model"]
+    assert policy_for(extra) is policy_for(tuple(extra))
+    fresh = PicklePolicy.from_settings(extra)
+    for dotted in ("sklearn.tree.DecisionTree", "mypkg.Model", "mypkg.Other", "os.system", "sklearn.__globals__"):
+        assert policy_for(extra).allows(dotted) == fresh.allows(dotted), dotted

@@ -168,7 +168,7 @@ def _verdict_record(
         "format": inventory.format_of(subject),
         "status": verdict.status if verdict else "failed",
         "severity": verdict.severity if verdict else "error",
-        "path": _relative(subject.path, rootpath),
+        "path": _relative(subject.path, rootpath, plain=inventory.is_plain_file(subject)),
     }
     # Under xdist every record crosses the wire: empty lists are left out (readers use .get).
     if verdict is not None and verdict.findings:
@@ -222,11 +222,12 @@ def _finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _relative(path: Path, root: Path) -> str:
+def _relative(path: Path, root: Path, *, plain: bool = False) -> str:
     """``path.resolve().relative_to(root.resolve())`` in POSIX form, or ``path`` when it lies
-    outside; the folders are resolved once each, not once per file."""
+    outside; the folders are resolved once each, not once per file. ``plain``: the walk found the
+    file as a regular file, not a link (its real path is then its real folder's)."""
     try:
-        real = _real_path(os.fspath(path))
+        real = _real_path(os.fspath(path), plain)
         real_root = _real_dir(os.fspath(root))
     except OSError:
         return path.as_posix()
@@ -235,13 +236,16 @@ def _relative(path: Path, root: Path) -> str:
     prefix = real_root if real_root.endswith(os.sep) else real_root + os.sep
     if not real.startswith(prefix):
         return path.as_posix()
-    return Path(real[len(prefix) :]).as_posix()
+    # realpath's result has no "." segments or doubled separators: Path(...).as_posix() would only
+    # change the separators.
+    relative = real[len(prefix) :]
+    return relative if os.sep == "/" else relative.replace(os.sep, "/")
 
 
-def _real_path(path: str) -> str:
+def _real_path(path: str, plain: bool = False) -> str:
     """``os.path.realpath``: a name that is not a link resolves as its folder does."""
     folder, name = os.path.split(os.path.abspath(path))
-    if not name or os.path.islink(path):
+    if not name or (not plain and os.path.islink(path)):
         return os.path.realpath(path)
     return os.path.join(_real_dir(folder), name)
 

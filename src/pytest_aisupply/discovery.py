@@ -50,6 +50,8 @@ class FoundFile:
     relpath: str
     path: Path
     problem: str | None = None
+    #: Reached through a symbolic link (to a regular file inside the project).
+    link: bool = False
 
 
 def display_relpath(path: Path, root: Path) -> str:
@@ -64,6 +66,13 @@ def display_relpath(path: Path, root: Path) -> str:
         rel = path
     text = rel.as_posix().replace("\\", "\\\\")
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _display_name(name: str) -> str:
+    """One path segment as :func:`display_relpath` shows it (the escaping is per segment)."""
+    if name.isascii() and "\\" not in name:
+        return name
+    return name.replace("\\", "\\\\").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _segment_matches(segment: str, name: str) -> bool:
@@ -83,8 +92,11 @@ class Walker:
         self.root = root
         self._resolved_root = root.resolve()
         self._spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
+        self._has_excludes = bool(self._spec.patterns)
 
     def _excluded(self, relpath: str, is_dir: bool) -> bool:
+        if not self._has_excludes:
+            return False
         return self._spec.match_file(relpath + "/" if is_dir else relpath)
 
     def files(self, entries: Iterable[str]) -> list[FoundFile]:
@@ -160,12 +172,12 @@ class Walker:
             elif is_dir:
                 yield from self._glob(path, segments, reached)
 
-    def _skipped_dir(self, path: Path, name: str) -> bool:
+    def _skipped_dir(self, path: Path, name: str, rel: str | None = None) -> bool:
         if name in BUILTIN_EXCLUDED_DIRS or name.endswith(".egg-info"):
             return True
-        if (path / "pyvenv.cfg").exists():
+        if os.path.exists(os.path.join(path, "pyvenv.cfg")):
             return True
-        return self._excluded(display_relpath(path, self.root), True)
+        return self._excluded(display_relpath(path, self.root) if rel is None else rel, True)
 
     def _walk(self, start: Path) -> Iterator[FoundFile]:
         start_rel = display_relpath(start, self.root)
@@ -177,37 +189,51 @@ class Walker:
         if start.is_dir() and not start.is_symlink():
             if start_rel != "." and self._excluded(start_rel, True):
                 return
-            yield from self._walk_dir(start)
+            yield from self._walk_dir(start, start_rel)
             return
         found = self._classify(start, start_rel)
         if found is not None and not self._excluded(found.relpath, False):
             yield found
 
-    def _walk_dir(self, directory: Path) -> Iterator[FoundFile]:
+    def _walk_dir(self, directory: Path, directory_rel: str) -> Iterator[FoundFile]:
+        # The walk of large data folders: one scandir per folder, the entry types from it (no stat
+        # per file on file systems that report them), project-relative texts built from the
+        # folder's, and one Path per file.
         try:
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda e: e.name)
         except OSError as exc:
-            rel = display_relpath(directory, self.root)
-            yield FoundFile(rel, directory, f"directory cannot be listed: {exc.strerror or exc}")
+            yield FoundFile(directory_rel, directory, f"directory cannot be listed: {exc.strerror or exc}")
             return
+        prefix = "" if directory_rel == "." else directory_rel + "/"
         for entry in entries:
             path = Path(entry.path)
-            rel = display_relpath(path, self.root)
+            rel = prefix + _display_name(entry.name)
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 is_dir = False
             if is_dir:
-                if self._skipped_dir(path, entry.name):
+                if self._skipped_dir(path, entry.name, rel):
                     continue
-                yield from self._walk_dir(path)
+                yield from self._walk_dir(path, rel)
                 continue
             if self._excluded(rel, False):
                 continue
-            found = self._classify(path, rel)
+            found = self._classify_entry(entry, path, rel)
             if found is not None:
                 yield found
+
+    def _classify_entry(self, entry: os.DirEntry[str], path: Path, rel: str) -> FoundFile | None:
+        """:meth:`_classify` from what the directory listing says; the rare other cases stat."""
+        try:
+            if entry.is_symlink():
+                return self._classify_link(path, rel)
+            if entry.is_file(follow_symlinks=False):
+                return FoundFile(rel, path)
+        except OSError:
+            pass
+        return self._classify(path, rel)
 
     def _leaves_root(self, directory: Path) -> str | None:
         """Why a path given as a root (``directory`` is its parent) is not read: its parent lies
@@ -246,4 +272,4 @@ class Walker:
             return None  # its content is walked where it really lives, if under a root
         if not target.is_file():
             return FoundFile(rel, path, "symbolic link to a special file; not read")
-        return FoundFile(rel, path)
+        return FoundFile(rel, path, link=True)

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from .code.index import CodeIndex
 from .discovery import FoundFile, Walker
 from .findings import Subject
-from .formats import ArtifactFacts, FormatReader, Limits, analyze_path, sniff_path
+from .formats import ArtifactFacts, FormatReader, Limits, analyze_path
+from .formats.core import Sniffed, analyze_content, sniff_file
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Artifact:
     #: how to resolve ``problem`` when the generic advice does not apply (a Hub file not checked yet)
     fix: str | None = None
 
+
+#: Most bytes of small artifacts kept from the sniff until their facts are read (per process).
+CONTENT_BUDGET = 32 << 20
 
 HUB_UPDATE = "run `pytest --aisupply-update` and review the lockfile diff"
 
@@ -97,6 +101,11 @@ class Inventory:
         self.limits = limits or settings.limits
         self._facts: dict[Path, ArtifactFacts] = {}
         self._hub_facts: dict[str, ArtifactFacts] = {}
+        #: Small artifacts' content as the sniff read it (see _keep_content).
+        self._contents: dict[str, Sniffed] = {}
+        #: Artifacts found as regular files, not through a link (their real path is their folder's).
+        self._plain_files: set[str] = set()
+        self._content_bytes = 0
         self.walker = Walker(self.root, settings.exclude)
         self.lock = lock
         self.hash_cache = hash_cache or HashCache()
@@ -236,14 +245,29 @@ class Inventory:
         if item.problem:
             return Artifact(item.relpath, item.path, "unreadable", item.problem)
         try:
-            name, is_artifact = sniff_path(item.path, self.readers)
+            sniffed = sniff_file(item.path, self.readers)
         except OSError as exc:
             return Artifact(item.relpath, item.path, "unreadable", f"cannot be read: {exc.strerror or exc}")
-        if not is_artifact:
+        name = sniffed.name
+        if not item.link:
+            self._plain_files.add(item.relpath)
+        if not sniffed.artifact:
             if item.path.name.lower().endswith(".safetensors"):
-                return Artifact(item.relpath, item.path, name or "empty")
+                artifact = Artifact(item.relpath, item.path, name or "empty")
+                self._keep_content(artifact, sniffed)
+                return artifact
             return None
-        return Artifact(item.relpath, item.path, name or "unknown")
+        artifact = Artifact(item.relpath, item.path, name or "unknown")
+        self._keep_content(artifact, sniffed)
+        return artifact
+
+    def _keep_content(self, artifact: Artifact, sniffed: Sniffed) -> None:
+        """Keep a small artifact's content, read whole by the sniff, and the reader picked for it,
+        for its facts (one read and one sniff of each small file per session), within a budget."""
+        content = sniffed.content
+        if content is not None and self._content_bytes + len(content) <= CONTENT_BUDGET:
+            self._contents[artifact.relpath] = sniffed
+            self._content_bytes += len(content)
 
     def facts(self, artifact: Artifact) -> ArtifactFacts:
         """Read the artifact once per session; later calls return the same facts."""
@@ -252,7 +276,12 @@ class Inventory:
             return recorded
         cached = self._facts.get(artifact.path)
         if cached is None:
-            cached = analyze_path(artifact.path, self.readers, self.limits)
+            sniffed = self._contents.pop(artifact.relpath, None)
+            if sniffed is None or sniffed.content is None:
+                cached = analyze_path(artifact.path, self.readers, self.limits)
+            else:
+                self._content_bytes -= len(sniffed.content)
+                cached = analyze_content(sniffed.content, self.readers, self.limits, sniffed.reader)
             self._facts[artifact.path] = cached
         return cached
 
@@ -276,6 +305,10 @@ class Inventory:
             return None
         facts = self._hub_facts.get(subject.id) or self._facts.get(subject.path)
         return facts.format if facts is not None else subject.format
+
+    def is_plain_file(self, subject: Subject) -> bool:
+        """Whether the subject is an artifact the walk found as a regular file (not a link)."""
+        return subject.kind == "artifact" and subject.id in self._plain_files
 
     def sha256(self, path: Path) -> str:
         return self.hash_cache.sha256(path)

@@ -6,8 +6,10 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 from __future__ import annotations
 
 import linecache
+import os
 import warnings
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +167,30 @@ class CheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.subject.path, None, f"[aisupply] {self.rule_id}: {self.subject.id}"
+
+    @cached_property
+    def location(self) -> tuple[str, int | None, str]:
+        path, line, domain = self.reportinfo()
+        return _location_path(self.session, path), line, domain
+
+
+_folder_locations_key = pytest.StashKey["dict[str, str]"]()
+
+
+def _location_path(session: pytest.Session, path: Path) -> str:
+    """What pytest's ``Item.location`` says of ``path`` (bestrelpath from the rootdir), worked out
+    once per folder: pytest caches it per path, and every check has a path of its own, where
+    pytest's lookup costs more than the check of a small file."""
+    absolute = os.path.abspath(path)
+    folder, name = os.path.split(absolute)
+    root = str(session.config.rootpath)
+    if not name or absolute == root or root.startswith(absolute.rstrip(os.sep) + os.sep):
+        return session._node_location_to_relpath(Path(absolute))  # the rootdir or a folder above it
+    folders = session.stash.setdefault(_folder_locations_key, {})
+    relative_folder = folders.get(folder)
+    if relative_folder is None:
+        relative_folder = folders[folder] = session._node_location_to_relpath(Path(folder))
+    return name if relative_folder == os.curdir else os.path.join(relative_folder, name)
 
 
 class GroupFailed(Exception):

@@ -142,6 +142,13 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+class _NotPicked:
+    """No reader was picked yet for a stream."""
+
+
+NOT_PICKED = _NotPicked()
+
+
 class ReadContext:
     """Collects facts while readers walk an artifact and its nested members."""
 
@@ -211,10 +218,14 @@ class ReadContext:
             self._where.pop()
             self.label = outer_label
 
-    def read_stream(self, raw: BinaryIO, size: int | None) -> str | None:
+    def read_stream(
+        self, raw: BinaryIO, size: int | None, picked: FormatReader | _NotPicked | None = NOT_PICKED
+    ) -> str | None:
+        """Sniff and read a stream; ``picked`` is the reader :func:`pick_reader` already chose for
+        these very first bytes (the sniff of a small file), so it is not asked twice."""
         head = raw.read(HEAD_SIZE)
         seekable = _seekable(raw)
-        reader = pick_reader(self.readers, head, size)
+        reader = pick_reader(self.readers, head, size) if isinstance(picked, _NotPicked) else picked
         probe: PickleStream | None = None
         replay = b""
         if reader is None or reader.name != "pickle":
@@ -392,32 +403,73 @@ def pick_reader(readers: Sequence[FormatReader], head: bytes, size: int | None) 
     return None
 
 
+@dataclass(frozen=True)
+class Sniffed:
+    """What the first read of a file told: its format, and its whole content when that read
+    reached its end (a small file), so that reading its facts need not open it again; ``reader``
+    is the reader picked for that content (None: none recognised it)."""
+
+    name: str | None
+    artifact: bool
+    content: bytes | None = None
+    reader: FormatReader | None = None
+
+
 def sniff_path(path: Path, readers: Sequence[FormatReader]) -> tuple[str | None, bool]:
     """The format of a regular file from its first bytes: (name, is_artifact). Unknown binary
     content is ``("unknown", True)``; empty files are ``(None, False)``. Anything but a regular
     file (a directory, a FIFO, a device) raises OSError, without blocking on a FIFO."""
+    sniffed = sniff_file(path, readers)
+    return sniffed.name, sniffed.artifact
+
+
+def sniff_file(path: Path, readers: Sequence[FormatReader]) -> Sniffed:
+    """:func:`sniff_path`, keeping the content of a file its first read took in whole."""
+    small = _read_small(path)
+    if small is not None:
+        return _sniff_open(io.BytesIO(small), len(small), readers)
     handle, info = _open_regular(path)
     with handle:
-        size = info.st_size
-        head = handle.read(HEAD_SIZE)
-        if not head:
-            return None, False
-        reader = pick_reader(readers, head, size)
-        if reader is None:
-            return "unknown", True
-        if reader.artifact:
-            return reader.name, True
-        probe, _ = probe_pickle(handle, head, size, True, Limits().max_pickle_opcodes)
-        if reaches_code(probe):
-            return "pickle-polyglot", True
-        if size > len(head):
-            handle.seek(max(0, size - _ZIP_TAIL))
-            tail = handle.read(_ZIP_TAIL)
-        else:
-            tail = head
-        if b"PK\x05\x06" in tail and _zipfile_opens(handle):
-            return "zip", True
-    return reader.name, reader.artifact
+        return _sniff_open(handle, info.st_size, readers)
+
+
+def _read_small(path: Path) -> bytes | None:
+    """The whole content of a regular file of at most :data:`HEAD_SIZE` bytes, from one open, one
+    stat and one read (the common case in data folders); None for any other file, which the
+    caller opens as :func:`_open_regular` does. Never blocks on a FIFO (opened non-blocking)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > HEAD_SIZE:
+            return None
+        data = os.read(fd, HEAD_SIZE)
+        return data if len(data) == info.st_size else None
+    finally:
+        os.close(fd)
+
+
+def _sniff_open(handle: BinaryIO, size: int, readers: Sequence[FormatReader]) -> Sniffed:
+    """The sniff of an open file of ``size`` bytes (its start at the current position)."""
+    head = handle.read(HEAD_SIZE)
+    if not head:
+        return Sniffed(None, False)
+    whole = head if len(head) == size else None
+    reader = pick_reader(readers, head, size)
+    if reader is None:
+        return Sniffed("unknown", True, whole)
+    if reader.artifact:
+        return Sniffed(reader.name, True, whole, reader)
+    probe, _ = probe_pickle(handle, head, size, True, Limits().max_pickle_opcodes)
+    if reaches_code(probe):
+        return Sniffed("pickle-polyglot", True, whole, reader)
+    if size > len(head):
+        handle.seek(max(0, size - _ZIP_TAIL))
+        tail = handle.read(_ZIP_TAIL)
+    else:
+        tail = head
+    if b"PK\x05\x06" in tail and _zipfile_opens(handle):
+        return Sniffed("zip", True, whole, reader)
+    return Sniffed(reader.name, reader.artifact, whole, reader)
 
 
 def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | None = None) -> ArtifactFacts:
@@ -435,24 +487,46 @@ def analyze_path(path: Path, readers: Sequence[FormatReader], limits: Limits | N
         facts.problems.append(Problem("", f"cannot be read: {exc.strerror or exc}"))
         return facts
     with handle:
-        counting = _Counting(handle)
-        facts = ArtifactFacts(format="unknown", artifact=True, size=info.st_size)
-        ctx = ReadContext(readers, limits, facts)
-        try:
-            name = ctx.read_stream(counting, info.st_size)  # type: ignore[arg-type]
-        except OSError as exc:
-            ctx.add_problem(f"read error: {exc}")
-            name = "unreadable"
-        except Exception as exc:
-            ctx.add_problem(
-                f"internal error while reading ({type(exc).__name__}: {exc}); the file could not "
-                "be fully inspected; please report this to pytest-aisupply"
-            )
-            name = ctx.label or "unknown"
-        facts.format = name or ctx.not_artifact or ("text" if info.st_size else "empty")
-        facts.artifact = name is not None
-        facts.bytes_read = counting.count
-        return facts
+        return _analyze_stream(handle, info.st_size, readers, limits)
+
+
+def analyze_content(
+    content: bytes,
+    readers: Sequence[FormatReader],
+    limits: Limits | None = None,
+    picked: FormatReader | _NotPicked | None = NOT_PICKED,
+) -> ArtifactFacts:
+    """:func:`analyze_path` of a regular file whose whole content is ``content`` (as
+    :func:`sniff_file` kept it, with the reader it ``picked``, None for none): the same facts,
+    without opening the file or sniffing it again."""
+    return _analyze_stream(io.BytesIO(content), len(content), readers, limits or Limits(), picked)
+
+
+def _analyze_stream(
+    handle: BinaryIO,
+    size: int,
+    readers: Sequence[FormatReader],
+    limits: Limits,
+    picked: FormatReader | _NotPicked | None = NOT_PICKED,
+) -> ArtifactFacts:
+    counting = _Counting(handle)
+    facts = ArtifactFacts(format="unknown", artifact=True, size=size)
+    ctx = ReadContext(readers, limits, facts)
+    try:
+        name = ctx.read_stream(counting, size, picked)  # type: ignore[arg-type]
+    except OSError as exc:
+        ctx.add_problem(f"read error: {exc}")
+        name = "unreadable"
+    except Exception as exc:
+        ctx.add_problem(
+            f"internal error while reading ({type(exc).__name__}: {exc}); the file could not "
+            "be fully inspected; please report this to pytest-aisupply"
+        )
+        name = ctx.label or "unknown"
+    facts.format = name or ctx.not_artifact or ("text" if size else "empty")
+    facts.artifact = name is not None
+    facts.bytes_read = counting.count
+    return facts
 
 
 class _NotRegularFile(OSError):

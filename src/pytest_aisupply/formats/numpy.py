@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 from typing import BinaryIO
 
 from ..limits import cap_hint
@@ -56,6 +57,23 @@ def _is_shape(value: object) -> bool:
     return isinstance(value, tuple) and all(isinstance(dim, int) and not isinstance(dim, bool) for dim in value)
 
 
+#: Headers up to this length are parsed once per process: a data folder's files share a few
+#: headers (same dtype and shape), and ``ast.literal_eval`` compiles each one.
+_CACHED_HEADER = 1024
+
+
+def _header_literal(text: str) -> object:
+    """``ast.literal_eval`` of a header (raises as it does); the same text gives the same value."""
+    if len(text) > _CACHED_HEADER:
+        return ast.literal_eval(text)
+    return _cached_literal(text)
+
+
+@lru_cache(maxsize=512)
+def _cached_literal(text: str) -> object:
+    return ast.literal_eval(text)
+
+
 class NpyReader:
     name = "numpy"
     artifact = True
@@ -86,7 +104,7 @@ class NpyReader:
             ctx.add_problem(f".npy header cannot be read: {exc}")
             return
         try:
-            header = ast.literal_eval(text.strip())
+            header = _header_literal(text.strip())
         except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError) as exc:
             ctx.add_problem(f".npy header is not a valid Python literal: {type(exc).__name__}")
             return

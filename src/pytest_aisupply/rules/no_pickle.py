@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..findings import Finding, Subject
 from ..formats import PickleFact
 from ..formats.pickle import PickleImport, PickleStream
-from .pickle_policy import DEFAULT_POLICY, PicklePolicy
+from .pickle_policy import DEFAULT_POLICY, PicklePolicy, policy_for
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
@@ -237,11 +237,7 @@ class NoPickleRule:
         if facts is None:
             return
         fix = f"{fix_for(facts.format)}; {_WAIVE}"
-        policy = (
-            PicklePolicy.from_settings(inventory.settings.pickle_allowed_globals)
-            if inventory.settings.pickle == "scan"
-            else None
-        )
+        policy = policy_for(inventory.settings.pickle_allowed_globals) if inventory.settings.pickle == "scan" else None
         explained = 0
         for fact in facts.pickles:
             message, details = describe_pickle(fact)

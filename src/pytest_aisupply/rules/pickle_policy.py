@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .torch_nn_classes import TORCH_NN_CLASS_NAMES
 
@@ -157,3 +158,14 @@ class PicklePolicy:
 
 #: The default allowlist alone.
 DEFAULT_POLICY = PicklePolicy.from_settings(())
+
+
+def policy_for(extra: Iterable[str]) -> PicklePolicy:
+    """The policy of a project's ``pickle_allowed_globals``, built once per process (every check of
+    every artifact asks for it)."""
+    return _policy_for(tuple(extra))
+
+
+@lru_cache(maxsize=16)
+def _policy_for(extra: tuple[str, ...]) -> PicklePolicy:
+    return PicklePolicy.from_settings(extra)
