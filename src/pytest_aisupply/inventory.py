@@ -14,18 +14,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .code.references import HubReference
-from .config import Settings
+from .code import CODE_SUFFIXES
+from .discovery import FoundFile, Walker
 from .hashing import HashCache
-from .hub_facts import FactsError, decode_facts
-from .lockfile import ArtifactEntry, HubEntry, Lock
-from .modelcard import CardFacts, read_card
 
+# Readers, code analysis, the lockfile's types and model cards are imported where they are used, so
+# that a project with nothing of a kind never loads the modules for that kind (issue 18).
 if TYPE_CHECKING:
     from .code.index import CodeIndex
-from .discovery import FoundFile, Walker
-from .findings import Subject
-from .formats import ArtifactFacts, FormatReader, Limits, analyze_path, sniff_path
+    from .code.references import HubReference
+    from .config import Settings
+    from .findings import Subject
+    from .formats import ArtifactFacts, FormatReader, Limits
+    from .lockfile import ArtifactEntry, HubEntry, Lock
+    from .modelcard import CardFacts
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class Inventory:
     ) -> None:
         self.settings = settings
         self.root = settings.root
-        self.readers = list(readers)
+        self._reader_source = readers
         self.limits = limits or settings.limits
         self._facts: dict[Path, ArtifactFacts] = {}
         self._hub_facts: dict[str, ArtifactFacts] = {}
@@ -110,8 +112,24 @@ class Inventory:
         self.parallel_hashing = False
 
     @cached_property
+    def readers(self) -> list[FormatReader]:
+        """The format readers, asked for at the first file to sniff or read (they may be a lazy
+        sequence that imports formats/ only then)."""
+        return list(self._reader_source)
+
+    @cached_property
     def artifact_root_files(self) -> list[FoundFile]:
         return self.walker.files(self.settings.artifacts)
+
+    @cached_property
+    def code_root_files(self) -> list[FoundFile]:
+        """Every file under ``settings.code`` (the code index keeps the Python files and notebooks)."""
+        return self.walker.files(self.settings.code)
+
+    @cached_property
+    def has_code_files(self) -> bool:
+        """Whether there is any Python file or notebook to analyse (known without loading code/)."""
+        return any(found.path.name.endswith(CODE_SUFFIXES) for found in self.code_root_files)
 
     @cached_property
     def artifacts(self) -> list[Artifact]:
@@ -147,6 +165,8 @@ class Inventory:
                 if item is None or item.facts is None:
                     found[relpath] = Artifact(relpath, where, "unknown", HUB_NOT_CHECKED)
                     continue
+                from .hub_facts import FactsError, decode_facts
+
                 try:
                     facts = decode_facts(item.facts)
                 except FactsError as exc:
@@ -185,6 +205,8 @@ class Inventory:
     @cached_property
     def model_cards(self) -> list[tuple[str, Path, CardFacts]]:
         """Local model cards (README.md with metadata) under the artifact roots: (folder, path, facts)."""
+        from .modelcard import read_card
+
         cards = []
         for item in self.artifact_root_files:
             if item.path.name == "README.md" and item.problem is None:
@@ -211,6 +233,8 @@ class Inventory:
     def _sniff(self, item: FoundFile) -> Artifact | None:
         if item.problem:
             return Artifact(item.relpath, item.path, "unreadable", item.problem)
+        from .formats import sniff_path
+
         try:
             name, is_artifact = sniff_path(item.path, self.readers)
         except OSError as exc:
@@ -228,6 +252,8 @@ class Inventory:
             return recorded
         cached = self._facts.get(artifact.path)
         if cached is None:
+            from .formats import analyze_path
+
             cached = analyze_path(artifact.path, self.readers, self.limits)
             self._facts[artifact.path] = cached
         return cached
@@ -244,7 +270,7 @@ class Inventory:
             argparse_defaults=self.settings.argparse_defaults,
             project_root=self.root,
         )
-        return CodeIndex(self.root, self.walker, self.settings.code, self.limits, options)
+        return CodeIndex(self.root, self.walker, self.settings.code, self.limits, options, found=self.code_root_files)
 
     def format_of(self, subject: Subject) -> str | None:
         """The artifact's format as read (more precise than sniffed), or as sniffed."""
