@@ -111,12 +111,11 @@ class ChecksPlugin:
         return None
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        from .selection import matches
-
         selected: list[str] = config.option.aisupply_select
         only = bool(config.option.aisupply_only)
         if not (only or selected):
             return
+        from .selection import matches
 
         def wanted(item: pytest.Item) -> bool:
             if isinstance(item, CheckGroupItem) and selected:
