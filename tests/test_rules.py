@@ -30,15 +30,16 @@ def _real_rule_classes() -> dict[str, type]:
     for info in pkgutil.iter_modules(pytest_aisupply.rules.__path__):
         module = importlib.import_module(f"pytest_aisupply.rules.{info.name}")
         for value in vars(module).values():
+            rule_id: object = getattr(value, "id", None)
             if (
                 isinstance(value, type)
                 and value.__module__ == module.__name__
-                and isinstance(getattr(value, "id", None), str)
-                and getattr(value, "id", "")
+                and isinstance(rule_id, str)
+                and rule_id
                 and callable(getattr(value, "check", None))
                 and callable(getattr(value, "subjects", None))
             ):
-                found[value.id] = value
+                found[rule_id] = value
     return found
 
 
@@ -56,7 +57,7 @@ def test_a_rule_class_can_still_be_imported_from_the_package() -> None:
 
     assert NoPickleRule().id == "no-pickle"
     with pytest.raises(ImportError):
-        from pytest_aisupply.rules import NoSuchRule  # type: ignore[attr-defined]  # noqa: F401
+        from pytest_aisupply.rules import NoSuchRule  # noqa: F401
 
 
 # -- project shapes: each rule's subjects through the registry equal the rule's own -------------------
