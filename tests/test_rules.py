@@ -98,6 +98,19 @@ def _missing_lockfile(root: Path) -> str:
     return ""
 
 
+def _empty_lockfile(root: Path) -> str:
+    _empty(root)
+    (root / "aisupply.lock").write_text("version = 1\n")
+    return ""
+
+
+def _lockfile_and_artifact(root: Path) -> str:
+    _empty(root)
+    (root / "models" / "x.npy").write_bytes(b"\x93NUMPY\x01\x00" + bytes(10))
+    (root / "aisupply.lock").write_text("version = 1\n")
+    return ""
+
+
 def _lockfile_with_hub_entries(root: Path) -> str:
     _code_only(root)
     (root / "aisupply.lock").write_text(
@@ -121,6 +134,8 @@ SHAPES: dict[str, Callable[[Path], str]] = {
     "model card only": _model_card_only,
     "code only": _code_only,
     "missing lockfile": _missing_lockfile,
+    "empty lockfile": _empty_lockfile,
+    "lockfile and an artifact": _lockfile_and_artifact,
     "lockfile with hub entries": _lockfile_with_hub_entries,
     "signed folder": _signed_folder,
 }
@@ -164,4 +179,6 @@ def test_each_kind_of_subject_loads_its_rules(tmp_path: Path) -> None:
     assert loaded["artifacts only"] == {"no-pickle", "safetensors", "unsafe-format", "license"}
     assert loaded["code only"] == {"pinned-revision", "remote-code", "unsafe-load", "source"}
     assert "integrity" in loaded["missing lockfile"]
+    assert loaded["empty lockfile"] == set()
+    assert "integrity" in loaded["lockfile and an artifact"]
     assert loaded["signed folder"] == {"signature"}

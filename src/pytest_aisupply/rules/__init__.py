@@ -66,7 +66,13 @@ def _code(inventory: Inventory) -> bool:
 
 
 def _lockfile(inventory: Inventory) -> bool:
-    return inventory.lock is not None
+    """A missing lockfile (one check says so), else the artifacts and the Hub references of the code."""
+    lock = inventory.lock
+    if lock is None:
+        return False
+    if not lock.exists and not inventory.update:
+        return True
+    return bool(inventory.artifact_root_files) or inventory.has_code_files
 
 
 def _licensed(inventory: Inventory) -> bool:
