@@ -529,3 +529,35 @@ def test_metric_scripts_from_the_hub_are_remote_code(tmp_path: Path) -> None:
             "datasets.load_metric('glue'): runs the repo's Python script, and the repo is not in trust_remote_code",
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            'torch.load("m.pt")',
+            "torch.load without weights_only=True unpickles arbitrary objects on torch < 2.6 "
+            "or with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD set",
+        ),
+        (
+            'torch.load("m.pt", pickle_module=pickle)',
+            "torch.load without weights_only=True (with pickle_module given, weights_only defaults to False) "
+            "unpickles arbitrary objects",
+        ),
+        ('torch.load("m.pt", weights_only=False)', "torch.load weights_only=False unpickles arbitrary objects"),
+        (
+            'torch.hub.load_state_dict_from_url("https://example.com/r.pth")',
+            "torch.hub.load_state_dict_from_url without weights_only=True (its weights_only defaults to False) "
+            "unpickles arbitrary objects",
+        ),
+    ],
+)
+def test_torch_load_message_says_when_it_unpickles(tmp_path: Path, call: str, message: str) -> None:
+    """torch.load defaults to weights_only=True from torch 2.6 (unless pickle_module is given or
+    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set): the finding says under which conditions it unpickles."""
+    (tmp_path / "pyproject.toml").write_text("[tool.aisupply]\ncode = ['.']\nartifacts = []\n")
+    (tmp_path / "train.py").write_text(f"import pickle\nimport torch\n\nstate = {call}\n")
+    engine = Engine(load_settings(tmp_path / "pyproject.toml", tmp_path), builtin_rules(), builtin_readers())
+    rule = engine.rules["unsafe-load"]
+    messages = [f.message for s in engine.subjects_of(rule) for f in engine.evaluate(rule.id, s).findings]
+    assert messages == [message]

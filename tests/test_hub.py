@@ -165,3 +165,52 @@ def test_a_reference_gone_from_the_code_is_pruned(pytester: pytest.Pytester, hub
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["  added    model org/other@*", "  removed  model org/model@*"])
     assert "org/model" not in (pytester.path / "aisupply.lock").read_text()
+
+
+def hub_block(lock_text: str, repo_id: str) -> str:
+    """The text of the ``[[hub]]`` entry of ``repo_id`` (up to the next top-level entry)."""
+    blocks = lock_text.split("\n[[hub]]\n")
+    (block,) = [b for b in blocks[1:] if f'repo_id = "{repo_id}"' in b]
+    return block
+
+
+@pytest.mark.usefixtures("hub_env")
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"from huggingface_hub import hf_hub_download\n\ndef broken(:\n", "does not parse as Python (line 3)*"),
+        (b"x = '\xff\xfe not utf-8'\n", "not UTF-8 (byte 5)*"),
+    ],
+    ids=["syntax-error", "undecodable"],
+)
+def test_a_code_file_that_cannot_be_read_keeps_every_hub_entry(
+    pytester: pytest.Pytester, hub: HubServer, content: bytes, why: str
+) -> None:
+    """The update cannot see which references a broken file holds: no [[hub]] entry is pruned, the
+    entry of the broken file's reference keeps its bytes (facts and review date), and a finding names
+    the file; the other references are still recorded."""
+    reviewed = reviewed_project(pytester, hub).decode()
+    other = hub.add_repo("org/other", files={"config.json": b"{}"})
+    (pytester.path / "src" / "other.py").write_text(
+        "from huggingface_hub import hf_hub_download\n\n"
+        f"hf_hub_download('org/other', 'config.json', revision='{other}')\n"
+    )
+    (pytester.path / "src" / "serve.py").write_bytes(content)
+
+    result = run(pytester, "--aisupply-update")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "?aisupply? integrity: src/serve.py: 1 finding",
+            f"  - found: its Hub references could not be read ({why}); every ??hub?? entry of the lockfile is kept "
+            "as it is, none pruned",
+        ],
+        consecutive=True,
+    )
+    result.stdout.fnmatch_lines(["*no ??hub?? entry pruned: the Hub references of src/serve.py could not be read*"])
+    result.stdout.no_fnmatch_line("*removed*")
+    result.stdout.no_fnmatch_line("*internal error*")
+    written = (pytester.path / "aisupply.lock").read_text()
+    assert hub_block(written, "org/model") == hub_block(reviewed, "org/model")
+    assert 'repo_id = "org/other"' in written

@@ -192,3 +192,115 @@ def test_calls_come_from_the_code_references() -> None:
     (reference,) = facts.references
     plan = files_loaded(load_call(reference), BERT)
     assert plan.files == ("pytorch_model.bin",)
+
+
+# -- the keywords come from the code --------------------------------------------------------------
+
+SHA = "a" * 40
+SAFE_AND_BIN = {"model.safetensors", "pytorch_model.bin", "config.json", "model-Q4.gguf", "model-Q8.gguf"}
+
+
+def plan_of(code: str, files: set[str] = SAFE_AND_BIN) -> Any:
+    facts = extract(
+        "from huggingface_hub import hf_hub_download, snapshot_download\n"
+        "from transformers import AutoModel\nfrom llama_cpp import Llama\n"
+        "from diffusers import DiffusionPipeline\n" + code + "\n",
+        "serve.py",
+    )
+    (reference,) = facts.references
+    return files_loaded(load_call(reference), files)
+
+
+@pytest.mark.parametrize(
+    ("code", "loaded"),
+    [
+        (f"hf_hub_download('org/m', 'model.safetensors', revision='{SHA}')", ("model.safetensors",)),
+        (f"hf_hub_download(repo_id='org/m', filename='pytorch_model.bin', revision='{SHA}')", ("pytorch_model.bin",)),
+        (f"hf_hub_download('org/m', 'model.safetensors', subfolder='v2', revision='{SHA}')", ("v2/model.safetensors",)),
+        (f"name = 'config.json'\nhf_hub_download('org/m', name, revision='{SHA}')", ("config.json",)),
+        (
+            f"snapshot_download('org/m', revision='{SHA}', allow_patterns=['*.json', '*.safetensors'])",
+            ("model.safetensors",),
+        ),
+        (
+            f"snapshot_download('org/m', revision='{SHA}', ignore_patterns='*.bin')",
+            ("model-Q4.gguf", "model-Q8.gguf", "model.safetensors"),
+        ),
+        ("Llama.from_pretrained('org/m', '*Q4.gguf')", ("model-Q4.gguf",)),
+        ("Llama.from_pretrained(repo_id='org/m', filename='*Q8.gguf')", ("model-Q8.gguf",)),
+        (f"AutoModel.from_pretrained('org/m', revision='{SHA}', gguf_file='model-Q8.gguf')", ("model-Q8.gguf",)),
+        (f"AutoModel.from_pretrained('org/m', revision='{SHA}', use_safetensors=True)", ("model.safetensors",)),
+    ],
+)
+def test_the_keywords_that_choose_files_come_from_the_code(code: str, loaded: tuple[str, ...]) -> None:
+    plan = plan_of(code)
+    assert plan.decided, plan.rule
+    assert plan.files == loaded
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        f"def f(name):\n    return hf_hub_download('org/m', name, revision='{SHA}')",
+        f"def f(patterns):\n    return snapshot_download('org/m', revision='{SHA}', allow_patterns=patterns)",
+        f"def f(p):\n    return snapshot_download('org/m', revision='{SHA}', allow_patterns=['*.json', p])",
+        f"def f(**kw):\n    return AutoModel.from_pretrained('org/m', revision='{SHA}', **kw)",
+        f"def f(v):\n    return AutoModel.from_pretrained('org/m', revision='{SHA}', variant=v)",
+    ],
+    ids=["filename-parameter", "patterns-parameter", "pattern-in-list", "double-star", "variant-parameter"],
+)
+def test_keywords_known_only_at_run_time_load_every_weight_like_file(code: str) -> None:
+    plan = plan_of(code)
+    assert not plan.decided
+    assert plan.files == ("model-Q4.gguf", "model-Q8.gguf", "model.safetensors", "pytorch_model.bin")
+
+
+FILE_LISTS = [
+    ["model.safetensors", "pytorch_model.bin", "config.json", ".gitattributes", "README.md"],
+    ["onnx/model.onnx", "onnx/sub/model.onnx", "onnx.json", "ONNX/upper.onnx", "a/b/c.bin", "weights\\odd.bin"],
+    ["unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.safetensors", "vae/x.bin"],
+    ["[abc].bin", "a.bin", "data/train-00000-of-00002.parquet", "data/.hidden", ".cache/x"],
+]
+PATTERNS: list[tuple[Any, Any]] = [
+    (None, None),
+    ("*.safetensors", None),
+    (["*.json", "*.safetensors"], "*.bin"),
+    ("onnx/", None),
+    (None, ["onnx/", "*.md"]),
+    ("*/model.onnx", None),
+    ("onnx\\*", None),
+    ("*.ONNX", None),
+    ("[abc].bin", None),
+    ("*fp16*", "vae/*"),
+    ([], None),
+    (None, []),
+    ("data/*", ".*"),
+    ("?.bin", "*/.*"),
+]
+
+
+@pytest.mark.parametrize(("allow", "ignore"), PATTERNS, ids=[repr(p) for p in PATTERNS])
+def test_snapshot_patterns_match_huggingface_hub_filter_repo_objects(allow: Any, ignore: Any) -> None:
+    """Differential: our selection == huggingface_hub's own ``filter_repo_objects`` on the same lists."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    from pytest_aisupply.hub_loads import filter_repo_files
+
+    for files in FILE_LISTS:
+        ours = filter_repo_files(files, allow, ignore)
+        theirs = list(filter_repo_objects(files, allow_patterns=allow, ignore_patterns=ignore))
+        assert ours == theirs, (files, allow, ignore)
+
+
+def test_lora_weight_name_and_llama_additional_files() -> None:
+    files = {"pytorch_lora_weights.safetensors", "other.safetensors", "m-00001-of-00002.gguf", "m-00002-of-00002.gguf"}
+    assert loads("load_lora_weights", files, weight_name="other.safetensors") == ("other.safetensors",)
+    assert not files_loaded(LoadCall("load_lora_weights"), files).decided
+    assert loads(
+        "llama_cpp.Llama.from_pretrained", files, filename="*00001-of-*.gguf", additional_files=["*00002-of-*.gguf"]
+    ) == ("m-00001-of-00002.gguf", "m-00002-of-00002.gguf")
+
+
+def test_datasets_data_dir() -> None:
+    files = {"en/train.parquet", "fr/train.parquet", "README.md"}
+    assert loads("datasets.load_dataset", files, data_dir="fr") == ("fr/train.parquet",)

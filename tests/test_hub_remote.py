@@ -142,3 +142,22 @@ def test_a_matching_cached_snapshot_is_read_from_disk_and_a_tampered_one_from_th
     (again,) = read(hub, "org/st", sha, "model.safetensors")
     assert again.log.source == "hub"
     assert again.log.requests >= 1
+
+
+def test_recorded_facts_decode_reader_records_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lockfile's facts come back as the readers' records, even of a reader module this run has not
+    imported yet; a record naming any other module is refused, never imported."""
+    import sys
+
+    from pytest_aisupply.formats import ArtifactFacts
+    from pytest_aisupply.formats.keras import KerasConfig
+    from pytest_aisupply.hub_facts import FactsError, decode_facts, encode_facts
+
+    text = encode_facts(ArtifactFacts("hdf5", True, 10, details={"keras_config": [KerasConfig("", "model_config")]}))
+    monkeypatch.delitem(sys.modules, "pytest_aisupply.formats.keras")
+    (config,) = decode_facts(text).details["keras_config"]
+    assert type(config).__name__ == "KerasConfig"
+    assert config.source == "model_config"
+    for module in ("os", "pytest_aisupply.formats.os", "pytest_aisupply.hub"):
+        with pytest.raises(FactsError, match="unknown record type"):
+            decode_facts(text.replace("pytest_aisupply.formats.keras", module))

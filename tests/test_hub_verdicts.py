@@ -108,7 +108,7 @@ def test_an_allowlist_change_flips_the_verdict_offline(pytester: pytest.Pytester
 
 
 @pytest.mark.usefixtures("hub_env")
-def test_safetensors_beside_a_malicious_bin_pass_for_from_pretrained_not_for_a_download_of_everything(
+def test_safetensors_beside_a_malicious_bin_pass_for_from_pretrained_and_hf_hub_download_of_the_safetensors(
     pytester: pytest.Pytester, hub: HubServer
 ) -> None:
     sha = hub.add_repo(
@@ -122,12 +122,20 @@ def test_safetensors_beside_a_malicious_bin_pass_for_from_pretrained_not_for_a_d
     assert passed.ret == pytest.ExitCode.OK, passed.stdout.str()
     passed.stdout.no_fnmatch_line("*pytorch_model.bin*")
 
-    # hf_hub_download's filename is not in the code references yet: it loads every weight-like file
+    # hf_hub_download loads exactly the file it names
     project(pytester, f'hf_hub_download("org/model", "pytorch_model.bin", revision="{sha}")')
     run(pytester, "--aisupply-update")
     failed = run(pytester)
     assert failed.ret == pytest.ExitCode.TESTS_FAILED
     failed.stdout.fnmatch_lines([f"FAILED aisupply::no-pickle::hf://org/model@{sha}/pytorch_model.bin*"])
+    failed.stdout.no_fnmatch_line("*model.safetensors*")
+
+    project(pytester, f'hf_hub_download("org/model", filename="model.safetensors", revision="{sha}")')
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    safe = run(pytester)
+    assert safe.ret == pytest.ExitCode.OK, safe.stdout.str()
+    safe.stdout.no_fnmatch_line("*pytorch_model.bin*")
 
 
 @pytest.mark.usefixtures("hub_env")
@@ -166,7 +174,14 @@ def test_a_version_1_lockfile_is_not_checked_yet_and_the_update_keeps_its_review
 
     result = run(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*not checked yet: run `pytest --aisupply-update`*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"  - found: not checked yet: ??hub?? model org/model@{sha} in aisupply.lock records no facts for "
+            "model.safetensors",
+            "    fix:   run `pytest --aisupply-update` with access to the Hub and review the lockfile diff",
+        ],
+        consecutive=True,
+    )
 
     updated = run(pytester, "--aisupply-update")
     updated.stdout.fnmatch_lines(["  facts    model org/model@* (1 files read)"])
@@ -215,3 +230,83 @@ def test_hub_files_are_waived_and_reported_like_local_artifacts(pytester: pytest
     waived = run(pytester)
     assert waived.ret == pytest.ExitCode.OK, waived.stdout.str()
     waived.stdout.fnmatch_lines(["*waived*"])
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_a_lock_entry_no_code_references_is_judged_on_every_weight_like_file(
+    pytester: pytest.Pytester, hub: HubServer
+) -> None:
+    """A [[hub]] entry the code no longer names (a run without update keeps it) still gets items: what
+    it loads cannot be decided, so every weight-like file of its commit, judged from the recorded facts."""
+    sha = hub.add_repo(
+        "org/model",
+        card=MIT,
+        files={"model.safetensors": safetensors_bytes(), "pytorch_model.bin": pickle.dumps(Payload(), protocol=2)},
+    )
+    project(pytester, f'hf_hub_download("org/model", "pytorch_model.bin", revision="{sha}")')
+    run(pytester, "--aisupply-update")
+    hub.stop()
+    project(pytester, "None")  # the reference is gone; the entry stays until the next update
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"FAILED aisupply::no-pickle::hf://org/model@{sha}/pytorch_model.bin*"])
+    # the safetensors file had no reference loading it, so no facts were recorded: not checked yet
+    result.stdout.fnmatch_lines(
+        [
+            f"  - found: not checked yet: ??hub?? model org/model@{sha} in aisupply.lock records no facts for "
+            "model.safetensors",
+            "    fix:   run `pytest --aisupply-update` with access to the Hub and review the lockfile diff (no code "
+            "references this entry: the update removes it; or delete it by hand)",
+        ],
+        consecutive=True,
+    )
+
+
+@pytest.mark.usefixtures("hub_env")
+def test_keras_files_on_the_hub_are_judged_by_unsafe_format_offline(
+    pytester: pytest.Pytester, hub: HubServer, tmp_path: Path
+) -> None:
+    """A legacy Keras H5 file and a Keras v3 archive, each with a Lambda layer: their Keras facts are
+    recorded at the update and the unsafe-format rule judges them from the lockfile alone."""
+    pytest.importorskip("h5py", reason="h5py is not installed (pip install -e '.[test]')")
+    from helpers.formats_extra import (
+        dense_model,
+        keras_archive_bytes,
+        legacy_config,
+        legacy_dense,
+        legacy_lambda,
+        nested_lambda_model,
+        write_legacy_h5,
+    )
+
+    h5 = write_legacy_h5(tmp_path / "model.h5", legacy_config([legacy_dense("d"), legacy_lambda("scale")]))
+    sha = hub.add_repo(
+        "org/model",
+        card=MIT,
+        files={
+            "model.h5": h5.read_bytes(),
+            "model.keras": keras_archive_bytes(nested_lambda_model()),
+            "dense.keras": keras_archive_bytes(dense_model()),
+        },
+    )
+    project(pytester, f'hf_hub_download("org/model", "model.h5", revision="{sha}")')
+    (pytester.path / "src" / "more.py").write_text(
+        "from huggingface_hub import hf_hub_download\n"
+        f"a = hf_hub_download('org/model', 'model.keras', revision='{sha}')\n"
+        f"b = hf_hub_download('org/model', 'dense.keras', revision='{sha}')\n"
+    )
+    updated = run(pytester, "--aisupply-update")
+    updated.stdout.fnmatch_lines(["  added    model org/model@*"])
+    hub.stop()
+    result = run(pytester, "-v")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            f"FAILED aisupply::unsafe-format::hf://org/model@{sha}/model.h5*",
+            f"FAILED aisupply::unsafe-format::hf://org/model@{sha}/model.keras*",
+        ],
+        consecutive=False,
+    )
+    result.stdout.fnmatch_lines(["*Keras Lambda layer 'scale'*"])
+    result.stdout.no_fnmatch_line("FAILED aisupply::unsafe-format::*dense.keras*")
+    result.stdout.fnmatch_lines(["*unsafe-format::hf://org/model@*/dense.keras PASSED*"])

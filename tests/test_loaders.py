@@ -5,6 +5,7 @@ Benign files that merely look like pickles to a probe (text, media, real checkpo
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import os
@@ -30,6 +31,8 @@ from helpers.loader_attacks import (  # noqa: E402
     payload0,
     torch_zip_two_directories,
 )
+from helpers.loader_variants import KINDS, variants  # noqa: E402
+from helpers.loader_variants import write as write_variant  # noqa: E402
 from pytest_aisupply.config import Settings  # noqa: E402
 from pytest_aisupply.engine import Engine  # noqa: E402
 from pytest_aisupply.formats import analyze_path, builtin_readers  # noqa: E402
@@ -54,6 +57,7 @@ def _builder_available(attack: LoaderAttack) -> bool:
         "torch-zip-two-directories": "torch",
         "joblib-dtype-by-name": "joblib",
         "joblib-array-as-opcodes": "joblib",
+        "joblib-side-file": "joblib",
     }
     module = needs.get(attack.name)
     return module is None or importlib.util.find_spec(module) is not None
@@ -227,6 +231,33 @@ def test_int_lines_read_as_cpython_reads_them(line: bytes, value: int) -> None:
     assert stream.complete, stream.error
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"cos\nsystemX",
+        b"(S'echo'\nios\nsystemX",
+        b"cos\n\n",
+        b"cnu",
+        b"\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00cos\nsystem\n.",
+    ],
+)
+def test_the_walker_reports_what_pythons_own_unpickler_resolves(data: bytes) -> None:
+    """Differential against pickle._Unpickler (joblib.load, pandas' fallback), which reads a last
+    line without its newline and a frame longer than the data where C's unpickler stops."""
+    resolved: list[tuple[str, str]] = []
+
+    class Recording(pickle._Unpickler):  # type: ignore[name-defined,misc]
+        def find_class(self, module: str, name: str) -> object:
+            resolved.append((module, name))
+            return lambda *args: None
+
+    with contextlib.suppress(EOFError, pickle.UnpicklingError, AttributeError):  # where each stops
+        Recording(io.BytesIO(data)).load()
+    assert resolved
+    stream = read_pickle(ByteReader(io.BytesIO(data), size=len(data)))
+    assert set(resolved) <= {(item.module, item.name) for item in stream.imports}
+
+
 def test_first_bytes_the_probe_stops_at_stop_cpythons_unpickler_too() -> None:
     """Differential for the probe's shortcut: for every byte it takes to stop all unpicklers at
     offset 0, the C unpickler fails there too, before any import, whatever follows."""
@@ -285,6 +316,8 @@ def test_benign_text_and_media_stay_unchecked(tmp_path: Path) -> None:
         "image.gif": b"GIF89a" + bytes(range(256)) * 20,
         "image.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20,
         "mentions-zip.txt": b"notes on the zip format\n" * 300 + b"end record: PK\x05\x06 and more\n",
+        # Python's unpickler would import a module 'ertif' from it, and fetch nothing: no pickle.
+        "top_level.txt": b"certifi",
     }
     for name, data in samples.items():
         (tmp_path / name).write_bytes(data)
@@ -338,3 +371,175 @@ def test_payload_builder_is_protocol_0_text() -> None:
     data = payload0(Path("/nonexistent/marker"))
     data.decode("ascii")
     assert data.startswith(b"cbuiltins\nexec\n")
+
+
+# -- the real loaders' container handling, driven with recording stubs -----------------------------
+
+ORACLE = Path(__file__).parent / "helpers" / "loader_oracle.py"
+#: Variants generated per container kind (seeded: the same files every run).
+VARIANTS_PER_KIND = 200
+
+
+def _loader_recordings(loader: str, paths: list[Path]) -> list[dict[str, object]]:
+    """What the real loader resolves reading each file (helpers/loader_oracle.py, in a
+    subprocess: it patches pickle globally)."""
+    import json
+
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, str(ORACLE), loader],
+        input=json.dumps([str(path) for path in paths]),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    recordings: list[dict[str, object]] = json.loads(done.stdout)
+    return recordings
+
+
+def _reported(path: Path) -> tuple[set[tuple[str, str]], set[str], bool, bool]:
+    """What the plugin reports for a file: the globals imported and called anywhere in it, whether
+    a stream stopped undecided (a finding in every mode), and whether it reported a problem."""
+    facts = analyze_path(path, READERS)
+    imports = {(item.module, item.name) for fact in facts.pickles for item in fact.stream.imports}
+    calls = {use.dotted for fact in facts.pickles for use in fact.stream.uses}
+    undecided = any(fact.stream.undecided for fact in facts.pickles)
+    return imports, calls, undecided, bool(facts.problems)
+
+
+def _loader_divergences(cases: list[tuple[Path, tuple[str, ...]]]) -> tuple[list[str], dict[str, int]]:
+    """Every global a real loader resolves (and every global it calls) that the plugin does not
+    report for the file. A file the plugin could not read at all and reports as such (a problem:
+    it fails in every mode) is counted apart, as are names no module can have (no import of them
+    can succeed: bytes whose only imports are such names are not taken for a pickle, and a later
+    stream that breaks off after one is dropped) and a module imported with an empty name (nothing
+    fetched, nothing called)."""
+    from pytest_aisupply.formats.pickle import KEPT_STRING_CHARS, _importable
+
+    by_loader: dict[str, list[Path]] = {}
+    for path, loaders in cases:
+        for loader in loaders:
+            if LOADER_MODULES.get(loader) is None or importlib.util.find_spec(LOADER_MODULES[loader]):
+                by_loader.setdefault(loader, []).append(path)
+    reported = {path: _reported(path) for path, _ in cases}
+    divergences: list[str] = []
+    counts = {"drives": 0, "resolved": 0, "failed_closed": 0, "no_module_name": 0, "module_only": 0}
+    for loader, paths in sorted(by_loader.items()):
+        for recording in _loader_recordings(loader, paths):
+            path = Path(str(recording["path"]))
+            imports, calls, undecided, problems = reported[path]
+            counts["drives"] += 1
+            names = [tuple(pair) for pair in recording["globals"]]  # type: ignore[attr-defined]
+            counts["resolved"] += len(names)
+            for module, name in names:
+                if (module, name) in imports or max(len(module), len(name)) >= KEPT_STRING_CHARS:
+                    continue
+                if undecided or problems:
+                    counts["failed_closed"] += 1
+                    continue
+                if not _importable(module):
+                    counts["no_module_name"] += 1
+                    continue
+                if not name:
+                    # Python's unpickler imports the module of a last line without its newline
+                    # and fetches nothing: no call. Text ending so is not taken for a pickle.
+                    counts["module_only"] += 1
+                    continue
+                divergences.append(f"{loader} {path}: resolves {module}.{name}; the plugin reports {sorted(imports)}")
+            for dotted in recording["calls"]:  # type: ignore[attr-defined]
+                if (
+                    dotted.endswith("()")
+                    or len(dotted) >= KEPT_STRING_CHARS
+                    or dotted in calls
+                    or undecided
+                    or problems
+                ):
+                    continue
+                if any(dotted == f"{module}.{name}" and not _importable(module) for module, name in names):
+                    continue
+                divergences.append(f"{loader} {path}: calls {dotted}; the plugin reports calls of {sorted(calls)}")
+    return divergences, counts
+
+
+def test_what_the_real_loaders_resolve_in_the_attacks_and_benign_files_the_plugin_reports(tmp_path: Path) -> None:
+    """Differential for the loaders' container handling over the attack corpus and benign files
+    the libraries write: torch.load (its zip reader, legacy tar and sequence of pickles),
+    pandas.read_pickle (compression by name), numpy.load (.npy, .npz, fallback) and joblib.load,
+    each driven with recording stubs; the plugin reports every global each resolves."""
+    marker = tmp_path / "MARKER"
+    cases: list[tuple[Path, tuple[str, ...]]] = []
+    for attack in ATTACKS:
+        if _builder_available(attack):
+            path = write_attack(attack, tmp_path / "attacks" / attack.name, marker)
+            cases.append((path, (attack.loader, "pickle.load")))
+    cases += _benign_files(tmp_path / "benign")
+    divergences, counts = _loader_divergences(cases)
+    assert divergences == []
+    assert not marker.exists(), "a payload ran: the stubs let something real through"
+    assert counts["resolved"] > 50, counts  # the loaders really resolved globals
+
+
+def _benign_files(directory: Path) -> list[tuple[Path, tuple[str, ...]]]:
+    """Files the libraries themselves write, each with the loaders that read it."""
+    import bz2
+    import gzip
+
+    directory.mkdir(parents=True)
+    value = {"weights": [1.0, 2.0], "name": "model", "nested": {"a": (1, 2)}}
+    files: list[tuple[Path, tuple[str, ...]]] = []
+    for suffix, compress in ((".pkl", bytes), (".pkl.gz", gzip.compress), (".pkl.bz2", bz2.compress)):
+        path = directory / f"value{suffix}"
+        path.write_bytes(compress(pickle.dumps(value, protocol=4)))
+        files.append((path, ("pandas.read_pickle", "joblib.load")))
+    if importlib.util.find_spec("numpy") is not None:
+        import numpy as np
+
+        np.save(directory / "objects.npy", np.array([value, None], dtype=object), allow_pickle=True)
+        np.savez(directory / "arrays.npz", a=np.arange(4.0), b=np.array([value], dtype=object))
+        files += [(directory / "objects.npy", ("numpy.load",)), (directory / "arrays.npz", ("numpy.load",))]
+    if importlib.util.find_spec("joblib") is not None:
+        import joblib
+        import numpy as np
+
+        for level in (0, 3, ("lzma", 3), ("bz2", 3)):
+            path = directory / f"model-{level!s}.joblib".replace(" ", "").replace("'", "")
+            joblib.dump({"w": np.arange(10.0), "o": np.array([value], dtype=object)}, path, compress=level)
+            files.append((path, ("joblib.load",)))
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        state = {"layer.weight": torch.ones(2, 3), "step": 3}
+        torch.save(state, directory / "model.pt")
+        torch.save(state, directory / "legacy.pt", _use_new_zipfile_serialization=False)
+        files += [(directory / "model.pt", ("torch.load",)), (directory / "legacy.pt", ("torch.load", "pickle.load"))]
+    if importlib.util.find_spec("pandas") is not None:
+        import pandas
+
+        frame = pandas.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+        for suffix in (".pkl", ".pkl.gz", ".pkl.xz", ".pkl.zip", ".pkl.tar", ".pkl.tar.gz"):
+            path = directory / f"frame{suffix}"
+            frame.to_pickle(path)
+            files.append((path, ("pandas.read_pickle",)))
+    return files
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_what_the_real_loaders_resolve_in_generated_containers_the_plugin_reports(tmp_path: Path, kind: str) -> None:
+    """The same differential over generated variants of each container kind (seeded): payloads
+    benign, calling globals in every encoding, or fuzz-mutated, inside containers sometimes
+    damaged themselves."""
+    needs = {"torch-zip": "torch", "torch-legacy-sequence": "torch", "torch-legacy-tar": "torch", "joblib": "joblib"}
+    if kind in needs and importlib.util.find_spec(needs[kind]) is None:
+        pytest.skip(f"{needs[kind]} is not installed")
+    cases = []
+    for index, variant in enumerate(
+        variants(seed=sorted(KINDS).index(kind), per_kind=VARIANTS_PER_KIND, kinds=(kind,))
+    ):
+        cases.append((write_variant(variant, tmp_path, index), variant.loaders))
+    divergences, counts = _loader_divergences(cases)
+    assert divergences == [], f"{len(divergences)} divergences, first: {divergences[:5]} ({counts})"
+    assert counts["drives"] >= VARIANTS_PER_KIND
+    assert counts["resolved"] > VARIANTS_PER_KIND // 10, counts  # the loaders really resolved globals

@@ -3,7 +3,8 @@
 The artifact rules judge :class:`~pytest_aisupply.formats.ArtifactFacts`; recording them per Hub file lets
 a normal run apply today's policy (allowlists, severities) offline. The codec is generic over the readers'
 dataclasses, so facts added by the readers travel without changes here; decoding builds only dataclasses
-defined in ``pytest_aisupply.formats`` and already imported (never imports or calls anything else).
+defined in ``pytest_aisupply.formats`` (importing that package's own modules when a record names one not
+imported yet; never importing or calling anything else).
 Bytes kept for explanations (raw pickle copies, nested payloads) are dropped: they are not facts.
 
 PYTEST_DONT_REWRITE (library code without test asserts)
@@ -12,7 +13,9 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+import re
 import sys
 from typing import Any
 
@@ -20,6 +23,7 @@ from .formats import ArtifactFacts
 
 _PACKAGE = "pytest_aisupply.formats"
 _TYPE, _TUPLE = "__type__", "__tuple__"
+_READER_MODULE = re.compile(r"pytest_aisupply\.formats(\.[a-z_][a-z0-9_]*)?")
 
 
 class FactsError(ValueError):
@@ -73,6 +77,12 @@ def _decode(value: Any) -> Any:
         return {key: _decode(item) for key, item in value.items()}
     module_name, _, qualname = str(value[_TYPE]).partition(":")
     module = sys.modules.get(module_name)
+    if module is None and _READER_MODULE.fullmatch(module_name):
+        # a reader module not imported yet this run (plugin imports are lazy): our own code, safe to import
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            module = None
     if not module_name.startswith(_PACKAGE) or module is None or "." in qualname:
         raise ValueError(f"unknown record type {value[_TYPE]!r}")
     kind = getattr(module, qualname, None)

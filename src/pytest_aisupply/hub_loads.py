@@ -54,8 +54,9 @@ class LoadCall:
     """A loader call as the code shows it: the API name and the keyword values known statically.
 
     ``options`` keys used: ``filename``, ``allow_patterns``, ``ignore_patterns``, ``subfolder``,
-    ``variant``, ``use_safetensors``, ``from_tf``, ``from_flax``, ``gguf_file``, ``data_files``. A value
-    the code computes at run time is simply absent, or :data:`UNKNOWN`.
+    ``variant``, ``use_safetensors``, ``from_tf``, ``from_flax``, ``gguf_file``, ``weight_name``,
+    ``data_files``, ``data_dir``, ``additional_files`` (``code.references.LOAD_KEYWORDS``). A value the code
+    computes at run time is :data:`UNKNOWN`; so is ``**``, set when ``**kwargs`` may carry any of them.
     """
 
     api: str
@@ -82,29 +83,16 @@ class LoadPlan:
 
 
 def load_call(reference: Any) -> LoadCall:
-    """A :class:`LoadCall` from a :class:`~pytest_aisupply.code.references.HubReference`.
-
-    The reference carries ``api`` and ``use_safetensors_false``; options it may carry in later versions
-    (``filename``, ``allow_patterns``, ...) are read when present.
-    """
+    """A :class:`LoadCall` from a :class:`~pytest_aisupply.code.references.HubReference`: its
+    ``load_options`` (the call's keywords that choose files; ``**`` when ``**kwargs`` may carry more).
+    A value the code computes at run time becomes :data:`UNKNOWN`; an explicit ``None`` is the default."""
     options: dict[str, object] = {}
     if getattr(reference, "use_safetensors_false", False):
         options["use_safetensors"] = False
-    for name in (
-        "filename",
-        "allow_patterns",
-        "ignore_patterns",
-        "subfolder",
-        "variant",
-        "use_safetensors",
-        "from_tf",
-        "from_flax",
-        "gguf_file",
-        "data_files",
-    ):
-        value = getattr(reference, name, None)
-        if value is not None:
-            options[name] = value if isinstance(value, (str, bool, list, tuple)) else UNKNOWN
+    for name, value in getattr(reference, "load_options", ()):
+        if value is None:
+            continue
+        options[str(name)] = value if isinstance(value, (str, bool, list, tuple)) else UNKNOWN
     return LoadCall(str(reference.api), options)
 
 
@@ -240,10 +228,24 @@ def _as_patterns(value: object) -> list[str] | None:
 
 
 def _matches(path: str, pattern: str) -> bool:
-    """huggingface_hub ``utils/_paths.py: filter_repo_objects``: fnmatch, a trailing ``/`` means ``/*``."""
+    """huggingface_hub ``utils/_paths.py: filter_repo_objects``: ``fnmatchcase`` (``*`` crosses ``/``),
+    backslashes read as ``/`` in both, a trailing ``/`` means ``/*``."""
+    path, pattern = path.replace("\\", "/"), pattern.replace("\\", "/")
     if pattern.endswith("/"):
         pattern += "*"
-    return fnmatch.fnmatch(path, pattern)
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+def filter_repo_files(files: Iterable[str], allow: object = None, ignore: object = None) -> list[str]:
+    """``filter_repo_objects(files, allow_patterns=allow, ignore_patterns=ignore)``, in file order."""
+    allowed = _as_patterns(allow)
+    ignored = _as_patterns(ignore)
+    return [
+        p
+        for p in files
+        if (allowed is None or any(_matches(p, a) for a in allowed))
+        and not (ignored is not None and any(_matches(p, i) for i in ignored))
+    ]
 
 
 def _snapshot(call: LoadCall, files: frozenset[str], read_json: ReadJson | None) -> LoadPlan:
@@ -251,13 +253,7 @@ def _snapshot(call: LoadCall, files: frozenset[str], read_json: ReadJson | None)
 
     A snapshot downloads; it loads nothing itself: the weight-like files it brings are what the caller can load.
     """
-    allow = _as_patterns(call.options.get("allow_patterns"))
-    ignore = _as_patterns(call.options.get("ignore_patterns")) or []
-    chosen = [
-        p
-        for p in files
-        if (allow is None or any(_matches(p, a) for a in allow)) and not any(_matches(p, i) for i in ignore)
-    ]
+    chosen = filter_repo_files(files, call.options.get("allow_patterns"), call.options.get("ignore_patterns"))
     return LoadPlan(
         tuple(sorted(p for p in chosen if is_weight_like(p))),
         "huggingface_hub snapshot_download: allow_patterns/ignore_patterns",
@@ -388,7 +384,24 @@ def _llama_cpp(call: LoadCall, files: frozenset[str], read_json: ReadJson | None
     matching = sorted(p for p in files if fnmatch.fnmatch(p, pattern))
     if len(matching) != 1:
         return LoadPlan((), f"llama-cpp: {len(matching)} files match {pattern!r}: the call fails")
-    return LoadPlan(tuple(matching), "llama-cpp: the one file matching filename")
+    extra = call.options.get("additional_files")
+    if extra is not None and not isinstance(extra, (list, tuple)):
+        return every_weight(files, "llama-cpp additional_files not known statically")
+    # additional_files (split GGUF parts): each pattern downloads its one match the same way
+    for extra_pattern in extra or ():
+        matching += [p for p in files if fnmatch.fnmatch(p, str(extra_pattern)) and p not in matching]
+    return LoadPlan(tuple(sorted(matching)), "llama-cpp: the one file matching filename (and additional_files)")
+
+
+def _lora(call: LoadCall, files: frozenset[str], read_json: ReadJson | None) -> LoadPlan:
+    """diffusers ``loaders/lora_base.py: _fetch_state_dict``: ``weight_name`` in ``subfolder`` when given;
+    without it diffusers guesses among the repo's weight files (``_best_guess_weight_name``): every one."""
+    name = call.options.get("weight_name")
+    if not isinstance(name, str):
+        return every_weight(files, "load_lora_weights without a literal weight_name guesses among the weights")
+    return LoadPlan(
+        (_join(str(call.options.get("subfolder") or ""), name),), "diffusers load_lora_weights: weight_name"
+    )
 
 
 DATA_SUFFIXES = (".parquet", ".arrow", ".csv", ".tsv", ".json", ".jsonl", ".txt", ".zip", ".tar", ".gz", ".npy", ".npz")
@@ -402,11 +415,14 @@ def _datasets(call: LoadCall, files: frozenset[str], read_json: ReadJson | None)
     if scripts:
         problems = (f"{scripts[0]} is a loading script: remote code (datasets 5.x refuses it)",)
     patterns = _as_patterns(call.options.get("data_files"))
+    data_dir = call.options.get("data_dir")
+    folder = f"{str(data_dir).strip('/')}/" if isinstance(data_dir, str) and data_dir.strip("/") else ""
     chosen = [
         p
         for p in files
         if (p.lower().endswith(DATA_SUFFIXES) or is_weight_like(p))
-        and (patterns is None or any(_matches(p, pattern) for pattern in patterns))
+        and p.startswith(folder)
+        and (patterns is None or any(_matches(p[len(folder) :], pattern) for pattern in patterns))
         and posixpath.basename(p) not in ("README.md", ".gitattributes")
     ]
     return LoadPlan(tuple(sorted(chosen)), "datasets: data files", True, problems)
@@ -431,5 +447,6 @@ LOADERS: list[tuple[Callable[[str], bool], Callable[[LoadCall, frozenset[str], R
     (_prefix("open_clip."), _open_clip),
     (_prefix("llama_cpp."), _llama_cpp),
     (_prefix("datasets."), _datasets),
+    (lambda api: api == "load_lora_weights", _lora),
     (lambda api: api.startswith("transformers.") or api.endswith("from_pretrained"), _from_pretrained),
 ]

@@ -95,9 +95,11 @@ class RangeFile(io.RawIOBase):
             return b""
         first, last = self._pos // self._block, (self._pos + count - 1) // self._block
         self._load(first, last)
-        data = b"".join(self._blocks[index] for index in range(first, last + 1))
         offset = self._pos - first * self._block
-        chunk = data[offset : offset + count]
+        if first == last:  # the readers' many small reads: slice the block, copy no more than asked
+            chunk = self._blocks[first][offset : offset + count]
+        else:
+            chunk = b"".join(self._blocks[index] for index in range(first, last + 1))[offset : offset + count]
         self._pos += len(chunk)
         return chunk
 
@@ -115,6 +117,11 @@ class RangeFile(io.RawIOBase):
             run_end = index
             while run_end + 1 <= last and run_end + 1 not in self._blocks:
                 run_end += 1
+            last_block = (self._size - 1) // self._block
+            if run_end == last_block and index == first and index > 0 and index - 1 not in self._blocks:
+                # a file's end (a zip's end record) is read before what precedes it (its central
+                # directory): fetch one block more in the same request rather than a second request
+                index -= 1
             start = index * self._block
             end = min((run_end + 1) * self._block, self._size) - 1
             if self.log.bytes + (end - start + 1) > self._budget:
@@ -294,6 +301,8 @@ def read_hub_files(
         local = _cached_copy(snapshot, item)
         if local is not None:
             facts = analyze_path(local, readers, limits)
+            with local.open("rb") as handle:
+                _add_unsafe_format_facts(handle, item.size, facts, limits)  # type: ignore[arg-type]
             yield RemoteFacts(item.path, facts, TransferLog(0, 0, "cache"))
             continue
         url = hf_hub_url(repo_id, item.path, repo_type=repo_type, revision=revision, endpoint=endpoint)
@@ -317,9 +326,44 @@ def read_hub_files(
         remote = RangeFile(fetch, item.size, budget=budget)
         with bounded_session(timeout):
             facts = analyze_stream(remote, item.size, readers, limits)
+            _add_unsafe_format_facts(remote, item.size, facts, limits)
         if remote.failure is not None and "budget" not in remote.failure:
             raise HubError(remote.failure)
         yield RemoteFacts(item.path, facts, remote.log)
+
+
+def _add_unsafe_format_facts(raw: io.RawIOBase, size: int, facts: ArtifactFacts, limits: Limits | None) -> None:
+    """The unsafe-format rule reads legacy Keras H5 files and Keras v3 archives with readers of its own
+    (not among the built-in ones); a Hub file has no local copy for it to read, so their facts
+    (``keras_config``, ``keras_h5_unread``, problems) are recorded with the rest."""
+    import zipfile
+
+    from .formats.keras import KerasArchiveReader, KerasH5Reader
+
+    reader: FormatReader
+    if facts.format == "hdf5":
+        reader = KerasH5Reader()
+    elif facts.format == "keras":  # the zip reader names Keras v3 archives; their config is read here
+        reader = KerasArchiveReader()
+    elif facts.format == "zip":
+        try:
+            raw.seek(0)
+            with zipfile.ZipFile(raw) as archive:
+                names = set(archive.namelist())
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+            return
+        if not {"config.json", "metadata.json"} <= names:
+            return
+        reader = KerasArchiveReader()
+        facts.details.setdefault("keras_archive", []).append(True)
+    else:
+        return
+    raw.seek(0)
+    extra = analyze_stream(raw, size, [reader], limits)
+    for key in ("keras_config", "keras_h5_unread"):
+        if extra.detail(key):
+            facts.details[key] = [*facts.detail(key), *extra.detail(key)]
+    facts.problems.extend(problem for problem in extra.problems if problem not in facts.problems)
 
 
 def _cached_copy(snapshot: Path | None, item: HubFile) -> Path | None:

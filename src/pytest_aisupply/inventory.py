@@ -38,10 +38,11 @@ class Artifact:
     path: Path
     format: str
     problem: str | None = None
+    #: how to resolve ``problem`` when the generic advice does not apply (a Hub file not checked yet)
+    fix: str | None = None
 
 
 HUB_UPDATE = "run `pytest --aisupply-update` and review the lockfile diff"
-HUB_NOT_CHECKED = f"not checked yet: {HUB_UPDATE}"
 
 
 def hub_file_id(repo_type: str, repo_id: str, revision: str, path: str) -> str:
@@ -148,29 +149,52 @@ class Inventory:
     def hub_artifacts(self) -> list[Artifact]:
         """The files each pinned Hub reference of the code loads (:mod:`hub_loads`), as artifacts with
         ids ``hf://[<type>s/]<repo>@<commit>/<file>``; their facts come from the lockfile, so every
-        artifact rule judges them offline with today's settings. A file without recorded facts is a
-        problem: "not checked yet"."""
+        artifact rule judges them offline with today's settings. A ``[[hub]]`` entry no code references
+        loads what cannot be decided: every weight-like file of its commit. A file without recorded
+        facts is a problem: "not checked yet", naming the entry and the command that checks it."""
         if self.lock is None:
             return []
+        from .hub_loads import every_weight
+
+        lockfile = self.settings.lockfile
         found: dict[str, Artifact] = {}
-        for (repo_type, repo_id, revision), uses in self.pinned_hub_uses.items():
-            entry = self.lock.hub_entry(repo_type, repo_id, revision)
-            if entry is None:
-                continue  # the integrity rule reports it as unreviewed
-            locked = {item.path: item for item in entry.files}
-            for path in self.hub_plan(uses, entry):
-                relpath = hub_file_id(repo_type, repo_id, revision, path)
-                item = locked.get(path)
+        for entry in self.lock.hub.values():
+            uses = self.pinned_hub_uses.get(entry.key)
+            if uses:
+                planned = self.hub_plan(uses, entry)
                 where = self.root / uses[0].relpath
+                unreferenced = ""
+            else:
+                planned = list(every_weight([item.path for item in entry.files], "no code references it").files)
+                where = self.root / lockfile
+                unreferenced = " (no code references this entry: the update removes it; or delete it by hand)"
+            label = f"[[hub]] {entry.repo_type} {entry.repo_id}@{entry.revision} in {lockfile}"
+            locked = {item.path: item for item in entry.files}
+            for path in planned:
+                relpath = hub_file_id(entry.repo_type, entry.repo_id, entry.revision, path)
+                item = locked.get(path)
                 if item is None or item.facts is None:
-                    found[relpath] = Artifact(relpath, where, "unknown", HUB_NOT_CHECKED)
+                    found[relpath] = Artifact(
+                        relpath,
+                        where,
+                        "unknown",
+                        f"not checked yet: {label} records no facts for {path}",
+                        f"run `pytest --aisupply-update` with access to the Hub and review the lockfile diff"
+                        f"{unreferenced}",
+                    )
                     continue
                 from .hub_facts import FactsError, decode_facts
 
                 try:
                     facts = decode_facts(item.facts)
                 except FactsError as exc:
-                    found[relpath] = Artifact(relpath, where, item.format or "unknown", f"{exc}; {HUB_UPDATE}")
+                    found[relpath] = Artifact(
+                        relpath,
+                        where,
+                        item.format or "unknown",
+                        f"{exc} ({label})",
+                        f"run `pytest --aisupply-update` and review the lockfile diff{unreferenced}",
+                    )
                     continue
                 self._hub_facts[relpath] = facts
                 found[relpath] = Artifact(relpath, where, item.format or facts.format)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .config import Settings
 from .items import CheckGroupItem, CheckItem, selection_is_narrowed
 from .lockfile import ArtifactEntry, HubEntry, Lock, LockDiff, entry_from_json, merge, write_lock
+
+if TYPE_CHECKING:
+    from .engine import Verdict
 
 
 def hub_key(subject_id: str) -> tuple[str, str, str]:
@@ -29,6 +32,7 @@ class LockUpdater:
 
     def __init__(self, config: pytest.Config, settings: Settings, lock: Lock, invalid: str | None = None) -> None:
         self.config = config
+        self.settings = settings
         self.path = settings.root / settings.lockfile
         self.lock = lock
         #: why the lockfile on disk could not be read; it is set aside before the new one is written
@@ -48,6 +52,12 @@ class LockUpdater:
         #: signer of any other is dropped by a complete update.
         self.signed_repos = {spec.hub for spec in settings.signed if spec.hub is not None}
         self.complete = False
+        #: (rule, subject id) of every check this run reported: the ones it judged itself
+        self.judged: set[tuple[str, str]] = set()
+        #: verdicts on what this update recorded that no check of this run could judge yet
+        self.recorded_failures: list[Verdict] = []
+        #: code files whose Hub references could not be read (syntax error, unreadable)
+        self.unread_code: list[str] = []
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         if any(isinstance(item, (CheckItem, CheckGroupItem)) and item.rule_id == "integrity" for item in items):
@@ -63,6 +73,8 @@ class LockUpdater:
         self._record(report.when, data)
 
     def _record(self, when: str, data: dict[str, Any] | None) -> None:
+        if data and when == "call":
+            self.judged.add((str(data.get("rule")), str(data.get("subject"))))
         if data and when == "call" and data.get("rule") == "signature":
             for value in (data.get("recorded") or {}).values():
                 signed = entry_from_json(value)
@@ -72,6 +84,10 @@ class LockUpdater:
         if not data or when != "call" or data.get("rule") != "integrity":
             return
         self.integrity_items += 1
+        if data.get("kind") == "code":
+            # a code file whose references could not be read: no [[hub]] entry may be pruned this run
+            self.unread_code.append(str(data.get("subject", "")))
+            return
         if data.get("kind") == "hub":
             # whatever the item's outcome (a Hub fault, an internal error): the reference is still
             # in the code, so its reviewed entry stays; only a fresh recording may replace it
@@ -103,7 +119,7 @@ class LockUpdater:
             artifacts,
             hub,
             prune_artifacts={e.path for e in artifacts} if unfiltered else None,
-            prune_hub=unfiltered,
+            prune_hub=unfiltered and not self.unread_code,
             seen_hub_keys=self.hub_subjects | {e.key for e in hub},
         )
         if self.invalid is not None:
@@ -119,6 +135,47 @@ class LockUpdater:
 
             # write_lock's temporary file is created 0600; a committed lockfile is 0644 under umask 022
             self.path.chmod(new_file_mode())
+        if self.written and unfiltered:
+            self._judge_recorded(session, new_lock)
+
+    def _judge_recorded(self, session: pytest.Session, new_lock: Lock) -> None:
+        """Judge what this update recorded and no check of this run could see.
+
+        Checks of Hub entries (``license``, and the artifact rules on ``hf://`` files) judge the
+        lockfile as it was when the run started, so a reference recorded for the first time had no
+        check: the run would pass and the next one fail on the same entry. The recorded entries are
+        judged here, from the new lockfile, with the same rules, severities and waivers."""
+        from .engine import Engine
+        from .items import engine_key
+
+        engine = self.config.stash.get(engine_key, None)
+        if engine is None:
+            return
+        fresh = Engine(
+            self.settings,
+            list(engine.rules.values()),
+            engine.inventory.readers,
+            limits=engine.inventory.limits,
+            lock=new_lock,
+            today=engine.today,
+        )
+        # only the lockfile's Hub entries are judged here: the local files had their checks this run
+        fresh.inventory.__dict__["artifact_root_files"] = []
+        for rule in fresh.active_rules():
+            try:
+                subjects = fresh.subjects_of(rule)
+            except Exception:  # the run's own check of this rule reported whatever it raises
+                continue
+            for subject in subjects:
+                if not (subject.kind == "hub" or subject.id.startswith("hf://")):
+                    continue
+                if (rule.id, subject.id) in self.judged:
+                    continue
+                verdict = fresh.evaluate(rule.id, subject)
+                if verdict.status == "failed":
+                    self.recorded_failures.append(verdict)
+        if self.recorded_failures and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _signer(self, entry: HubEntry) -> str | None:
         """The signer this run verified, else the reviewed one: a run whose signature check was off,
@@ -150,9 +207,27 @@ class LockUpdater:
                 yellow=True,
             )
         lines = self.diff.lines()
+        if self.unread_code:
+            terminalreporter.write_line(
+                f"{shown}: no [[hub]] entry pruned: the Hub references of {', '.join(sorted(self.unread_code))} "
+                "could not be read",
+                yellow=True,
+            )
         if not self.written:
             terminalreporter.write_line(f"{shown}: unchanged ({len(self.recorded)} entries checked)")
             return
         terminalreporter.write_line(f"{shown}: written; review the diff before committing it")
         for line in lines or ["(only formatting or new file)"]:
             terminalreporter.write_line(f"  {line}")
+        if self.recorded_failures:
+            terminalreporter.write_line(
+                f"{len(self.recorded_failures)} check(s) of what this update recorded fail "
+                "(they run as checks from the next run on):",
+                red=True,
+            )
+            from .render import render_verdict
+
+            for verdict in self.recorded_failures:
+                terminalreporter.write_line(f"  aisupply::{verdict.rule}::{verdict.subject.id}", red=True)
+                for line in render_verdict(verdict).splitlines()[1:]:
+                    terminalreporter.write_line(f"  {line}")

@@ -782,6 +782,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "HubServer/1.0"
     timeout = 30
+    # headers and body go out in separate writes: with Nagle's algorithm on, the body of an answer on a
+    # kept-alive connection waits for the client's delayed ACK (~40 ms), a stall real Hub servers do not have
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

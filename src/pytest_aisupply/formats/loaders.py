@@ -33,6 +33,15 @@ LOADER_TABLE: tuple[LoaderReading, ...] = (
         "core.probe_pickle on every file, member and decompressed stream; pickle.py's walker",
     ),
     LoaderReading(
+        "pickle._Unpickler (Python's own: joblib.load, pandas.read_pickle's fallback)",
+        "as pickle.load, except: a FRAME longer than the data is the bytes left; the line the data "
+        "ends in, without a newline, is taken without its last byte (GLOBAL imports it, INST calls it); "
+        "an empty global name still imports the module",
+        "CPython Lib/pickle.py (_Unframer.load_frame; _Unpickler.load_global, load_inst: "
+        "readline()[:-1]); joblib/numpy_pickle_utils.py (Unpickler = pickle._Unpickler)",
+        "pickle.py's walker reads the superset of both unpicklers; bytestream.ByteReader.read_line (unterminated)",
+    ),
+    LoaderReading(
         "torch.load (zip)",
         "archive/data.pkl of a zip whose first bytes are a local header, at the central directory "
         "offset the end record gives (no shift for bytes in front)",
@@ -50,13 +59,23 @@ LOADER_TABLE: tuple[LoaderReading, ...] = (
     ),
     LoaderReading(
         "joblib.load",
-        "a pickle, raw or compressed (zlib, gzip, bz2, xz, lzma, lz4 by magic), with numpy array "
+        "a pickle, raw or compressed (zlib, gzip, bz2, xz, lzma, lz4 by magic; 'ZF' files of joblib "
+        "before 0.10: a hex length, then zlib), with numpy array "
         "data after each NumpyArrayWrapper BUILD: count x dtype.itemsize bytes after an optional "
         "padding byte, or a nested pickle for object arrays",
         "joblib/numpy_pickle.py (NumpyUnpickler.load_build, NumpyArrayWrapper.read_array); "
-        "joblib/numpy_pickle_utils.py (_detect_compressor)",
+        "joblib/numpy_pickle_utils.py (_detect_compressor); joblib/numpy_pickle_compat.py (read_zfile)",
         "compression.compressed_readers; pickle.py's joblib_array (numpy's itemsize, fail closed "
         "where unknown); pickles._record_plain_readings reads the same bytes as pickle.load does",
+    ),
+    LoaderReading(
+        "joblib.load (before 0.10)",
+        "an NDArrayWrapper names a side file holding the array, opened with "
+        "numpy.load(allow_pickle=True) (any pickle in it runs), anywhere on disk; a ZNDArrayWrapper "
+        "a zlib side file",
+        "joblib/numpy_pickle_compat.py (NDArrayWrapper.read, ZNDArrayWrapper.read)",
+        "pickles.record_stream: a problem naming the wrapper (what it reads cannot be checked from "
+        "the file; fails closed)",
     ),
     LoaderReading(
         "numpy.load(allow_pickle=True)",
@@ -71,6 +90,7 @@ LOADER_TABLE: tuple[LoaderReading, ...] = (
         ".tar.gz ...): a zip or tar found wherever zipfile/tarfile find it (a zip behind a prefix)",
         "pandas/io/pickle.py (read_pickle); pandas/io/common.py (get_handle, infer_compression)",
         "every compressed stream and archive member is probed; core.ReadContext._zip_at_end reads a "
-        "zip that ends a file that looks like something else; an unrecognised stream fails closed",
+        "zip that ends a file, member or decompressed stream that looks like something else (or "
+        "like nothing known); a stream cut short is read up to the damage, then reported",
     ),
 )

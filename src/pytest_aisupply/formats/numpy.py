@@ -13,6 +13,7 @@ from ..limits import cap_hint
 from .bytestream import ByteReader, TruncatedError
 from .core import ReadContext
 from .pickle import read_pickles
+from .pickles import record_stream
 
 
 def descr_has_objects(descr: object) -> bool:
@@ -103,4 +104,5 @@ class NpyReader:
         ctx.set_label("numpy-object")
         streams, _ = read_pickles(reader, max_opcodes=ctx.limits.max_pickle_opcodes)
         for stream in streams:
-            ctx.add_pickle(stream, "data of an object array (numpy stores object arrays as a pickle)")
+            # Like any stream: what it hands to unpickling callables is read too.
+            record_stream(ctx, stream, "data of an object array (numpy stores object arrays as a pickle)")

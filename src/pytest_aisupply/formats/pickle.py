@@ -716,7 +716,10 @@ def reaches_code(stream: PickleStream) -> bool:
     This decides whether bytes are a pickle for the rules, whatever else they look like."""
     if stream.undecided:
         return True
-    return any(item.module.startswith("<") or _importable(item.module) for item in stream.imports)
+    # An empty name: Python's unpickler imports the module at the end of the data, then fails to
+    # fetch the name; nothing is called. Reported with the stream, it does not make a file that
+    # looks like text a pickle (a one-line 'certifi' without its newline would).
+    return any(item.module.startswith("<") or (_importable(item.module) and item.name) for item in stream.imports)
 
 
 def _is_joblib_wrapper(value: object) -> bool:
@@ -1383,10 +1386,21 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
         elif op in (0x63, 0x69):  # GLOBAL, INST
             if op == 0x69 and not marks:  # load_inst looks for the MARK before reading its lines
                 raise PickleStructureError(f"no MARK on the stack for the opcode at offset {op_offset}")
-            module = _decode_line(reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES), "module name", op_offset)
-            name = _decode_line(reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES), "global name", op_offset)
-            if not module or not name:
-                raise PickleStructureError(f"empty module or name in the global at offset {op_offset}")
+            # C's unpickler refuses a line the data ends in, and an empty name; Python's own
+            # (pickle._Unpickler, which joblib.load and pandas' fallback use) imports the module
+            # all the same, and INST then calls what it found.
+            module_line = reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES, unterminated=True)
+            module = _decode_line(module_line, "module name", op_offset)
+            name = _decode_line(
+                reader.read_line(KEPT_STRING_CHARS, MAX_LINE_BYTES, unterminated=True), "global name", op_offset
+            )
+            if not module:
+                raise PickleStructureError(f"empty module name in the global at offset {op_offset}")
+            if not name:
+                imported(module, "")
+                raise PickleStructureError(
+                    f"empty global name at offset {op_offset} (Python's unpickler imports the module)"
+                )
             if op == 0x69:
                 inst_args = tuple(pop_mark())
                 stack.append(call(imported(module, name), inst_args))
@@ -1421,7 +1435,9 @@ def _walk(reader: ByteReader, stream: PickleStream, shared: _Shared, *, joblib: 
                 raise PickleUndecidedError(f"a frame starts inside another frame at offset {op_offset}")
             remaining = reader.remaining()
             if remaining is not None and length > remaining:
-                raise TruncatedError(f"frame at offset {op_offset} is longer than the data left")
+                # C's unpickler fails here; Python's (pickle._Unpickler: joblib.load, pandas'
+                # compatibility fallback) takes the bytes left as the frame and reads on.
+                length = remaining
             frame_end = reader.offset + length
             shared.frame_end = frame_end
         elif op in (0x70, 0x71, 0x72):  # PUT, BINPUT, LONG_BINPUT

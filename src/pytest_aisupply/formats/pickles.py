@@ -15,7 +15,7 @@ import tempfile
 from typing import IO, BinaryIO
 
 from .bytestream import ByteReader
-from .core import ReadContext
+from .core import HEAD_SIZE, ReadContext
 from .pickle import (
     TORCH_LEGACY_MAGIC,
     PickleStream,
@@ -31,6 +31,17 @@ from .pickle import (
 _ZIP_TAIL = 22 + (1 << 16)
 
 
+#: joblib's wrappers of the joblib < 0.10 format: the array lives in a side file named in the
+#: pickle, which joblib.load opens (joblib/numpy_pickle_compat.py, NDArrayWrapper.read:
+#: ``np.load(os.path.join(dirname, filename), allow_pickle=True)``; ZNDArrayWrapper.read: a
+#: zlib file).
+_SIDE_FILE_WRAPPERS = {
+    (module, name)
+    for module in ("joblib.numpy_pickle_compat", "joblib.numpy_pickle", "sklearn.externals.joblib.numpy_pickle")
+    for name in ("NDArrayWrapper", "ZNDArrayWrapper")
+}
+
+
 def record_stream(ctx: ReadContext, stream: PickleStream, note: str = "") -> None:
     """Record a stream in the context, then read the bytes it hands to unpickling callables.
 
@@ -38,6 +49,15 @@ def record_stream(ctx: ReadContext, stream: PickleStream, note: str = "") -> Non
     again, from the memo or a copy, add no work), and the opcodes of all nested readings count
     against the file's opcode cap."""
     ctx.add_pickle(stream, note)
+    wrappers = sorted(
+        {f"{item.module}.{item.name}" for item in stream.imports} & {".".join(pair) for pair in _SIDE_FILE_WRAPPERS}
+    )
+    if wrappers:
+        ctx.add_problem(
+            f"{', '.join(wrappers)} (joblib's format before 0.10): joblib.load reads the array from a side file whose "
+            "name the pickle gives (NDArrayWrapper with numpy.load(allow_pickle=True), so a pickle in it runs), "
+            "anywhere on disk; what it reads cannot be checked from this file. Re-save the object with a current joblib"
+        )
     for payload in stream.nested:
         data, payload.data = payload.data, None
         if data is None:
@@ -87,7 +107,8 @@ def record_pickles(raw: BinaryIO, size: int | None, ctx: ReadContext, *, note: s
 def _record_plain_readings(raw: BinaryIO, size: int | None, streams: list[PickleStream], ctx: ReadContext) -> None:
     for stream in streams:
         skip_at = stream.joblib_skip_at
-        if skip_at is None:
+        # Object arrays too: joblib reads their pickle apart, where the others read on.
+        if skip_at is None and not any(item.module.startswith("joblib.") for item in stream.imports):
             continue
         raw.seek(stream.start)
         plain = read_pickle(
@@ -95,12 +116,14 @@ def _record_plain_readings(raw: BinaryIO, size: int | None, streams: list[Pickle
             max_opcodes=ctx.limits.max_pickle_opcodes,
             joblib=False,
         )
-        beyond = [item for item in plain.imports if item.offset >= skip_at]
-        if plain.undecided or (beyond and reaches_code(plain)):
+        known = {(item.module, item.name) for item in stream.imports}
+        extra = [item for item in plain.imports if (item.module, item.name) not in known]
+        if plain.undecided or (extra and reaches_code(plain)):
+            where = f"from offset {skip_at} " if skip_at is not None else ""
             record_stream(
                 ctx,
                 plain,
-                f"as pickle.load, torch.load and pandas read it: the array data joblib skips from offset {skip_at} "
+                f"as pickle.load, torch.load and pandas read it: the array data joblib reads apart {where}"
                 "runs as opcodes",
             )
 
@@ -162,10 +185,10 @@ class HeaderlessPickleReader:
     def sniff(self, head: bytes, size: int | None) -> bool:
         if not head or head[0] == 0x80 or stops_at_once(head):
             return False
-        stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head)))
+        whole = (size is not None and size <= len(head)) or len(head) < HEAD_SIZE
+        stream = read_pickle(ByteReader(io.BytesIO(head), size=len(head), cut=not whole))
         if stream.complete:
             return stream.opcodes >= 2
-        whole = size is not None and size <= len(head)
         cut = not whole and stream.error is not None and stream.error.startswith("truncated")
         # Cut off by the end of the head: a pickle when the unpickler would import by then, or
         # when a run of opcodes imports nothing at all. Imports of names that are no module

@@ -58,6 +58,12 @@ class IntegrityRule:
             if subject_id not in seen:
                 seen.add(subject_id)
                 yield Subject(subject_id, inventory.root / use.relpath, "hub")
+        if inventory.update:
+            # a code file that cannot be read may hold references to reviewed [[hub]] entries: the
+            # update must not prune them; the item says why and names the file
+            for code_file in inventory.code.files:
+                if code_file.problem or inventory.code.parsed(code_file).facts.error:
+                    yield Subject(code_file.relpath, code_file.path, "code")
 
     def check(self, subject: Subject, inventory: Inventory) -> Iterator[Finding]:
         if subject.kind == "lockfile":
@@ -71,6 +77,8 @@ class IntegrityRule:
             return
         if subject.kind == "hub":
             yield from self._check_hub(subject, inventory)
+        elif subject.kind == "code":
+            yield from self._check_unread_code(subject, inventory)
         else:
             yield from self._check_artifact(subject, inventory)
 
@@ -160,6 +168,19 @@ class IntegrityRule:
         yield from self._check_cache(subject, entry)
         if not inventory.update:
             yield from self._stale(subject, entry.reviewed, inventory)
+
+    def _check_unread_code(self, subject: Subject, inventory: Inventory) -> Iterator[Finding]:
+        for code_file in inventory.code.files:
+            if code_file.relpath == subject.id:
+                error = code_file.problem or inventory.code.parsed(code_file).facts.error
+                yield Finding(
+                    self.id,
+                    subject.id,
+                    f"its Hub references could not be read ({error}); every [[hub]] entry of the lockfile is kept "
+                    "as it is, none pruned",
+                    "fix the file so that it parses (or exclude it in [tool.aisupply] code/exclude), then run the "
+                    "update again",
+                )
 
     def _check_cache(self, subject: Subject, entry: HubEntry) -> Iterator[Finding]:
         for rel, path, item in cached_files(entry):

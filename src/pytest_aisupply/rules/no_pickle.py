@@ -230,7 +230,7 @@ class NoPickleRule:
                 self.id,
                 subject.id,
                 artifact.problem,
-                "replace it with a regular file inside the project, or exclude it in [tool.aisupply]",
+                artifact.fix or "replace it with a regular file inside the project, or exclude it in [tool.aisupply]",
             )
             return
         facts = inventory.facts(artifact) if artifact else None

@@ -36,7 +36,7 @@ class SafetensorsRule:
         if artifact is None:
             return
         if artifact.problem:
-            yield Finding(self.id, subject.id, artifact.problem, "replace it with a regular file")
+            yield Finding(self.id, subject.id, artifact.problem, artifact.fix or "replace it with a regular file")
             return
         facts = inventory.facts(artifact)
         headers = [value for value in facts.detail("safetensors") if isinstance(value, tuple)]

@@ -22,6 +22,7 @@ from ..formats.gguf import ChatTemplate, GgufHeader, GgufReader, TemplateConstru
 from ..formats.keras import KerasArchiveReader, KerasCode, KerasConfig, KerasH5Reader, is_keras_archive
 from ..formats.onnx import ExternalTensor, OnnxModel, OnnxReader, location_problem
 from ..formats.savedmodel import UNSAFE_OPS, OpUse, SavedModelGraph, SavedModelReader
+from ..inventory import is_hub_file
 
 if TYPE_CHECKING:
     from ..inventory import Artifact, Inventory
@@ -71,9 +72,11 @@ _FIXES = {
 }
 
 
-def subject_kind(artifact: Artifact) -> str | None:
+def subject_kind(artifact: Artifact, inventory: Inventory | None = None) -> str | None:
     """Which inspection an artifact gets (None: not a subject). Cheap: the sniffed format and,
     for zips, the archive's central directory."""
+    if is_hub_file(artifact.relpath):
+        return _hub_subject_kind(artifact, inventory)
     name = artifact.path.name
     if artifact.format == "savedmodel" or (
         name == SAVED_MODEL_NAME and artifact.format in ("onnx", "unknown", "savedmodel")
@@ -88,6 +91,24 @@ def subject_kind(artifact: Artifact) -> str | None:
     return None
 
 
+def _hub_subject_kind(artifact: Artifact, inventory: Inventory | None) -> str | None:
+    """A Hub file has no local copy: its kind comes from its name and the facts the update recorded
+    (``hub_remote`` records the Keras facts this rule needs)."""
+    if artifact.format == "savedmodel" or (
+        artifact.relpath.rpartition("/")[2] == SAVED_MODEL_NAME and artifact.format in ("onnx", "unknown")
+    ):
+        return "savedmodel"
+    if artifact.format in ("gguf", "onnx"):
+        return artifact.format
+    if artifact.format == "hdf5":
+        return "h5"
+    if artifact.format == "keras":
+        return "keras"
+    if artifact.format == "zip" and artifact.problem is None and inventory is not None:
+        return "keras" if inventory.facts(artifact).detail("keras_archive") else None
+    return None
+
+
 class UnsafeFormatRule:
     id = RULE_ID
     summary = (
@@ -99,7 +120,7 @@ class UnsafeFormatRule:
         for artifact in inventory.artifacts:
             if artifact.problem:
                 continue
-            kind = subject_kind(artifact)
+            kind = subject_kind(artifact, inventory)
             if kind is not None:
                 shown = "keras" if kind == "keras" else artifact.format
                 yield Subject(artifact.relpath, artifact.path, "artifact", shown)
@@ -109,9 +130,10 @@ class UnsafeFormatRule:
         if artifact is None:
             return
         if artifact.problem:
-            yield Finding(self.id, subject.id, artifact.problem, "replace it with a regular file inside the project")
+            fix = artifact.fix or "replace it with a regular file inside the project"
+            yield Finding(self.id, subject.id, artifact.problem, fix)
             return
-        kind = subject_kind(artifact)
+        kind = subject_kind(artifact, inventory)
         check = _CHECKS.get(kind or "")
         if check is None:
             yield Finding(
@@ -140,7 +162,7 @@ def _own(
     built-in readers recorded none (a project reader took the file), read it with ``reader``."""
     facts = inventory.facts(artifact)
     own = [value for value in _details_of(facts, key, kind) if getattr(value, "where", None) == ""]
-    if own:
+    if own or is_hub_file(artifact.relpath):
         return own, facts
     facts = analyze_path(artifact.path, [reader], inventory.limits)
     return [value for value in _details_of(facts, key, kind) if getattr(value, "where", None) == ""], facts
@@ -160,8 +182,15 @@ def _unread(facts: ArtifactFacts, what: str, fix: str) -> Iterator[_Result]:
 # --------------------------------------------------------------------------------------------
 
 
+def _read_with(artifact: Artifact, inventory: Inventory, reader: FormatReader) -> ArtifactFacts:
+    """The file read with ``reader``; a Hub file's facts as the update recorded them."""
+    if is_hub_file(artifact.relpath):
+        return inventory.facts(artifact)
+    return analyze_path(artifact.path, [reader], inventory.limits)
+
+
 def _check_keras(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
-    facts = analyze_path(artifact.path, [KerasArchiveReader()], inventory.limits)
+    facts = _read_with(artifact, inventory, KerasArchiveReader())
     configs = _details_of(facts, "keras_config", KerasConfig)
     if not configs:
         yield from _unread(facts, "Keras archive", _FIXES["keras-unreadable"])
@@ -171,7 +200,7 @@ def _check_keras(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
 
 
 def _check_h5(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
-    facts = analyze_path(artifact.path, [KerasH5Reader()], inventory.limits)
+    facts = _read_with(artifact, inventory, KerasH5Reader())
     if facts.detail("keras_h5_unread"):
         yield (
             "legacy Keras H5 file cannot be inspected without h5py (an HDF5 file may hold a Keras "
@@ -257,7 +286,8 @@ def _check_onnx(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
     for tensor in model.external:
         by_location.setdefault(tensor.location, []).append(tensor)
     for location, tensors in by_location.items():
-        reason = _location_reason(location, artifact.path)
+        # a Hub file has no folder on disk: its external data is judged by the location's text alone
+        reason = _location_reason(location, None if is_hub_file(artifact.relpath) else artifact.path)
         if reason is None:
             continue
         first = tensors[0]
@@ -274,13 +304,13 @@ def _check_onnx(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
         yield f"ONNX model cannot be inspected: {problem}", _FIXES["onnx-unreadable"], "", ()
 
 
-def _location_reason(location: str | None, model: Path) -> str | None:
+def _location_reason(location: str | None, model: Path | None) -> str | None:
     """Why the external data at ``location`` is not a file inside the model's folder (None: it
-    is). Beyond the text itself, symlinks on the way are followed."""
+    is). Beyond the text itself, symlinks on the way are followed (for a local ``model``)."""
     if location is None:
         return "has no location"
     reason = location_problem(location)
-    if reason is not None:
+    if reason is not None or model is None:
         return reason
     folder = model.parent
     try:
