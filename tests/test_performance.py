@@ -31,15 +31,37 @@ HEAVY_MODULES = (
     "google",
 )
 
+#: This package's own readers and analysers: a project with nothing of their kind must not load them.
+OWN_READERS = (
+    "pytest_aisupply.formats",
+    "pytest_aisupply.code",
+    "pytest_aisupply.hub",
+    "pytest_aisupply.signatures",
+    "pytest_aisupply.reports",
+    "pytest_aisupply.lockfile",
+    "pytest_aisupply.modelcard",
+    "pytest_aisupply.licenses",
+)
+
 REPORT_MODULES = """
 import sys
 
 HEAVY = {heavy!r}
+OWN = {own!r}
 
 
 def pytest_unconfigure(config):
     loaded = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY)
     print("HEAVY-LOADED:", ",".join(loaded) or "-")
+    # the code package itself holds only the code files' suffixes: its modules are what count
+    own = sorted(name for name in sys.modules if name.startswith(OWN) and name != "pytest_aisupply.code")
+    print("OWN-LOADED:", ",".join(own) or "-")
+    rules = sorted(
+        name
+        for name in sys.modules
+        if name.startswith("pytest_aisupply.rules.") and name != "pytest_aisupply.rules.base"
+    )
+    print("RULES-LOADED:", ",".join(rules) or "-")
     print("CHECKS-REGISTERED:", config.pluginmanager.has_plugin("aisupply-checks"))
     # loaded before the plugin module could say how: the package and what its __init__ imports
     first = {{"pytest_aisupply", "pytest_aisupply.findings", "pytest_aisupply.plugin"}}
@@ -50,6 +72,16 @@ def pytest_unconfigure(config):
     }})
     print("LOADERS:", ",".join(loaders))
 """
+
+
+def _report_modules() -> str:
+    return REPORT_MODULES.format(heavy=set(HEAVY_MODULES), own=OWN_READERS)
+
+
+def _loaded(result: pytest.RunResult, label: str) -> list[str]:
+    found = re.search(rf"^{label}: (\S+)$", result.stdout.str(), re.M)
+    assert found, result.stdout.str() + result.stderr.str()
+    return [] if found[1] == "-" else found[1].split(",")
 
 
 def _heavy_report(result: pytest.RunResult) -> tuple[str, str]:
@@ -66,7 +98,7 @@ def test_configured_run_with_nothing_to_check_imports_no_heavy_library(pytester:
     (pytester.path / "models").mkdir()
     (pytester.path / "src").mkdir()
     (pytester.path / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
-    pytester.makeconftest(REPORT_MODULES.format(heavy=set(HEAVY_MODULES)))
+    pytester.makeconftest(_report_modules())
     pytester.makepyfile(test_app="def test_app():\n    pass\n")
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
@@ -79,7 +111,8 @@ def test_configured_run_with_nothing_to_check_imports_no_heavy_library(pytester:
     # the engine's modules are loaded as plain Python, not compiled again by pytest's assertion rewriter
     loaders = re.search(r"^LOADERS: (\S+)$", result.stdout.str(), re.M)
     assert loaders, result.stdout.str()
-    assert loaders[1] == "SourceFileLoader"
+    # Python's own loaders (an installed, compiled walker is an extension module), never pytest's rewriter
+    assert set(loaders[1].split(",")) <= {"SourceFileLoader", "SourcelessFileLoader", "ExtensionFileLoader"}
 
 
 def test_the_module_report_sees_a_heavy_import(pytester: pytest.Pytester) -> None:
@@ -87,12 +120,68 @@ def test_the_module_report_sees_a_heavy_import(pytester: pytest.Pytester) -> Non
     pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
     (pytester.path / "models").mkdir()
     (pytester.path / "src").mkdir()
-    pytester.makeconftest(REPORT_MODULES.format(heavy=set(HEAVY_MODULES)))
+    pytester.makeconftest(_report_modules())
     pytester.makepyfile(test_app="import yaml\n\ndef test_app():\n    pass\n")
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
     loaded, _ = _heavy_report(result)
     assert "yaml" in loaded.split(",")
+
+
+def test_nothing_to_check_loads_none_of_our_readers_or_rules(pytester: pytest.Pytester) -> None:
+    """Empty artifact and code roots: the checks are configured and collected, and neither the format
+    readers, the code analysis, the Hub client, signatures, reports nor any rule module is loaded."""
+    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
+    (pytester.path / "models").mkdir()
+    (pytester.path / "src").mkdir()
+    pytester.makeconftest(_report_modules())
+    pytester.makepyfile(test_app="def test_app():\n    pass\n")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1)
+    assert _heavy_report(result) == ("-", "True")
+    assert _loaded(result, "OWN-LOADED") == []
+    assert _loaded(result, "RULES-LOADED") == []
+
+
+def test_code_without_artifacts_loads_the_code_analysis_but_no_format_reader(pytester: pytest.Pytester) -> None:
+    """A code file and no artifact: the code rules read it (code/ is loaded), formats/ is not."""
+    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
+    (pytester.path / "models").mkdir()
+    (pytester.path / "src").mkdir()
+    (pytester.path / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    pytester.makeconftest(_report_modules())
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s", "--aisupply-only"
+    )
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED, result.stdout.str() + result.stderr.str()
+    own = _loaded(result, "OWN-LOADED")
+    assert "pytest_aisupply.code.index" in own
+    assert not [name for name in own if name.startswith(("pytest_aisupply.formats", "pytest_aisupply.hub"))], own
+
+
+def test_our_module_report_sees_the_readers_once_there_is_an_artifact(pytester: pytest.Pytester) -> None:
+    """The control for the two tests above: one pickle file, and the readers and the rules that check
+    artifacts are loaded, and the check fails as it should."""
+    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
+    (pytester.path / "models").mkdir()
+    (pytester.path / "src").mkdir()
+    (pytester.path / "models" / "clf.pkl").write_bytes(pickle.dumps(os.system))
+    pytester.makeconftest(_report_modules())
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s", "--aisupply-only"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no-pickle*models/clf.pkl*"])
+    own = _loaded(result, "OWN-LOADED")
+    assert "pytest_aisupply.formats.pickle" in own
+    assert not [name for name in own if name.startswith("pytest_aisupply.code.")], own
+    rules = _loaded(result, "RULES-LOADED")
+    assert "pytest_aisupply.rules.no_pickle" in rules
+    assert not [name for name in rules if name.endswith(("pinned_revision", "signature", "source"))], rules
 
 
 # -- the same verdicts per file, whatever the granularity and with xdist ----------------------------

@@ -6,16 +6,15 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
-from functools import lru_cache
+from collections.abc import Generator, Iterator, Sequence
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import pytest
 
 from .config import ConfigError, Settings
 from .engine import Engine, Verdict
-from .findings import Finding, Subject
 from .hashing import HashCache
 from .items import (
     ROOT_NAME,
@@ -28,7 +27,11 @@ from .items import (
     group_verdicts_key,
     verdict_key,
 )
-from .lockfile import Lock, LockError, read_lock
+
+if TYPE_CHECKING:
+    from .findings import Finding, Subject
+    from .formats import FormatReader
+    from .lockfile import Lock
 
 
 class ChecksPlugin:
@@ -41,7 +44,7 @@ class ChecksPlugin:
         self.anchor = anchor_file(config)
         rule_lists = config.hook.pytest_aisupply_rules(settings=settings)
         rules = [rule for rules in reversed(rule_lists) for rule in rules or ()]
-        readers = [reader for readers in config.hook.pytest_aisupply_readers() for reader in readers or ()]
+        readers = HookReaders(config.hook)
         _check_unique_ids([rule.id for rule in rules])
         try:
             settings.check_rule_ids(rule.id for rule in rules)
@@ -108,12 +111,11 @@ class ChecksPlugin:
         return None
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        from .selection import matches
-
         selected: list[str] = config.option.aisupply_select
         only = bool(config.option.aisupply_only)
         if not (only or selected):
             return
+        from .selection import matches
 
         def wanted(item: pytest.Item) -> bool:
             if isinstance(item, CheckGroupItem) and selected:
@@ -154,6 +156,33 @@ class ChecksPlugin:
             inventory.hash_cache.known.update(inventory.hash_cache.fresh)
             inventory.hash_cache.fresh.clear()
         return report
+
+
+class HookReaders(Sequence["FormatReader"]):
+    """The format readers every plugin contributes (``pytest_aisupply_readers``), asked for when the
+    first file is sniffed: a project with no artifact never imports the readers (formats/)."""
+
+    def __init__(self, hook: Any) -> None:
+        self.hook = hook
+
+    @cached_property
+    def readers(self) -> list[FormatReader]:
+        return [reader for readers in self.hook.pytest_aisupply_readers() for reader in readers or ()]
+
+    @overload
+    def __getitem__(self, index: int) -> FormatReader: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[FormatReader]: ...
+
+    def __getitem__(self, index: int | slice) -> FormatReader | Sequence[FormatReader]:
+        return self.readers[index]
+
+    def __len__(self) -> int:
+        return len(self.readers)
+
+    def __iter__(self) -> Iterator[FormatReader]:
+        return iter(self.readers)
 
 
 def _verdict_record(
@@ -261,6 +290,8 @@ def _read_lock(settings: Settings, update: bool) -> tuple[Lock | None, str | Non
     advice to run it leads out, not back to the same error."""
     if not settings.lockfile:
         return None, None
+    from .lockfile import Lock, LockError, read_lock
+
     try:
         return read_lock(settings.root / settings.lockfile), None
     except LockError as exc:

@@ -12,10 +12,12 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from .config import has_magic
+
+if TYPE_CHECKING:
+    import pathspec
 
 #: Directory names never walked: version control, virtual environments, caches, build output.
 BUILTIN_EXCLUDED_DIRS = frozenset(
@@ -91,11 +93,16 @@ class Walker:
     def __init__(self, root: Path, exclude: Iterable[str]) -> None:
         self.root = root
         self._resolved_root = root.resolve()
-        self._spec = pathspec.GitIgnoreSpec.from_lines(list(exclude))
-        self._has_excludes = bool(self._spec.patterns)
+        patterns = list(exclude)
+        # pathspec is imported only for a project with ``exclude`` globs (most have none): start-up
+        self._spec: pathspec.GitIgnoreSpec | None = None
+        if patterns:
+            import pathspec
+
+            self._spec = pathspec.GitIgnoreSpec.from_lines(patterns)
 
     def _excluded(self, relpath: str, is_dir: bool) -> bool:
-        if not self._has_excludes:
+        if self._spec is None:
             return False
         return self._spec.match_file(relpath + "/" if is_dir else relpath)
 

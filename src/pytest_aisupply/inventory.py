@@ -14,19 +14,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .code.references import HubReference
-from .config import Settings
+from .code import CODE_SUFFIXES
+from .discovery import FoundFile, Walker
 from .hashing import HashCache
-from .hub_facts import FactsError, decode_facts
-from .lockfile import ArtifactEntry, HubEntry, Lock
-from .modelcard import CardFacts, read_card
 
+# Readers, code analysis, the lockfile's types and model cards are imported where they are used, so
+# that a project with nothing of a kind never loads the modules for that kind (issue 18).
 if TYPE_CHECKING:
     from .code.index import CodeIndex
-from .discovery import FoundFile, Walker
-from .findings import Subject
-from .formats import ArtifactFacts, FormatReader, Limits, analyze_path
-from .formats.core import Sniffed, analyze_content, sniff_file
+    from .code.references import HubReference
+    from .config import Settings
+    from .findings import Subject
+    from .formats import ArtifactFacts, FormatReader, Limits
+    from .formats.core import Sniffed
+    from .lockfile import ArtifactEntry, HubEntry, Lock
+    from .modelcard import CardFacts
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class Inventory:
     ) -> None:
         self.settings = settings
         self.root = settings.root
-        self.readers = list(readers)
+        self._reader_source = readers
         self.limits = limits or settings.limits
         self._facts: dict[Path, ArtifactFacts] = {}
         self._hub_facts: dict[str, ArtifactFacts] = {}
@@ -120,8 +122,24 @@ class Inventory:
         self.parallel_hashing = False
 
     @cached_property
+    def readers(self) -> list[FormatReader]:
+        """The format readers, asked for at the first file to sniff or read (they may be a lazy
+        sequence that imports formats/ only then)."""
+        return list(self._reader_source)
+
+    @cached_property
     def artifact_root_files(self) -> list[FoundFile]:
         return self.walker.files(self.settings.artifacts)
+
+    @cached_property
+    def code_root_files(self) -> list[FoundFile]:
+        """Every file under ``settings.code`` (the code index keeps the Python files and notebooks)."""
+        return self.walker.files(self.settings.code)
+
+    @cached_property
+    def has_code_files(self) -> bool:
+        """Whether there is any Python file or notebook to analyse (known without loading code/)."""
+        return any(found.path.name.endswith(CODE_SUFFIXES) for found in self.code_root_files)
 
     @cached_property
     def artifacts(self) -> list[Artifact]:
@@ -174,6 +192,8 @@ class Inventory:
                         f"{unreferenced}",
                     )
                     continue
+                from .hub_facts import FactsError, decode_facts
+
                 try:
                     facts = decode_facts(item.facts)
                 except FactsError as exc:
@@ -218,6 +238,8 @@ class Inventory:
     @cached_property
     def model_cards(self) -> list[tuple[str, Path, CardFacts]]:
         """Local model cards (README.md with metadata) under the artifact roots: (folder, path, facts)."""
+        from .modelcard import read_card
+
         cards = []
         for item in self.artifact_root_files:
             if item.path.name == "README.md" and item.problem is None:
@@ -244,6 +266,8 @@ class Inventory:
     def _sniff(self, item: FoundFile) -> Artifact | None:
         if item.problem:
             return Artifact(item.relpath, item.path, "unreadable", item.problem)
+        from .formats.core import sniff_file
+
         try:
             sniffed = sniff_file(item.path, self.readers)
         except OSError as exc:
@@ -278,8 +302,12 @@ class Inventory:
         if cached is None:
             sniffed = self._contents.pop(artifact.relpath, None)
             if sniffed is None or sniffed.content is None:
+                from .formats import analyze_path
+
                 cached = analyze_path(artifact.path, self.readers, self.limits)
             else:
+                from .formats.core import analyze_content
+
                 self._content_bytes -= len(sniffed.content)
                 cached = analyze_content(sniffed.content, self.readers, self.limits, sniffed.reader)
             self._facts[artifact.path] = cached
@@ -297,7 +325,7 @@ class Inventory:
             argparse_defaults=self.settings.argparse_defaults,
             project_root=self.root,
         )
-        return CodeIndex(self.root, self.walker, self.settings.code, self.limits, options)
+        return CodeIndex(self.root, self.walker, self.settings.code, self.limits, options, found=self.code_root_files)
 
     def format_of(self, subject: Subject) -> str | None:
         """The artifact's format as read (more precise than sniffed), or as sniffed."""

@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from ..discovery import Walker
+from ..discovery import FoundFile, Walker
 from ..limits import Limits
+from . import CODE_SUFFIXES
 from .references import CodeFacts, CodeOptions, extract
 from .sources import SourceFile, read_source
 
-CODE_SUFFIXES = (".py", ".ipynb")
 _IGNORE = re.compile(r"#\s*aisupply:\s*ignore\[([\w\s,-]+)\]\s*(.*)$")
 
 
@@ -71,8 +71,12 @@ class CodeIndex:
         entries: tuple[str, ...],
         limits: Limits | None = None,
         options: CodeOptions | None = None,
+        *,
+        found: list[FoundFile] | None = None,
     ) -> None:
+        """``found``: the files under ``entries`` when the caller walked them already."""
         self.root = root
+        self._found = found
         self.walker = walker
         self.entries = entries
         self.limits = limits or Limits()
@@ -84,7 +88,8 @@ class CodeIndex:
     @cached_property
     def files(self) -> list[CodeFile]:
         result = []
-        for found in self.walker.files(self.entries):
+        walked = self._found if self._found is not None else self.walker.files(self.entries)
+        for found in walked:
             if found.path.name.endswith(CODE_SUFFIXES):
                 result.append(CodeFile(found.relpath, found.path, found.problem))
         return result
