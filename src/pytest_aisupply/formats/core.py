@@ -259,7 +259,10 @@ class ReadContext:
                     self.add_problem(f"no data, though {size} bytes are declared (truncated or crafted)")
                     return "unknown"
                 return None
-            if seekable and size and self._zip_at_end(stream, head, size, "no known format"):
+            # A member of no known format fails as unrecognised already; looking for a zip at its end
+            # would seek through it (zipfile reads forward to seek a member before Python 3.12: a
+            # gigabyte storage record of a Hub file read over HTTP), for no change of verdict.
+            if seekable and size and not self._where and self._zip_at_end(stream, head, size, "no known format"):
                 return self.label or "zip"
             self.add_problem("format not recognised from its content, so it cannot be shown to hold no pickle")
             return "unknown"
