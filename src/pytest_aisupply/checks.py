@@ -37,11 +37,9 @@ if TYPE_CHECKING:
 class ChecksPlugin:
     name = "aisupply-checks"
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, anchor: Path | None) -> None:
         self.config = config
-        from .plugin import anchor_file
-
-        self.anchor = anchor_file(config)
+        self.anchor = anchor  # from the plugin module, which this one does not import back
         rule_lists = config.hook.pytest_aisupply_rules(settings=settings)
         rules = [rule for rules in reversed(rule_lists) for rule in rules or ()]
         readers = HookReaders(config.hook)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from .lockfile import Lock
 
 GUARD_MARKERS = {
     "aisupply_no_pickle": "no_pickle",
@@ -34,11 +37,14 @@ def wanted_guards(item: pytest.Item) -> set[str]:
     return names
 
 
-def run_guarded(item: pytest.Item, guards: set[str]) -> Generator[None, Any, Any]:
+def run_guarded(
+    item: pytest.Item, guards: set[str], context: tuple[Lock | None, tuple[Path, ...], Path]
+) -> Generator[None, Any, Any]:
+    """Run the test under ``guards``; ``context`` (lockfile, artifact roots, project root) comes from
+    the plugin, which owns the session's settings, so that nothing here imports the plugin back."""
     from . import runtime
-    from .plugin import guard_context
 
-    lock, roots, root = guard_context(item.config)
+    lock, roots, root = context
     state = runtime.GuardState(
         no_pickle="no_pickle" in guards,
         pinned="pinned" in guards,

@@ -238,7 +238,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     settings = _load_settings(config, pyproject)
     config.stash[settings_key] = settings
-    config.pluginmanager.register(ChecksPlugin(config, settings), ChecksPlugin.name)
+    config.pluginmanager.register(ChecksPlugin(config, settings, anchor_file(config)), ChecksPlugin.name)
     if not hasattr(config, "workerinput"):
         from .summary import SummaryReporter
 
@@ -305,7 +305,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         return (yield)
     from .guards import run_guarded
 
-    return (yield from run_guarded(item, guards))
+    return (yield from run_guarded(item, guards, guard_context(item.config)))
 
 
 @pytest.fixture
