@@ -5,20 +5,13 @@ the next run."""
 
 from __future__ import annotations
 
-import pickle
 import textwrap
 
 import numpy as np
 import pytest
 
+from helpers.artifacts import global_reference_pickle
 from helpers.hub_server import HubServer
-
-
-class Payload:
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        import os
-
-        return os.system, ("echo pwned",)
 
 
 def safetensors_bytes() -> bytes:
@@ -89,7 +82,7 @@ def test_first_update_passes_when_what_it_records_passes(pytester: pytest.Pytest
 @pytest.mark.usefixtures("hub_env")
 def test_first_update_fails_on_a_malicious_pickle_it_records(pytester: pytest.Pytester, hub: HubServer) -> None:
     sha = hub.add_repo(
-        "org/model", card={"license": "mit"}, files={"pytorch_model.bin": pickle.dumps(Payload(), protocol=2)}
+        "org/model", card={"license": "mit"}, files={"pytorch_model.bin": global_reference_pickle(protocol=2)}
     )
     project(pytester, sha, 'pickle = "scan"\nallowed_licenses = ["mit"]')
     update = run(pytester, "--aisupply-update")
