@@ -119,21 +119,28 @@ def group_name(subject_id: str, granularity: str) -> str:
     return folder + slash if slash else "./"
 
 
-class CheckItem(pytest.Item):
-    """One rule checked on one subject."""
+class _Check(pytest.Item):
+    """What every collected check shares: the rule, the marker, the session's engine."""
 
     #: Tells the run-time guards (plugin.py) to stay out: a check unpickles and downloads nothing.
     aisupply_check = True
 
-    def __init__(self, *, rule_id: str, subject: Subject, **kwargs: Any) -> None:
+    def __init__(self, *, rule_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rule_id = rule_id
-        self.subject = subject
         self.add_marker(ROOT_NAME)
 
     @property
     def engine(self) -> Engine:
         return self.config.stash[engine_key]
+
+
+class CheckItem(_Check):
+    """One rule checked on one subject."""
+
+    def __init__(self, *, rule_id: str, subject: Subject, **kwargs: Any) -> None:
+        super().__init__(rule_id=rule_id, **kwargs)
+        self.subject = subject
 
     def runtest(self) -> None:
         try:
@@ -197,21 +204,13 @@ class GroupFailed(Exception):
     """Raised by a grouped check: names every subject that failed, each with its findings."""
 
 
-class CheckGroupItem(pytest.Item):
+class CheckGroupItem(_Check):
     """One rule checked on every subject of a folder (or of the whole rule): the same verdicts as
     one item per subject, reported per subject, for a fraction of pytest's per-item cost."""
 
-    aisupply_check = True
-
     def __init__(self, *, rule_id: str, subjects: list[Subject], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.rule_id = rule_id
+        super().__init__(rule_id=rule_id, **kwargs)
         self.subjects = subjects
-        self.add_marker(ROOT_NAME)
-
-    @property
-    def engine(self) -> Engine:
-        return self.config.stash[engine_key]
 
     def runtest(self) -> None:
         engine = self.engine
