@@ -13,7 +13,6 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import stat
 from collections.abc import Iterator
@@ -31,14 +30,19 @@ from ..signatures import (
     VerifiedManifest,
     escapes,
     full_verify,
-    memo_key,
-    verify_signature,
+)
+from .signature_common import (
+    MAX_SIGNATURE_BYTES,
+    RULE_ID,
+    digests_match_form,
+    expiry_findings,
+    ignored,
+    verified_manifest,
 )
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
 
-RULE_ID = "signature"
 FOLDER = "signed-folder"
 NO_MATCH = "signed-nomatch"
 HUB = "signed-hub"
@@ -46,8 +50,6 @@ HUB_UNUSED = "signed-hub-unused"
 _RESIGN = "if the change is intended, sign the folder again (`model_signing sign`); otherwise restore the signed files"
 #: Files listed one by one before the rest is summed up.
 _MAX_LISTED = 50
-#: Larger than any real bundle (a manifest of 100,000 files is about 20 MB): not read into memory.
-MAX_SIGNATURE_BYTES = 64 << 20
 
 
 class SignatureRule:
@@ -189,9 +191,9 @@ class SignatureRule:
             )
         yield from unsafe[:_MAX_LISTED]
         ignore = [*manifest.ignore_paths, *GIT_PATHS, spec.signature]
-        files = [rel for rel in listing.files if not _ignored(rel, ignore)]
+        files = [rel for rel in listing.files if not ignored(rel, ignore)]
         allowed = pathspec.GitIgnoreSpec.from_lines(spec.allow_unsigned) if spec.allow_unsigned else None
-        if _digests_match_form(manifest):
+        if digests_match_form(manifest):
             yield from self._compare_digests(subject, manifest, files, allowed, inventory)
             return
         signed_files = {resource.name.rsplit(":", 2)[0] for resource in manifest.resources}
@@ -279,46 +281,6 @@ class SignatureRule:
             )
 
 
-def verified_manifest(signature: bytes, policy: Policy, inventory: Inventory) -> VerifiedManifest:
-    """The manifest ``signature`` vouches for under ``policy``: from the hash cache when exactly
-    these bytes were verified with exactly this signer material before, else from model_signing."""
-    key = memo_key(signature, policy)
-    cache = inventory.hash_cache
-    remembered = cache.fresh.get(key) or cache.known.get(key)
-    if remembered is not None:
-        manifest = VerifiedManifest.from_json(remembered)
-        if manifest is not None:
-            return manifest
-    import tempfile
-
-    # The library reads a path; it gets a private copy of the bytes the memo key was made from.
-    with tempfile.TemporaryDirectory(prefix="aisupply-sig-") as scratch:
-        copy = Path(scratch) / "model.sig"
-        copy.write_bytes(signature)
-        manifest = verify_signature(copy, policy)
-    cache.fresh[key] = manifest.to_json()
-    return manifest
-
-
-def expiry_findings(rule: str, subject: Subject, manifest: VerifiedManifest, where: str) -> list[Finding]:
-    """Certificate mode: a signing certificate past its expiry (model-signing checks the chain at
-    the certificate's issue time only, and the bundle carries no trusted timestamp)."""
-    if manifest.not_after is None:
-        return []
-    expiry = dt.datetime.fromisoformat(manifest.not_after)
-    if expiry >= dt.datetime.now(dt.timezone.utc):
-        return []
-    return [
-        Finding(
-            rule,
-            subject.id,
-            f"the signing certificate expired on {expiry.date().isoformat()} ({manifest.signer})",
-            "sign the folder again with a current certificate",
-            where=where,
-        )
-    ]
-
-
 def matching_folders(root: Path, pattern: str) -> list[Path]:
     """Folders (not symlinks to folders outside) under ``root`` matching a project-relative glob."""
     if not has_magic(pattern):
@@ -377,28 +339,6 @@ def list_folder(folder: Path) -> FolderListing:
     for names in (listing.files, listing.symlinks, listing.special, listing.unreadable):
         names.sort()
     return listing
-
-
-def _ignored(rel: str, ignore: list[str]) -> bool:
-    """model_signing's rule: a file is left out when it lies at or under an ignored path (compared
-    by path components; ignored paths that leave the folder match nothing)."""
-    parts = PurePosixPath(rel).parts
-    for item in ignore:
-        ignored = PurePosixPath(item)
-        if ignored.is_absolute() or ".." in ignored.parts:
-            continue
-        if parts[: len(ignored.parts)] == ignored.parts:
-            return True
-    return False
-
-
-def _digests_match_form(manifest: VerifiedManifest) -> bool:
-    """True when the manifest lists one sha256 per whole file, the form of our cached digests."""
-    return (
-        manifest.method == "files"
-        and manifest.serialization.get("hash_type") == "sha256"
-        and all(resource.algorithm == "sha256" for resource in manifest.resources)
-    )
 
 
 def _file_in(reason: str) -> str | None:

@@ -34,6 +34,14 @@ from ..signatures import (
     public_key_fingerprint,
     sigstore_signer,
 )
+from .signature_common import (
+    MAX_SIGNATURE_BYTES,
+    RULE_ID,
+    digests_match_form,
+    expiry_findings,
+    ignored,
+    verified_manifest,
+)
 
 if TYPE_CHECKING:
     from ..inventory import Inventory
@@ -65,14 +73,6 @@ def _verify_at_update(
     finding: _Make, spec: SignedSpec, inventory: Inventory, repo_id: str, revision: str, subject: Subject
 ) -> Iterator[Finding]:
     from ..hub import HubError, fetch_entry
-    from .signature import (
-        MAX_SIGNATURE_BYTES,
-        RULE_ID,
-        _digests_match_form,
-        _ignored,
-        expiry_findings,
-        verified_manifest,
-    )
 
     try:
         entry = fetch_entry("model", repo_id, revision, inventory.today)
@@ -109,7 +109,7 @@ def _verify_at_update(
         except SignatureProblem as problem:
             yield finding(problem.message, problem.fix, where)
             return
-        if not _digests_match_form(manifest):
+        if not digests_match_form(manifest):
             yield finding(
                 f"the signature lists {manifest.method} digests ({manifest.serialization.get('hash_type')}), which "
                 "cannot be held against the Hub's metadata before download",
@@ -118,7 +118,7 @@ def _verify_at_update(
             )
             return
         ignore = [*manifest.ignore_paths, *GIT_PATHS, spec.signature]
-        files = {f.path: f for f in entry.files if not _ignored(f.path, ignore)}
+        files = {f.path: f for f in entry.files if not ignored(f.path, ignore)}
         problems = expiry_findings(RULE_ID, subject, manifest, where)
         problems += _compare(finding, subject, spec, manifest, files, repo_id, revision, Path(scratch))
     yield from problems
