@@ -186,7 +186,6 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     positional = [str(value) for value in namespace.file_or_dir]
     if namespace.no_aisupply or not (namespace.aisupply_only or any("aisupply" in value for value in positional)):
         return
-    from .config import has_table
     from .selection import CheckIdError, check_id_of, rewrite_arguments
 
     rootpath, invocation_dir = early_config.rootpath, early_config.invocation_params.dir
@@ -205,6 +204,31 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         )
     except CheckIdError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def has_table(pyproject: Path) -> bool:
+    """True when the file exists and has a ``[tool.aisupply]`` table (invalid TOML counts as True
+    when the table header is present, so the syntax error is reported rather than ignored).
+
+    Here rather than in ``config``: a project without the table decides this without loading the
+    configuration parser."""
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if "aisupply" not in text:
+        return False
+    import re
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return bool(re.search(r"^\s*\[+\s*tool\.aisupply\b", text, re.M))
+    return isinstance(data.get("tool"), dict) and "aisupply" in data["tool"]
 
 
 def anchor_file(config: pytest.Config) -> Path | None:
@@ -229,8 +253,6 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.option.aisupply_only:
             raise pytest.UsageError("--aisupply-only and --no-aisupply cannot be used together")
         return
-    from .config import has_table
-
     pyproject = _pyproject(config)
     if not (config.option.aisupply or config.option.aisupply_only or has_table(pyproject)):
         return
