@@ -1,10 +1,14 @@
 """Start-up only, robust to a loaded machine: a configured project with nothing to check against
 ``pytest --collect-only -p no:aisupply`` of the same project, run as interleaved pairs (floor, plugin,
-floor, plugin ...) so both sides see the same load; prints the plugin's CPU over the floor as the
-difference of the minima, of the medians, and the median of the paired differences.
+floor, plugin ...; which side goes first alternates) so both sides see the same load. For each mode
+it prints the median CPU of each side and the plugin's CPU over the floor as the median of the
+paired differences with their interquartile range: the spread says how far the load moved the
+figure. (A difference of two minima is not printed: the two minima come from different moments of
+the load, so it could land anywhere, even above the median.)
 
     python benchmarks/bench_startup.py                  # this checkout's src, 12 pairs per mode
     python benchmarks/bench_startup.py --src OTHER/src  # another copy (e.g. an export of main)
+    python benchmarks/bench_startup.py --modules 12     # also: where the time goes, by module
 
 "Without a bytecode cache" removes every ``__pycache__`` of the measured package before each run and
 sets PYTHONDONTWRITEBYTECODE (the same definition as bench_scale.py); other installed pytest plugins
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -56,6 +61,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src")
     parser.add_argument("--pairs", type=int, default=12)
+    parser.add_argument(
+        "--modules", type=int, default=0, metavar="RUNS", help="also print each of our modules' import cost (medians)"
+    )
     args = parser.parse_args()
     src = args.src.resolve()
     with tempfile.TemporaryDirectory(prefix="aisupply-startup-") as tmp:
@@ -65,23 +73,82 @@ def main() -> None:
         (project / "pyproject.toml").write_text(
             '[tool.aisupply]\nartifacts = ["data"]\ncode = ["src"]\nlockfile = ""\n'
         )
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {src}")
+        load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}; {src}")
         for bytecode in (False, True):
             if bytecode:  # warm both caches first
                 cpu_of(COLLECT, project, src, True)
                 cpu_of([*COLLECT, "-p", "no:aisupply"], project, src, True)
             floor, ours = [], []
-            for _ in range(args.pairs):
-                floor.append(cpu_of([*COLLECT, "-p", "no:aisupply"], project, src, bytecode))
-                ours.append(cpu_of(COLLECT, project, src, bytecode))
-            paired = statistics.median(o - f for o, f in zip(ours, floor, strict=True))
-            lowest = min(ours) - min(floor)
-            middle = statistics.median(ours) - statistics.median(floor)
-            print(
-                f"{'with' if bytecode else 'without'} bytecode cache: plugin over the floor "
-                f"min {1000 * lowest:.0f} ms, median {1000 * middle:.0f} ms, "
-                f"paired median {1000 * paired:.0f} ms CPU ({args.pairs} pairs)"
+            for index in range(args.pairs):
+                # alternate which side runs first, so neither always follows the other's cache effects
+                if index % 2:
+                    ours.append(cpu_of(COLLECT, project, src, bytecode))
+                    floor.append(cpu_of([*COLLECT, "-p", "no:aisupply"], project, src, bytecode))
+                else:
+                    floor.append(cpu_of([*COLLECT, "-p", "no:aisupply"], project, src, bytecode))
+                    ours.append(cpu_of(COLLECT, project, src, bytecode))
+            print(summary("with" if bytecode else "without", floor, ours))
+        if args.modules:
+            print(by_module(project, src, args.modules, "configured, nothing to check"))
+            plain = project / "without-table"  # issue 17: a project that does not use the plugin
+            plain.mkdir()
+            (plain / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
+            print(by_module(plain, src, args.modules, "no [tool.aisupply] table"))
+        print(f"done; load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
+
+
+def summary(mode: str, floor: list[float], ours: list[float]) -> str:
+    """One line: each side's median, and the median of the paired differences with its quartiles."""
+    differences = sorted(o - f for o, f in zip(ours, floor, strict=True))
+    low, middle, high = statistics.quantiles(differences, n=4) if len(differences) > 1 else differences * 3
+    return (
+        f"{mode} bytecode cache: floor median {1000 * statistics.median(floor):.0f} ms, "
+        f"plugin median {1000 * statistics.median(ours):.0f} ms CPU; plugin over the floor: "
+        f"paired median {1000 * middle:.0f} ms "
+        f"(quartiles {1000 * low:.0f} to {1000 * high:.0f} ms, {len(differences)} pairs)"
+    )
+
+
+def by_module(project: Path, src: Path, runs: int, label: str) -> str:
+    """Each of our modules' own import time in a collect-only run of ``project`` without a bytecode cache, as
+    ``python -X importtime`` reports it (wall time, nested imports excluded), median of ``runs``.
+
+    The package and the plugin module are imported by pytest's entry-point loader (through
+    ``importlib``, which ``-X importtime`` does not see) and compiled by its assertion rewriter
+    (parsed to an AST, then compiled): for them the line shows that parse and compile, timed apart
+    (the second of two in a fresh interpreter, as pytest's rewriter has run before it gets to them).
+    """
+    own: dict[str, list[float]] = {}
+    line = re.compile(r"import time:\s+(\d+) \|\s+\d+ \|\s+(pytest_aisupply\S*)")
+    for _ in range(runs):
+        env = dict(os.environ, PYTHONPATH=str(src), PYTHONDONTWRITEBYTECODE="1")
+        for cache in src.rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+        command = [sys.executable, "-X", "importtime", *COLLECT[1:]]
+        done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+        for match in line.finditer(done.stderr):
+            own.setdefault(match[2], []).append(int(match[1]) / 1000)
+        for name in ("pytest_aisupply/__init__.py", "pytest_aisupply/plugin.py"):
+            code = (
+                "import ast, sys, time; text = open(sys.argv[1], 'rb').read(); "
+                "compile(ast.parse(text), sys.argv[1], 'exec', dont_inherit=True); start = time.perf_counter(); "
+                "compile(ast.parse(text), sys.argv[1], 'exec', dont_inherit=True); "
+                "print(time.perf_counter() - start)"
             )
+            timed = subprocess.run([sys.executable, "-c", code, str(src / name)], capture_output=True, text=True)
+            module = name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            own.setdefault(module + " (rewriter's parse + compile)", []).append(1000 * float(timed.stdout))
+    rows = sorted(((statistics.median(times), name) for name, times in own.items()), reverse=True)
+    lines = [f"  {ms:5.1f} ms  {name}" for ms, name in rows]
+    total = sum(ms for ms, _ in rows)
+    return "\n".join(
+        [
+            f"{label}: our modules without a bytecode cache, median of {runs} runs (wall ms, own time):",
+            *lines,
+            f"  {total:5.1f} ms  in all ({len(rows)} lines)",
+        ]
+    )
 
 
 if __name__ == "__main__":

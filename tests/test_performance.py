@@ -63,8 +63,9 @@ def pytest_unconfigure(config):
     )
     print("RULES-LOADED:", ",".join(rules) or "-")
     print("CHECKS-REGISTERED:", config.pluginmanager.has_plugin("aisupply-checks"))
+    print("ALL-OURS:", ",".join(sorted(name for name in sys.modules if name.split(".")[0] == "pytest_aisupply")))
     # loaded before the plugin module could say how: the package and what its __init__ imports
-    first = {{"pytest_aisupply", "pytest_aisupply.findings", "pytest_aisupply.plugin"}}
+    first = {{"pytest_aisupply", "pytest_aisupply.plugin"}}
     loaders = sorted({{
         type(module.__spec__.loader).__name__
         for name, module in list(sys.modules.items())
@@ -143,6 +144,109 @@ def test_nothing_to_check_loads_none_of_our_readers_or_rules(pytester: pytest.Py
     assert _heavy_report(result) == ("-", "True")
     assert _loaded(result, "OWN-LOADED") == []
     assert _loaded(result, "RULES-LOADED") == []
+
+
+#: Every module of ours a configured run with nothing to check loads: the wiring, the configuration
+#: parser, and what collection needs to find out that there is nothing (the engine, the walk, the rule
+#: list). Without a bytecode cache each is compiled from source on every run, so a module joining this
+#: list is start-up paid by every project: load it where it is needed instead, or add it here knowingly.
+NOTHING_TO_CHECK_MODULES = {
+    "pytest_aisupply",
+    "pytest_aisupply.builtin",
+    "pytest_aisupply.checks",
+    "pytest_aisupply.code",
+    "pytest_aisupply.config",
+    "pytest_aisupply.discovery",
+    "pytest_aisupply.engine",
+    "pytest_aisupply.findings",
+    "pytest_aisupply.guards",
+    "pytest_aisupply.hashing",
+    "pytest_aisupply.hookspecs",
+    "pytest_aisupply.inventory",
+    "pytest_aisupply.items",
+    "pytest_aisupply.limits",
+    "pytest_aisupply.plugin",
+    "pytest_aisupply.plugin_hooks",
+    "pytest_aisupply.render",
+    "pytest_aisupply.rules",
+    "pytest_aisupply.rules.base",
+    "pytest_aisupply.summary",
+}
+
+#: A project without ``[tool.aisupply]``: the entry point, its hooks and the run-time guards' ini check.
+NO_TABLE_MODULES = {
+    "pytest_aisupply",
+    "pytest_aisupply.builtin",
+    "pytest_aisupply.guards",
+    "pytest_aisupply.hookspecs",
+    "pytest_aisupply.plugin",
+    "pytest_aisupply.plugin_hooks",
+}
+
+
+def test_a_plain_configuration_with_nothing_to_check_loads_only_the_listed_modules(pytester: pytest.Pytester) -> None:
+    """Keys validated without the rarely used tables' parser (``config_tables``), the schema's docs
+    (``config_schema``), the lockfile or any reader; the checks still collected and the run passes."""
+    pytester.makepyprojecttoml(
+        '[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n'
+        'pickle = "scan"\npickle_allowed_globals = ["collections.OrderedDict"]\n'
+        'exclude = ["models/tmp/**"]\nmax_review_age_days = 30\ntrust_remote_code = ["org/name"]\n'
+        '[tool.aisupply.rules]\nlicense = "warn"\n'
+    )
+    (pytester.path / "models").mkdir()
+    (pytester.path / "src").mkdir()
+    pytester.makeconftest(_report_modules())
+    pytester.makepyfile(test_app="def test_app():\n    pass\n")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1)
+    assert _heavy_report(result) == ("-", "True")
+    assert set(_loaded(result, "ALL-OURS")) == NOTHING_TO_CHECK_MODULES
+
+
+def test_the_rarely_used_tables_load_their_parser_when_present(pytester: pytest.Pytester) -> None:
+    """The control for the test above: a waiver and a limit load ``config_tables`` (and a bad one is
+    still reported by file, line and key)."""
+    pytester.makepyprojecttoml(
+        '[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n'
+        "[tool.aisupply.limits]\nmax_depth = 3\n"
+        '[[tool.aisupply.waive]]\nrule = "no-pickle"\npath = "models/a.pkl"\nreason = "vetted"\n'
+    )
+    (pytester.path / "models").mkdir()
+    (pytester.path / "src").mkdir()
+    pytester.makeconftest(_report_modules())
+    pytester.makepyfile(test_app="def test_app():\n    pass\n")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    assert set(_loaded(result, "ALL-OURS")) == NOTHING_TO_CHECK_MODULES | {
+        "pytest_aisupply.config_tables",
+        "pytest_aisupply.digests",
+    }
+
+    pytester.makepyprojecttoml(
+        '[tool.aisupply]\nartifacts = ["models"]\nlockfile = ""\n\n'
+        '[[tool.aisupply.waive]]\nrule = "no-pickle"\npath = "/abs"\nreason = "vetted"\n'
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    message = "pyproject.toml:7: [[tool.aisupply.waive]] path: bad glob '/abs': must be relative to the project root"
+    assert message in result.stderr.str()
+
+
+def test_a_project_without_the_table_loads_only_the_plugins_wiring(pytester: pytest.Pytester) -> None:
+    """Issue 17: without ``[tool.aisupply]`` the plugin stays out of the way, and costs only its wiring
+    (not the configuration parser, nor the public types of the package)."""
+    pytester.makepyprojecttoml("[tool.black]\nline-length = 100\n")
+    pytester.makeconftest(_report_modules())
+    pytester.makepyfile(test_app="def test_app():\n    pass\n")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1)
+    assert _heavy_report(result) == ("-", "False")
+    assert set(_loaded(result, "ALL-OURS")) == NO_TABLE_MODULES
 
 
 def test_code_without_artifacts_loads_the_code_analysis_but_no_format_reader(pytester: pytest.Pytester) -> None:

@@ -5,100 +5,51 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from .digests import SHA256_HEX
 from .findings import SEVERITIES, Severity
-from .limits import Limits
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+if TYPE_CHECKING:
+    from .config_tables import SIGNED_KEYS as SIGNED_KEYS
+    from .config_tables import SignedSpec as SignedSpec
+    from .config_tables import Waiver as Waiver
+    from .limits import Limits
+
 TABLE = "tool.aisupply"
 PickleMode = Literal["forbid", "scan"]
 Granularity = Literal["file", "folder", "rule"]
 GRANULARITIES: tuple[Granularity, ...] = ("file", "folder", "rule")
 
-_GLOBAL_PATTERN = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\.\*)?\Z")
-_REPO_ID = re.compile(r"[\w.-]+/[\w.-]+\Z")
-_SOURCE_PATTERN = re.compile(r"[\w.*?-]+(/[\w.*?-]+)?\Z")
+# Patterns, not compiled ones: ``re`` compiles (and caches) each the first time a key needs it, so a
+# configuration without these keys costs no regex compilation at start-up.
+_GLOBAL_PATTERN = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\.\*)?\Z"
+_REPO_ID = r"[\w.-]+/[\w.-]+\Z"
+_SOURCE_PATTERN = r"[\w.*?-]+(/[\w.*?-]+)?\Z"
+_DOTTED_NAME = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z"
+#: Names that live in ``config_tables`` and are still importable from here (loaded on first use).
+_TABLE_NAMES = frozenset({"Waiver", "SignedSpec", "SignerMode", "SIGNED_KEYS", "DEFAULT_SIGNATURE"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TABLE_NAMES:
+        from . import config_tables
+
+        return getattr(config_tables, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the file, line and key."""
-
-
-@dataclass(frozen=True)
-class Waiver:
-    """An exception to a rule for matching subjects, with the reason it was granted."""
-
-    rule: str
-    path: str
-    reason: str
-    sha256: str | None = None
-    expires: dt.date | None = None
-    line: int | None = None
-    source_line: int | None = None
-
-    def describe(self) -> str:
-        where = f"pyproject.toml:{self.source_line}" if self.source_line else "pyproject.toml"
-        return f"waiver for {self.rule} on {self.path!r} ({where})"
-
-
-# -- [[tool.aisupply.signed]] (issue 15) -----------------------------------------------------------
-
-SignerMode = Literal["key", "certificate", "sigstore"]
-#: The keys of one ``[[tool.aisupply.signed]]`` table.
-SIGNED_KEYS = (
-    "path",
-    "hub",
-    "signature",
-    "public_key",
-    "certificate_chain",
-    "identity",
-    "issuer",
-    "trust_config",
-    "allow_unsigned",
-)
-DEFAULT_SIGNATURE = "model.sig"
-
-
-@dataclass(frozen=True)
-class SignedSpec:
-    """One ``[[tool.aisupply.signed]]`` entry: a model folder glob (``path``) or a Hub repository
-    (``hub``) that must carry a valid OpenSSF model signature made by the given signer."""
-
-    path: str | None = None
-    hub: str | None = None
-    signature: str = DEFAULT_SIGNATURE
-    public_key: str | None = None
-    certificate_chain: tuple[str, ...] = ()
-    identity: str | None = None
-    issuer: str | None = None
-    trust_config: str | None = None
-    allow_unsigned: tuple[str, ...] = ()
-    source_line: int | None = None
-
-    @property
-    def mode(self) -> SignerMode:
-        if self.public_key is not None:
-            return "key"
-        if self.certificate_chain:
-            return "certificate"
-        return "sigstore"
-
-    def describe(self) -> str:
-        where = f"pyproject.toml:{self.source_line}" if self.source_line else "pyproject.toml"
-        target = f"path {self.path!r}" if self.path is not None else f"hub {self.hub!r}"
-        return f"[[tool.aisupply.signed]] {target} ({where})"
 
 
 @dataclass(frozen=True)
@@ -135,6 +86,8 @@ class Settings:
     @property
     def limits(self) -> Limits:
         """The resource caps every reader works within."""
+        from .limits import Limits
+
         return Limits(**self.limit_overrides)
 
     def severity(self, rule_id: str, default: Severity = "error") -> Severity:
@@ -160,22 +113,6 @@ class Settings:
     def _where(self, line: int | None) -> str:
         name = self.source.name if self.source else "pyproject.toml"
         return f"{name}:{line}: " if line else f"{name}: "
-
-
-def has_table(pyproject: Path) -> bool:
-    """True when the file exists and has a ``[tool.aisupply]`` table (invalid TOML counts as True
-    when the table header is present, so the syntax error is reported rather than ignored)."""
-    try:
-        text = pyproject.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    if "aisupply" not in text:
-        return False
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return bool(re.search(r"^\s*\[+\s*tool\.aisupply\b", text, re.M))
-    return isinstance(data.get("tool"), dict) and "aisupply" in data["tool"]
 
 
 def load_settings(pyproject: Path | None, root: Path) -> Settings:
@@ -273,7 +210,7 @@ class _Parser:
         if "pickle_allowed_globals" in table:
             patterns = self.string_list(table, "pickle_allowed_globals")
             for pattern in patterns:
-                if not _GLOBAL_PATTERN.match(pattern):
+                if not re.match(_GLOBAL_PATTERN, pattern):
                     raise self.error(
                         "pickle_allowed_globals",
                         f"bad global {pattern!r}: use a dotted name such as "
@@ -289,13 +226,13 @@ class _Parser:
             if key in table:
                 patterns = self.string_list(table, key)
                 for pattern in patterns:
-                    if not _SOURCE_PATTERN.match(pattern):
+                    if not re.match(_SOURCE_PATTERN, pattern):
                         raise self.error(key, f"bad pattern {pattern!r}: expected 'org/name' globs such as 'google/*'")
                 values[key] = patterns
         if "trust_remote_code" in table:
             repos = self.string_list(table, "trust_remote_code")
             for repo in repos:
-                if not _REPO_ID.match(repo):
+                if not re.match(_REPO_ID, repo):
                     raise self.error("trust_remote_code", f"bad repo id {repo!r}: expected 'org/name'")
             values["trust_remote_code"] = repos
         if "lockfile" in table:
@@ -311,11 +248,17 @@ class _Parser:
         if "rules" in table:
             values["rules"], values["rule_lines"] = self.parse_rules(table["rules"])
         if "waive" in table:
-            values["waivers"] = self.parse_waivers(table["waive"])
+            from .config_tables import parse_waivers
+
+            values["waivers"] = parse_waivers(self, table["waive"])
         if "limits" in table:
-            values["limit_overrides"] = self.parse_limits(table["limits"])
+            from .config_tables import parse_limits
+
+            values["limit_overrides"] = parse_limits(self, table["limits"])
         if "signed" in table:
-            values["signed"] = self.parse_signed(table["signed"])
+            from .config_tables import parse_signed
+
+            values["signed"] = parse_signed(self, table["signed"])
         values.update(self.parse_code_declarations(table))
         self.check_roots(values)
         return Settings(root=self.root, source=self.source, **values)
@@ -327,7 +270,7 @@ class _Parser:
             if key in table:
                 names = self.string_list(table, key)
                 for name in names:
-                    if not _DOTTED_NAME.match(name):
+                    if not re.match(_DOTTED_NAME, name):
                         raise self.error(key, f"bad name {name!r}: expected a Python name such as 'a.b'")
                 values[key] = names
         if "argparse_defaults" in table:
@@ -355,69 +298,6 @@ class _Parser:
                 lines[rule_id] = line
         return severities, lines
 
-    def parse_limits(self, limits: Any) -> dict[str, int]:
-        header = f"{TABLE}.limits"
-        if not isinstance(limits, dict):
-            raise self.error("limits", f"expected a table of cap = positive integer, got {_describe(limits)}")
-        known = Limits.keys()
-        values: dict[str, int] = {}
-        for key, value in limits.items():
-            if key not in known:
-                hint = _did_you_mean(key, known)
-                raise self.error(key, f"unknown key{hint}; known keys: {', '.join(sorted(known))}", header=header)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise self.error(key, f"expected a positive integer, got {_describe(value)}", header=header)
-            values[key] = value
-        return values
-
-    def parse_waivers(self, entries: Any) -> tuple[Waiver, ...]:
-        header = f"{TABLE}.waive"
-        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-            raise self.error("waive", "expected [[tool.aisupply.waive]] tables")
-        waivers = []
-        allowed = {"rule", "path", "reason", "sha256", "expires", "line"}
-        for index, entry in enumerate(entries):
-
-            def fail(key: str, message: str, index: int = index) -> ConfigError:
-                return self.error(key, message, header, index)
-
-            for key in entry:
-                if key not in allowed:
-                    raise fail(
-                        key, f"unknown key{_did_you_mean(key, allowed)}; known keys: {', '.join(sorted(allowed))}"
-                    )
-            for key in ("rule", "path", "reason"):
-                if key not in entry:
-                    raise fail(key, "missing (every waiver needs rule, path and reason)")
-                if not isinstance(entry[key], str) or not entry[key].strip():
-                    raise fail(key, f"expected a non-empty string, got {_describe(entry[key])}")
-            problem = glob_problem(entry["path"])
-            if problem:
-                raise fail("path", f"bad glob {entry['path']!r}: {problem}")
-            sha256 = entry.get("sha256")
-            if sha256 is not None and (not isinstance(sha256, str) or not SHA256_HEX.match(sha256)):
-                raise fail("sha256", f"expected 64 lowercase hex characters, got {_describe(sha256)}")
-            expires = entry.get("expires")
-            if expires is not None:
-                expires = _parse_date(expires)
-                if expires is None:
-                    raise fail("expires", f"expected a date such as 2027-03-31, got {_describe(entry['expires'])}")
-            line = entry.get("line")
-            if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
-                raise fail("line", f"expected a line number (1 or more), got {_describe(line)}")
-            waivers.append(
-                Waiver(
-                    rule=entry["rule"],
-                    path=entry["path"],
-                    reason=entry["reason"].strip(),
-                    sha256=sha256,
-                    expires=expires,
-                    line=line,
-                    source_line=self._table_start(header, index),
-                )
-            )
-        return tuple(waivers)
-
     def check_roots(self, values: Mapping[str, Any]) -> None:
         for key in ("artifacts", "code"):
             for entry in values.get(key, ()):
@@ -430,99 +310,6 @@ class _Parser:
                     raise self.error(key, f"{entry!r} cannot be used as a path: {exc}") from None
                 if not exists:
                     raise self.error(key, f"{entry!r} does not exist (relative to {self.root})")
-
-    # -- [[tool.aisupply.signed]] (issue 15) ------------------------------------------------------
-    def parse_signed(self, entries: Any) -> tuple[SignedSpec, ...]:
-        header = f"{TABLE}.signed"
-        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-            raise self.error("signed", "expected [[tool.aisupply.signed]] tables")
-        specs = []
-        for index, entry in enumerate(entries):
-
-            def fail(key: str, message: str, index: int = index) -> ConfigError:
-                return self.error(key, message, header, index)
-
-            for key in entry:
-                if key not in SIGNED_KEYS:
-                    raise fail(
-                        key,
-                        f"unknown key{_did_you_mean(key, SIGNED_KEYS)}; known keys: {', '.join(sorted(SIGNED_KEYS))}",
-                    )
-            for key in ("path", "hub", "signature", "public_key", "identity", "issuer", "trust_config"):
-                if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
-                    raise fail(key, f"expected a non-empty string, got {_describe(entry[key])}")
-            if ("path" in entry) == ("hub" in entry):
-                raise fail("path", "give exactly one of path (a model folder in the project) or hub ('org/name')")
-            if "path" in entry:
-                problem = glob_problem(entry["path"])
-                if problem:
-                    raise fail("path", f"bad glob {entry['path']!r}: {problem}")
-            if "hub" in entry and not _REPO_ID.match(entry["hub"]):
-                raise fail("hub", f"bad repo id {entry['hub']!r}: expected 'org/name'")
-            signature = entry.get("signature", DEFAULT_SIGNATURE)
-            problem = _inner_path_problem(signature)
-            if problem:
-                raise fail("signature", f"bad path {signature!r}: {problem} (it is relative to the model folder)")
-            chain: tuple[str, ...] = ()
-            if "certificate_chain" in entry:
-                value = entry["certificate_chain"]
-                if isinstance(value, str):
-                    value = [value]
-                if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-                    raise fail(
-                        "certificate_chain",
-                        "expected a PEM file or a non-empty list of PEM files, "
-                        f"got {_describe(entry['certificate_chain'])}",
-                    )
-                chain = tuple(value)
-            modes = [key for key in ("public_key", "certificate_chain", "identity") if key in entry]
-            if len(modes) != 1:
-                found = ", ".join(modes) if modes else "none"
-                raise fail(
-                    modes[1] if len(modes) > 1 else "public_key",
-                    "give exactly one signer: public_key (a PEM public key), certificate_chain (PEM certificates) "
-                    f"or identity + issuer (Sigstore); found {found}",
-                )
-            if ("identity" in entry) != ("issuer" in entry):
-                raise fail(
-                    "issuer" if "identity" in entry else "identity", "identity and issuer go together (Sigstore)"
-                )
-            if "trust_config" in entry and "identity" not in entry:
-                raise fail("trust_config", "trust_config only applies to Sigstore signers (identity + issuer)")
-            for key, paths in (
-                ("public_key", [entry["public_key"]] if "public_key" in entry else []),
-                ("certificate_chain", list(chain)),
-                ("trust_config", [entry["trust_config"]] if "trust_config" in entry else []),
-            ):
-                for value in paths:
-                    problem = _inner_path_problem(value)
-                    if problem:
-                        raise fail(key, f"bad path {value!r}: {problem} (it is relative to the project root)")
-            allow_unsigned: tuple[str, ...] = ()
-            if "allow_unsigned" in entry:
-                value = entry["allow_unsigned"]
-                if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-                    raise fail("allow_unsigned", f"expected a list of strings, got {_describe(value)}")
-                for pattern in value:
-                    problem = glob_problem(pattern)
-                    if problem:
-                        raise fail("allow_unsigned", f"bad glob {pattern!r}: {problem}")
-                allow_unsigned = tuple(value)
-            specs.append(
-                SignedSpec(
-                    path=entry.get("path"),
-                    hub=entry.get("hub"),
-                    signature=signature,
-                    public_key=entry.get("public_key"),
-                    certificate_chain=chain,
-                    identity=entry.get("identity"),
-                    issuer=entry.get("issuer"),
-                    trust_config=entry.get("trust_config"),
-                    allow_unsigned=allow_unsigned,
-                    source_line=self._table_start(header, index),
-                )
-            )
-        return tuple(specs)
 
 
 _TOP_LEVEL_KEYS: tuple[str, ...] = (
@@ -546,7 +333,6 @@ _TOP_LEVEL_KEYS: tuple[str, ...] = (
 _TOP_LEVEL_KEYS = (*_TOP_LEVEL_KEYS, "local_path_names", "pinning_functions", "argparse_defaults")
 # how many files one collected check covers (issue 18)
 _TOP_LEVEL_KEYS = (*_TOP_LEVEL_KEYS, "granularity")
-_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
 def has_magic(pattern: str) -> bool:
@@ -573,34 +359,6 @@ def glob_problem(pattern: str) -> str | None:
         return "unclosed '['"
     if re.search(r"[^/]\*\*|\*\*[^/]", pattern):
         return "'**' must be a whole path segment, as in 'data/**' or '**/tmp'"
-    return None
-
-
-def _inner_path_problem(value: str) -> str | None:
-    """Why ``value`` is not a plain relative path that stays where it is anchored, or None."""
-    if not value.strip():
-        return "empty path"
-    if value.startswith("/") or re.match(r"[A-Za-z]:[\\/]", value):
-        return "must be relative"
-    if "\\" in value:
-        return "use '/' as the path separator"
-    if any(part == ".." for part in value.split("/")):
-        return "must not contain '..'"
-    if has_magic(value):
-        return "must be a plain path, not a glob"
-    return None
-
-
-def _parse_date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
     return None
 
 

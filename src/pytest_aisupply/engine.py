@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from .config import Settings, Waiver
 from .findings import Finding, Severity, Subject
 from .inventory import Inventory
 
 if TYPE_CHECKING:
     import pathspec
 
+    from .config import Settings, Waiver
     from .formats import FormatReader, Limits
     from .hashing import HashCache
     from .lockfile import Lock
