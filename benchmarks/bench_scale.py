@@ -15,7 +15,9 @@ time of the child processes (``resource.getrusage(RUSAGE_CHILDREN)``), wall is `
 2. N per-file checks vs N trivial parametrized tests (``def test_x(i): pass``), at -n 0 and -n 2;
 3. the same N-file tree with one check per folder vs picklescan over the tree;
 4. a data folder of M files, per folder, warm (second run);
-5. the peer set (a 1 GiB safetensors file, a 1 GiB torch zip, 200 small model files): the plugin's
+5. a tree of real verdicts (pickles, torch-style zips and .npy files of some size) at -n 0 and -n 2,
+   one check per file and per folder: where pytest-xdist's per-item cost is small next to a check's;
+6. the peer set (a 1 GiB safetensors file, a 1 GiB torch zip, 200 small model files): the plugin's
    time over ``--collect-only`` vs picklescan's whole process.
 
 Other installed pytest plugins are left out on both sides (``-p no:hypothesispytest``), so the
@@ -146,6 +148,29 @@ def peer_set(root: Path, big_mib: int, small: int) -> None:
             (models / f"small-{index:03}.pkl").write_bytes(pickle.dumps({"step": index}, protocol=4))
 
 
+def heavy_tree(root: Path, files: int, kib: int, per_folder: int = 100) -> None:
+    """``files`` artifacts of about ``kib`` KiB whose verdicts take real work: pickles of plain
+    records (every opcode walked), torch-style zips holding such a pickle and a storage record, and
+    numeric .npy files, in folders of ``per_folder`` (a model and data repository, not tiny files)."""
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    rows = max(1, kib * 1024 // 48)  # a pickled record is about 48 bytes
+    for index in range(files):
+        folder = root / "data" / f"part-{index // per_folder:03}"
+        if index % per_folder == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        records = [{"id": index + row, "name": f"row-{row}", "score": row * 0.5} for row in range(rows)]
+        kind = index % 3
+        if kind == 0:
+            (folder / f"rows-{index:05}.pkl").write_bytes(pickle.dumps(records, protocol=4))
+        elif kind == 1:
+            with zipfile.ZipFile(folder / f"ckpt-{index:05}.pt", "w", zipfile.ZIP_STORED) as archive:
+                archive.writestr("ckpt/data.pkl", pickle.dumps(records, protocol=2))
+                archive.writestr("ckpt/version", "3\n")
+                archive.writestr("ckpt/data/0", bytes(kib * 1024))
+        else:
+            (folder / f"part-{index:05}.npy").write_bytes(npy_bytes(kib * 128, index))
+
+
 def trivial_suite(root: Path, tests: int) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "test_trivial.py").write_text(
@@ -177,8 +202,12 @@ def main() -> None:
     parser.add_argument("--big-files", type=int, default=100_000, help="files in the large data folder")
     parser.add_argument("--peer-mib", type=int, default=1024, help="size of each big peer file in MiB")
     parser.add_argument("--peer-small", type=int, default=200, help="small model files in the peer set")
+    parser.add_argument("--heavy-files", type=int, default=2_000, help="files in the tree of real verdicts")
+    parser.add_argument("--heavy-kib", type=int, default=64, help="size of each file in that tree, in KiB")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is shown)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: startup,files,folder,big,peer")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated sections to skip: startup,files,heavy,folder,big,peer"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if shutil.which("picklescan") is None and not {"folder", "big", "peer"} <= skip:
@@ -252,6 +281,23 @@ def main() -> None:
                     theirs,
                     "picklescan -p data",
                 )
+
+        if "heavy" not in skip:
+            heavy = base / "heavy"
+            heavy_tree(heavy, args.heavy_files, args.heavy_kib)
+            write_pyproject(heavy, SCAN)
+            only = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"]
+            for granularity in ("file", "folder"):
+                command = [*only, f"--aisupply-granularity={granularity}"]
+                serial = best(args.repeat, partial(measure, [*command, "-n", "0"], heavy, env, ok=(0, 1)))
+                parallel = best(args.repeat, partial(measure, [*command, "-n", "2"], heavy, env, ok=(0, 1)))
+                line(
+                    f"{args.heavy_files} files of {args.heavy_kib} KiB, per {granularity}, -n 2",
+                    parallel,
+                    serial,
+                    "the same, -n 0",
+                )
+                print(f"{'':<58} -n 2 vs -n 0: {serial[0] / parallel[0]:.2f}x faster (wall)")
 
         if "big" not in skip:
             big = base / "big"
