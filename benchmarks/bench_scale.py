@@ -66,6 +66,35 @@ def measure(
     return wall, cpu
 
 
+#: Loaded into a pytest run with ``-p``: the controller writes its own CPU time (user + system) where
+#: BENCH_CONTROLLER_CPU says, so a -n 2 run's CPU splits into the controller's and the workers'.
+CONTROLLER_CPU_PLUGIN = '''"""Written by benchmarks/bench_scale.py: the xdist controller's own CPU time."""
+import os
+import resource
+
+
+def pytest_unconfigure(config):
+    target = os.environ.get("BENCH_CONTROLLER_CPU")
+    if target and not hasattr(config, "workerinput"):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        with open(target, "w") as out:
+            out.write(repr(usage.ru_utime + usage.ru_stime))
+'''
+
+
+def with_controller_cpu(base: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str], Path]:
+    """The ``-p`` arguments and environment that make a run report its controller's CPU, and the
+    file it is written to."""
+    folder = base / "bench-plugins"
+    folder.mkdir(exist_ok=True)
+    (folder / "bench_controller_cpu.py").write_text(CONTROLLER_CPU_PLUGIN)
+    target = folder / "controller-cpu.txt"
+    run_env = dict(env)
+    run_env["PYTHONPATH"] = os.pathsep.join([str(folder), env.get("PYTHONPATH", "")])
+    run_env["BENCH_CONTROLLER_CPU"] = str(target)
+    return ["-p", "bench_controller_cpu"], run_env, target
+
+
 def best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
     """The median wall and CPU of ``repeat`` runs (the machine may be loaded: read ratios)."""
     runs = [run() for _ in range(repeat)]
@@ -254,16 +283,32 @@ def main() -> None:
             trivial_suite(trivial, args.files)
             only = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"]
             if "files" not in skip:
+                plugin, cpu_env, cpu_file = with_controller_cpu(base, env)
+                controller: dict[str, list[float]] = {}
+
+                def run(command: list[str], cwd: Path, side: str) -> tuple[float, float]:
+                    figures = measure([*command, *plugin], cwd, cpu_env, ok=(0, 1))
+                    controller.setdefault(side, []).append(float(cpu_file.read_text()))
+                    return figures
+
                 for workers in ("0", "2"):
-                    ours = best(args.repeat, partial(measure, [*only, "-n", workers], tree, env, ok=(0, 1)))
+                    ours = best(args.repeat, partial(run, [*only, "-n", workers], tree, f"ours-{workers}"))
                     plain = [*PYTEST, "-p", "no:aisupply", "-p", "no:cacheprovider", "-n", workers]
-                    theirs = best(args.repeat, partial(measure, plain, trivial, env))
+                    theirs = best(args.repeat, partial(run, plain, trivial, f"trivial-{workers}"))
                     line(
                         f"{args.files} per-file checks, -n {workers}",
                         ours,
                         theirs,
                         f"{args.files} trivial tests -n {workers}",
                     )
+                    if workers == "2":
+                        mine = statistics.median(controller[f"ours-{workers}"])
+                        floor = statistics.median(controller[f"trivial-{workers}"])
+                        print(
+                            f"{'':<58} controller process CPU (start-up included): checks {mine:.2f} s"
+                            f" ({1e6 * mine / args.files:.0f} us per item), trivial {floor:.2f} s"
+                            f" ({1e6 * floor / args.files:.0f} us per item); the rest is the two workers'"
+                        )
                     if workers == "0":
                         serial = ours
                     else:
@@ -297,7 +342,7 @@ def main() -> None:
                     serial,
                     "the same, -n 0",
                 )
-                print(f"{'':<58} -n 2 vs -n 0: {serial[0] / parallel[0]:.2f}x faster (wall)")
+                print(f"{'':<58} -n 2 vs -n 0: {serial[0] / parallel[0]:.2f}x faster (wall); {load()}")
 
         if "big" not in skip:
             big = base / "big"
