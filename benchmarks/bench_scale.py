@@ -66,33 +66,53 @@ def measure(
     return wall, cpu
 
 
-#: Loaded into a pytest run with ``-p``: the controller writes its own CPU time (user + system) where
-#: BENCH_CONTROLLER_CPU says, so a -n 2 run's CPU splits into the controller's and the workers'.
-CONTROLLER_CPU_PLUGIN = '''"""Written by benchmarks/bench_scale.py: the xdist controller's own CPU time."""
+#: Loaded into a pytest run with ``-p``: every process of the run (the controller and each xdist
+#: worker) appends its own CPU time (user + system) to the file BENCH_PROCESS_CPU names, so a -n 2
+#: run's CPU splits into the controller's and each worker's, whatever else loads the machine.
+PROCESS_CPU_PLUGIN = '''"""Written by benchmarks/bench_scale.py: each pytest process's own CPU time."""
 import os
 import resource
 
 
 def pytest_unconfigure(config):
-    target = os.environ.get("BENCH_CONTROLLER_CPU")
-    if target and not hasattr(config, "workerinput"):
+    target = os.environ.get("BENCH_PROCESS_CPU")
+    if target:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        with open(target, "w") as out:
-            out.write(repr(usage.ru_utime + usage.ru_stime))
+        who = config.workerinput["workerid"] if hasattr(config, "workerinput") else "controller"
+        with open(target, "a") as out:
+            out.write(f"{who} {usage.ru_utime + usage.ru_stime!r}\\n")
 '''
 
 
-def with_controller_cpu(base: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str], Path]:
-    """The ``-p`` arguments and environment that make a run report its controller's CPU, and the
-    file it is written to."""
-    folder = base / "bench-plugins"
-    folder.mkdir(exist_ok=True)
-    (folder / "bench_controller_cpu.py").write_text(CONTROLLER_CPU_PLUGIN)
-    target = folder / "controller-cpu.txt"
-    run_env = dict(env)
-    run_env["PYTHONPATH"] = os.pathsep.join([str(folder), env.get("PYTHONPATH", "")])
-    run_env["BENCH_CONTROLLER_CPU"] = str(target)
-    return ["-p", "bench_controller_cpu"], run_env, target
+class ProcessCpu:
+    """Runs a pytest command with PROCESS_CPU_PLUGIN and keeps each process's CPU per run."""
+
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        folder = base / "bench-plugins"
+        folder.mkdir(exist_ok=True)
+        (folder / "bench_process_cpu.py").write_text(PROCESS_CPU_PLUGIN)
+        self.target = folder / "process-cpu.txt"
+        self.env = dict(env)
+        self.env["PYTHONPATH"] = os.pathsep.join([str(folder), env.get("PYTHONPATH", "")])
+        self.env["BENCH_PROCESS_CPU"] = str(self.target)
+        self.runs: dict[str, list[dict[str, float]]] = {}
+
+    def measure(self, command: list[str], cwd: Path, key: str) -> tuple[float, float]:
+        self.target.unlink(missing_ok=True)
+        figures = measure([*command, "-p", "bench_process_cpu"], cwd, self.env, ok=(0, 1))
+        processes = {}
+        for entry in self.target.read_text().splitlines():
+            who, cpu = entry.split()
+            processes[who] = float(cpu)
+        self.runs.setdefault(key, []).append(processes)
+        return figures
+
+    def median(self, key: str, who: str) -> float:
+        return statistics.median(run.get(who, 0.0) for run in self.runs[key])
+
+    def workers(self, key: str) -> list[float]:
+        names = sorted({who for run in self.runs[key] for who in run if who != "controller"})
+        return [self.median(key, who) for who in names]
 
 
 def best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
@@ -225,6 +245,16 @@ def line(label: str, ours: tuple[float, float], theirs: tuple[float, float], ver
     )
 
 
+def split(label: str, processes: ProcessCpu, key: str, items: int, unit: str = "item") -> None:
+    """A -n 2 run's CPU per process: the controller's (its start-up included), then each worker's."""
+    controller = processes.median(key, "controller")
+    workers = " + ".join(f"{cpu:.2f}" for cpu in processes.workers(key))
+    print(
+        f"{'':<58} {label}controller {controller:.2f} s CPU ({1e6 * controller / items:.0f} us per {unit}),"
+        f" workers {workers} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000, help="files in the per-file tree (default 10000)")
@@ -283,18 +313,13 @@ def main() -> None:
             trivial_suite(trivial, args.files)
             only = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"]
             if "files" not in skip:
-                plugin, cpu_env, cpu_file = with_controller_cpu(base, env)
-                controller: dict[str, list[float]] = {}
-
-                def run(command: list[str], cwd: Path, side: str) -> tuple[float, float]:
-                    figures = measure([*command, *plugin], cwd, cpu_env, ok=(0, 1))
-                    controller.setdefault(side, []).append(float(cpu_file.read_text()))
-                    return figures
-
+                processes = ProcessCpu(base, env)
                 for workers in ("0", "2"):
-                    ours = best(args.repeat, partial(run, [*only, "-n", workers], tree, f"ours-{workers}"))
+                    ours = best(
+                        args.repeat, partial(processes.measure, [*only, "-n", workers], tree, f"ours-{workers}")
+                    )
                     plain = [*PYTEST, "-p", "no:aisupply", "-p", "no:cacheprovider", "-n", workers]
-                    theirs = best(args.repeat, partial(run, plain, trivial, f"trivial-{workers}"))
+                    theirs = best(args.repeat, partial(processes.measure, plain, trivial, f"trivial-{workers}"))
                     line(
                         f"{args.files} per-file checks, -n {workers}",
                         ours,
@@ -302,13 +327,8 @@ def main() -> None:
                         f"{args.files} trivial tests -n {workers}",
                     )
                     if workers == "2":
-                        mine = statistics.median(controller[f"ours-{workers}"])
-                        floor = statistics.median(controller[f"trivial-{workers}"])
-                        print(
-                            f"{'':<58} controller process CPU (start-up included): checks {mine:.2f} s"
-                            f" ({1e6 * mine / args.files:.0f} us per item), trivial {floor:.2f} s"
-                            f" ({1e6 * floor / args.files:.0f} us per item); the rest is the two workers'"
-                        )
+                        for side, key in (("checks", "ours-2"), ("trivial", "trivial-2")):
+                            split(f"{side}: ", processes, key, args.files)
                     if workers == "0":
                         serial = ours
                     else:
@@ -332,10 +352,12 @@ def main() -> None:
             heavy_tree(heavy, args.heavy_files, args.heavy_kib)
             write_pyproject(heavy, SCAN)
             only = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"]
+            processes = ProcessCpu(base, env)
             for granularity in ("file", "folder"):
                 command = [*only, f"--aisupply-granularity={granularity}"]
-                serial = best(args.repeat, partial(measure, [*command, "-n", "0"], heavy, env, ok=(0, 1)))
-                parallel = best(args.repeat, partial(measure, [*command, "-n", "2"], heavy, env, ok=(0, 1)))
+                serial = best(args.repeat, partial(processes.measure, [*command, "-n", "0"], heavy, f"{granularity}-0"))
+                key = f"{granularity}-2"
+                parallel = best(args.repeat, partial(processes.measure, [*command, "-n", "2"], heavy, key))
                 line(
                     f"{args.heavy_files} files of {args.heavy_kib} KiB, per {granularity}, -n 2",
                     parallel,
@@ -343,6 +365,19 @@ def main() -> None:
                     "the same, -n 0",
                 )
                 print(f"{'':<58} -n 2 vs -n 0: {serial[0] / parallel[0]:.2f}x faster (wall); {load()}")
+                split("", processes, key, args.heavy_files, "file")
+                bound = (
+                    max(
+                        sum(processes.workers(key)) + processes.median(key, "controller"),
+                        2 * max(processes.workers(key)),
+                    )
+                    / 2
+                )
+                one = processes.median(f"{granularity}-0", "controller")
+                print(
+                    f"{'':<58} on 2 idle cores -n 2 takes at least {bound:.2f} s (its CPU over 2 cores, or its"
+                    f" busiest worker): at most {one / bound:.2f}x faster than -n 0's {one:.2f} s CPU"
+                )
 
         if "big" not in skip:
             big = base / "big"
