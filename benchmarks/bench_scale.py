@@ -4,6 +4,7 @@ Run from the repository root (sizes are configurable, so a quick run is possible
 
     python benchmarks/bench_scale.py                        # full sizes
     python benchmarks/bench_scale.py --files 500 --big-files 20000 --peer-mib 64 --repeat 1
+    python benchmarks/bench_scale.py --files 3000 --profile prof/   # a cProfile of each -n 2 process
 
 picklescan is a benchmark-only dependency: ``pip install picklescan`` (the ``bench`` extra).
 Everything is generated under a temporary folder (sparse files for the big peers), never in the
@@ -82,6 +83,47 @@ def pytest_unconfigure(config):
         with open(target, "a") as out:
             out.write(f"{who} {usage.ru_utime + usage.ru_stime!r}\\n")
 '''
+
+
+#: Loaded with ``-p`` by ``--profile``: every process of the run (the controller and each worker)
+#: profiles itself with cProfile, on CPU time, from configure to unconfigure.
+PROFILE_PLUGIN = '''"""Written by benchmarks/bench_scale.py: a CPU-time cProfile of each pytest process."""
+import cProfile
+import os
+import time
+
+_profile = cProfile.Profile(time.process_time)
+
+
+def pytest_configure(config):
+    _profile.enable()
+
+
+def pytest_unconfigure(config):
+    _profile.disable()
+    who = config.workerinput["workerid"] if hasattr(config, "workerinput") else "controller"
+    _profile.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"], f"{who}.prof"))
+'''
+
+
+def profile_files(base: Path, env: dict[str, str], files: int, target: Path) -> None:
+    """One -n 2 run of the per-file tree with every process profiled (``python -m pstats`` reads
+    the files): where the time of the controller and of each worker goes."""
+    tree = base / "tree"
+    data_tree(tree, files)
+    write_pyproject(tree, SCAN)
+    folder = base / "bench-plugins"
+    folder.mkdir(exist_ok=True)
+    (folder / "bench_profile.py").write_text(PROFILE_PLUGIN)
+    target.mkdir(parents=True, exist_ok=True)
+    run_env = dict(env)
+    run_env["PYTHONPATH"] = os.pathsep.join([str(folder), env.get("PYTHONPATH", "")])
+    run_env["BENCH_PROFILE_DIR"] = str(target.resolve())
+    command = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider", "-n", "2", "-p", "bench_profile"]
+    wall, cpu = measure(command, tree, run_env, ok=(0, 1))
+    print(f"{files} per-file checks, -n 2, profiled: wall {wall:.2f} s, cpu {cpu:.2f} s")
+    for name in sorted(os.listdir(target)):
+        print(f"  {target / name}")
 
 
 class ProcessCpu:
@@ -267,6 +309,12 @@ def main() -> None:
     parser.add_argument(
         "--skip", default="", help="comma-separated sections to skip: startup,files,heavy,folder,big,peer"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="instead of the figures: one profiled -n 2 run of the per-file tree, a cProfile file per process in DIR",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if shutil.which("picklescan") is None and not {"folder", "big", "peer"} <= skip:
@@ -275,6 +323,10 @@ def main() -> None:
     env = environment(bytecode=False)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; medians of {args.repeat} run(s); {load()}")
 
+    if args.profile is not None:
+        with tempfile.TemporaryDirectory(prefix="aisupply-scale-") as tmp:
+            profile_files(Path(tmp), env, args.files, args.profile)
+        return
     with tempfile.TemporaryDirectory(prefix="aisupply-scale-") as tmp:
         base = Path(tmp)
         if "startup" not in skip:
