@@ -126,3 +126,24 @@ def test_sarif_bom_and_lockfile_are_the_same_with_and_without_xdist(
         updated.append(lock.read_text())
     assert updated[1] == updated[0]
     assert "data/shard-0/x03.npy" in updated[0]
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_the_lockfile_records_the_format_as_read_whichever_checks_ran_in_the_process(
+    pytester: pytest.Pytester, mixed_tree: Path, workers: str
+) -> None:
+    # Nothing else reads the files: under xdist the worker that records a file in the lockfile is
+    # often not the one whose no-pickle check read it, and with no-pickle off none is.
+    pyproject = mixed_tree / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('safetensors = "warn"\n', 'safetensors = "warn"\nno-pickle = "off"\n')
+    )
+    lock = mixed_tree / "aisupply.lock"
+    lock.unlink()
+    result = _run(pytester, "-n", workers, "--aisupply-update")
+    assert lock.is_file(), result.stdout.str()
+    text = lock.read_text()
+    entry = re.search(r'^path = "models/good/objects\.npy"\n(?:\w+ = .*\n)*', text, re.M)
+    assert entry is not None, text
+    # an object array is a pickle inside a .npy: the sniffed "numpy" would hide that from the review
+    assert 'format = "numpy-object"' in entry[0], entry[0]
