@@ -4,6 +4,7 @@ Run from the repository root (sizes are configurable, so a quick run is possible
 
     python benchmarks/bench_scale.py                        # full sizes
     python benchmarks/bench_scale.py --files 500 --big-files 20000 --peer-mib 64 --repeat 1
+    python benchmarks/bench_scale.py --files 3000 --profile prof/   # a cProfile of each -n 2 process
 
 picklescan is a benchmark-only dependency: ``pip install picklescan`` (the ``bench`` extra).
 Everything is generated under a temporary folder (sparse files for the big peers), never in the
@@ -15,7 +16,9 @@ time of the child processes (``resource.getrusage(RUSAGE_CHILDREN)``), wall is `
 2. N per-file checks vs N trivial parametrized tests (``def test_x(i): pass``), at -n 0 and -n 2;
 3. the same N-file tree with one check per folder vs picklescan over the tree;
 4. a data folder of M files, per folder, warm (second run);
-5. the peer set (a 1 GiB safetensors file, a 1 GiB torch zip, 200 small model files): the plugin's
+5. a tree of real verdicts (pickles, torch-style zips and .npy files of some size) at -n 0 and -n 2,
+   one check per file and per folder: where pytest-xdist's per-item cost is small next to a check's;
+6. the peer set (a 1 GiB safetensors file, a 1 GiB torch zip, 200 small model files): the plugin's
    time over ``--collect-only`` vs picklescan's whole process.
 
 Other installed pytest plugins are left out on both sides (``-p no:hypothesispytest``), so the
@@ -62,6 +65,96 @@ def measure(
         )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
+
+
+#: Loaded into a pytest run with ``-p``: every process of the run (the controller and each xdist
+#: worker) appends its own CPU time (user + system) to the file BENCH_PROCESS_CPU names, so a -n 2
+#: run's CPU splits into the controller's and each worker's, whatever else loads the machine.
+PROCESS_CPU_PLUGIN = '''"""Written by benchmarks/bench_scale.py: each pytest process's own CPU time."""
+import os
+import resource
+
+
+def pytest_unconfigure(config):
+    target = os.environ.get("BENCH_PROCESS_CPU")
+    if target:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        who = config.workerinput["workerid"] if hasattr(config, "workerinput") else "controller"
+        with open(target, "a") as out:
+            out.write(f"{who} {usage.ru_utime + usage.ru_stime!r}\\n")
+'''
+
+
+#: Loaded with ``-p`` by ``--profile``: every process of the run (the controller and each worker)
+#: profiles itself with cProfile, on CPU time, from configure to unconfigure.
+PROFILE_PLUGIN = '''"""Written by benchmarks/bench_scale.py: a CPU-time cProfile of each pytest process."""
+import cProfile
+import os
+import time
+
+_profile = cProfile.Profile(time.process_time)
+
+
+def pytest_configure(config):
+    _profile.enable()
+
+
+def pytest_unconfigure(config):
+    _profile.disable()
+    who = config.workerinput["workerid"] if hasattr(config, "workerinput") else "controller"
+    _profile.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"], f"{who}.prof"))
+'''
+
+
+def profile_files(base: Path, env: dict[str, str], files: int, target: Path) -> None:
+    """One -n 2 run of the per-file tree with every process profiled (``python -m pstats`` reads
+    the files): where the time of the controller and of each worker goes."""
+    tree = base / "tree"
+    data_tree(tree, files)
+    write_pyproject(tree, SCAN)
+    folder = base / "bench-plugins"
+    folder.mkdir(exist_ok=True)
+    (folder / "bench_profile.py").write_text(PROFILE_PLUGIN)
+    target.mkdir(parents=True, exist_ok=True)
+    run_env = dict(env)
+    run_env["PYTHONPATH"] = os.pathsep.join([str(folder), env.get("PYTHONPATH", "")])
+    run_env["BENCH_PROFILE_DIR"] = str(target.resolve())
+    command = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider", "-n", "2", "-p", "bench_profile"]
+    wall, cpu = measure(command, tree, run_env, ok=(0, 1))
+    print(f"{files} per-file checks, -n 2, profiled: wall {wall:.2f} s, cpu {cpu:.2f} s")
+    for name in sorted(os.listdir(target)):
+        print(f"  {target / name}")
+
+
+class ProcessCpu:
+    """Runs a pytest command with PROCESS_CPU_PLUGIN and keeps each process's CPU per run."""
+
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        folder = base / "bench-plugins"
+        folder.mkdir(exist_ok=True)
+        (folder / "bench_process_cpu.py").write_text(PROCESS_CPU_PLUGIN)
+        self.target = folder / "process-cpu.txt"
+        self.env = dict(env)
+        self.env["PYTHONPATH"] = os.pathsep.join([str(folder), env.get("PYTHONPATH", "")])
+        self.env["BENCH_PROCESS_CPU"] = str(self.target)
+        self.runs: dict[str, list[dict[str, float]]] = {}
+
+    def measure(self, command: list[str], cwd: Path, key: str) -> tuple[float, float]:
+        self.target.unlink(missing_ok=True)
+        figures = measure([*command, "-p", "bench_process_cpu"], cwd, self.env, ok=(0, 1))
+        processes = {}
+        for entry in self.target.read_text().splitlines():
+            who, cpu = entry.split()
+            processes[who] = float(cpu)
+        self.runs.setdefault(key, []).append(processes)
+        return figures
+
+    def median(self, key: str, who: str) -> float:
+        return statistics.median(run.get(who, 0.0) for run in self.runs[key])
+
+    def workers(self, key: str) -> list[float]:
+        names = sorted({who for run in self.runs[key] for who in run if who != "controller"})
+        return [self.median(key, who) for who in names]
 
 
 def best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
@@ -146,6 +239,29 @@ def peer_set(root: Path, big_mib: int, small: int) -> None:
             (models / f"small-{index:03}.pkl").write_bytes(pickle.dumps({"step": index}, protocol=4))
 
 
+def heavy_tree(root: Path, files: int, kib: int, per_folder: int = 100) -> None:
+    """``files`` artifacts of about ``kib`` KiB whose verdicts take real work: pickles of plain
+    records (every opcode walked), torch-style zips holding such a pickle and a storage record, and
+    numeric .npy files, in folders of ``per_folder`` (a model and data repository, not tiny files)."""
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    rows = max(1, kib * 1024 // 48)  # a pickled record is about 48 bytes
+    for index in range(files):
+        folder = root / "data" / f"part-{index // per_folder:03}"
+        if index % per_folder == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        records = [{"id": index + row, "name": f"row-{row}", "score": row * 0.5} for row in range(rows)]
+        kind = index % 3
+        if kind == 0:
+            (folder / f"rows-{index:05}.pkl").write_bytes(pickle.dumps(records, protocol=4))
+        elif kind == 1:
+            with zipfile.ZipFile(folder / f"ckpt-{index:05}.pt", "w", zipfile.ZIP_STORED) as archive:
+                archive.writestr("ckpt/data.pkl", pickle.dumps(records, protocol=2))
+                archive.writestr("ckpt/version", "3\n")
+                archive.writestr("ckpt/data/0", bytes(kib * 1024))
+        else:
+            (folder / f"part-{index:05}.npy").write_bytes(npy_bytes(kib * 128, index))
+
+
 def trivial_suite(root: Path, tests: int) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "test_trivial.py").write_text(
@@ -171,14 +287,34 @@ def line(label: str, ours: tuple[float, float], theirs: tuple[float, float], ver
     )
 
 
+def split(label: str, processes: ProcessCpu, key: str, items: int, unit: str = "item") -> None:
+    """A -n 2 run's CPU per process: the controller's (its start-up included), then each worker's."""
+    controller = processes.median(key, "controller")
+    workers = " + ".join(f"{cpu:.2f}" for cpu in processes.workers(key))
+    print(
+        f"{'':<58} {label}controller {controller:.2f} s CPU ({1e6 * controller / items:.0f} us per {unit}),"
+        f" workers {workers} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000, help="files in the per-file tree (default 10000)")
     parser.add_argument("--big-files", type=int, default=100_000, help="files in the large data folder")
     parser.add_argument("--peer-mib", type=int, default=1024, help="size of each big peer file in MiB")
     parser.add_argument("--peer-small", type=int, default=200, help="small model files in the peer set")
+    parser.add_argument("--heavy-files", type=int, default=2_000, help="files in the tree of real verdicts")
+    parser.add_argument("--heavy-kib", type=int, default=64, help="size of each file in that tree, in KiB")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (the median is shown)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: startup,files,folder,big,peer")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated sections to skip: startup,files,heavy,folder,big,peer"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="instead of the figures: one profiled -n 2 run of the per-file tree, a cProfile file per process in DIR",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if shutil.which("picklescan") is None and not {"folder", "big", "peer"} <= skip:
@@ -187,6 +323,10 @@ def main() -> None:
     env = environment(bytecode=False)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; medians of {args.repeat} run(s); {load()}")
 
+    if args.profile is not None:
+        with tempfile.TemporaryDirectory(prefix="aisupply-scale-") as tmp:
+            profile_files(Path(tmp), env, args.files, args.profile)
+        return
     with tempfile.TemporaryDirectory(prefix="aisupply-scale-") as tmp:
         base = Path(tmp)
         if "startup" not in skip:
@@ -225,16 +365,22 @@ def main() -> None:
             trivial_suite(trivial, args.files)
             only = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"]
             if "files" not in skip:
+                processes = ProcessCpu(base, env)
                 for workers in ("0", "2"):
-                    ours = best(args.repeat, partial(measure, [*only, "-n", workers], tree, env, ok=(0, 1)))
+                    ours = best(
+                        args.repeat, partial(processes.measure, [*only, "-n", workers], tree, f"ours-{workers}")
+                    )
                     plain = [*PYTEST, "-p", "no:aisupply", "-p", "no:cacheprovider", "-n", workers]
-                    theirs = best(args.repeat, partial(measure, plain, trivial, env))
+                    theirs = best(args.repeat, partial(processes.measure, plain, trivial, f"trivial-{workers}"))
                     line(
                         f"{args.files} per-file checks, -n {workers}",
                         ours,
                         theirs,
                         f"{args.files} trivial tests -n {workers}",
                     )
+                    if workers == "2":
+                        for side, key in (("checks", "ours-2"), ("trivial", "trivial-2")):
+                            split(f"{side}: ", processes, key, args.files)
                     if workers == "0":
                         serial = ours
                     else:
@@ -251,6 +397,38 @@ def main() -> None:
                     ours,
                     theirs,
                     "picklescan -p data",
+                )
+
+        if "heavy" not in skip:
+            heavy = base / "heavy"
+            heavy_tree(heavy, args.heavy_files, args.heavy_kib)
+            write_pyproject(heavy, SCAN)
+            only = [*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"]
+            processes = ProcessCpu(base, env)
+            for granularity in ("file", "folder"):
+                command = [*only, f"--aisupply-granularity={granularity}"]
+                serial = best(args.repeat, partial(processes.measure, [*command, "-n", "0"], heavy, f"{granularity}-0"))
+                key = f"{granularity}-2"
+                parallel = best(args.repeat, partial(processes.measure, [*command, "-n", "2"], heavy, key))
+                line(
+                    f"{args.heavy_files} files of {args.heavy_kib} KiB, per {granularity}, -n 2",
+                    parallel,
+                    serial,
+                    "the same, -n 0",
+                )
+                print(f"{'':<58} -n 2 vs -n 0: {serial[0] / parallel[0]:.2f}x faster (wall); {load()}")
+                split("", processes, key, args.heavy_files, "file")
+                bound = (
+                    max(
+                        sum(processes.workers(key)) + processes.median(key, "controller"),
+                        2 * max(processes.workers(key)),
+                    )
+                    / 2
+                )
+                one = processes.median(f"{granularity}-0", "controller")
+                print(
+                    f"{'':<58} on 2 idle cores -n 2 takes at least {bound:.2f} s (its CPU over 2 cores, or its"
+                    f" busiest worker): at most {one / bound:.2f}x faster than -n 0's {one:.2f} s CPU"
                 )
 
         if "big" not in skip:

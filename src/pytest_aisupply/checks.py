@@ -53,6 +53,7 @@ class ChecksPlugin:
         self.hash_cache_path = _hash_cache_path(config)
         self.hash_cache = HashCache.load(self.hash_cache_path)
         self.worker_hashes: dict[str, str] = {}
+        self.full_records = _writers_read_records(config)
         if update and lock is None:
             raise pytest.UsageError('--aisupply-update needs a lockfile: [tool.aisupply] lockfile is set to ""')
         engine = Engine(
@@ -138,11 +139,15 @@ class ChecksPlugin:
             return report
         if isinstance(item, CheckItem):
             verdict = item.stash.get(verdict_key, None)
-            report.aisupply = _verdict_record(item.engine, item.rule_id, item.subject, verdict, self.config.rootpath)
+            report.aisupply = _verdict_record(
+                item.engine, item.rule_id, item.subject, verdict, self.config.rootpath, full=self.full_records
+            )
         elif isinstance(item, CheckGroupItem):
             verdicts = item.stash.get(group_verdicts_key, None) or [None] * len(item.subjects)
             members = [
-                _verdict_record(item.engine, item.rule_id, subject, verdict, self.config.rootpath)
+                _verdict_record(
+                    item.engine, item.rule_id, subject, verdict, self.config.rootpath, full=self.full_records
+                )
                 for subject, verdict in zip(item.subjects, verdicts, strict=True)
             ]
             report.aisupply = {"rule": item.rule_id, "subject": item.name, "kind": "group", "members": members}
@@ -183,11 +188,34 @@ class HookReaders(Sequence["FormatReader"]):
         return iter(self.readers)
 
 
+def _writers_read_records(config: pytest.Config) -> bool:
+    """Whether a controller-side writer reads every verdict's full record: SARIF, the BOM (written
+    or checked) and the lockfile update do; the terminal summary alone needs only a passed check's
+    rule, status and format. The options are the same in the controller and in every xdist worker
+    (pytest-xdist hands the command line on), so each worker decides as the controller would."""
+    option = config.option
+    return bool(
+        getattr(option, "aisupply_sarif", None)
+        or getattr(option, "aisupply_bom", None)
+        or getattr(option, "aisupply_bom_check", None)
+        or getattr(option, "aisupply_update", False)
+    )
+
+
 def _verdict_record(
-    engine: Engine, rule_id: str, subject: Subject, verdict: Verdict | None, rootpath: Path
+    engine: Engine, rule_id: str, subject: Subject, verdict: Verdict | None, rootpath: Path, *, full: bool = True
 ) -> dict[str, Any]:
-    """What the controller's reporters need of one verdict (it crosses xdist's wire as JSON)."""
+    """What the controller's reporters need of one verdict (it crosses xdist's wire as JSON).
+
+    ``full=False`` (no SARIF, BOM or lockfile update asked for): a check that passed outright
+    carries only what the terminal summary counts, so under xdist a large tree of clean files ships
+    a few bytes per check instead of its path, kind and severity; anything else (failed, warned,
+    waived, an inline ignore, a recorded lockfile entry, a signer) still carries the whole record."""
     inventory = engine.inventory
+    if not full and verdict is not None and verdict.status == "passed":
+        brief = _passed_record(engine, rule_id, subject)
+        if brief is not None:
+            return brief
     record: dict[str, Any] = {
         "rule": rule_id,
         "subject": subject.id,
@@ -214,6 +242,20 @@ def _verdict_record(
     signer = inventory.signers.get(subject.id) if rule_id == "signature" else None
     if signer is not None:
         record["signer"] = signer
+    return record
+
+
+def _passed_record(engine: Engine, rule_id: str, subject: Subject) -> dict[str, Any] | None:
+    """The summary's share of a passed check (its rule, its status and, for ``no-pickle``, the
+    format it counts per artifact), or None when the full record holds more the controller uses."""
+    inventory = engine.inventory
+    if subject.id in inventory.recorded or (rule_id == "signature" and subject.id in inventory.signers):
+        return None
+    if _inline_ignores(engine, rule_id, subject):
+        return None
+    record: dict[str, Any] = {"rule": rule_id, "status": "passed"}
+    if rule_id == "no-pickle":
+        record["format"] = inventory.format_of(subject)
     return record
 
 

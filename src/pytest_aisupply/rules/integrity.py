@@ -98,11 +98,15 @@ class IntegrityRule:
         except OSError as exc:
             yield Finding(self.id, subject.id, f"cannot be hashed: {exc.strerror or exc}", "make the file readable")
             return
-        current = ArtifactEntry(
-            subject.id, inventory.format_of(subject) or artifact.format, size, digest, inventory.today
-        )
         if inventory.update:
-            inventory.recorded[subject.id] = current
+            # The format as read, whichever checks ran before in this process: under xdist the
+            # worker that records a file may not be the one whose no-pickle check read it, and the
+            # lockfile must not depend on that. Outside an update the format is not compared, so a
+            # plain run still only hashes.
+            local = artifact.problem is None and not is_hub_file(artifact.relpath)
+            read = inventory.facts(artifact).format if local else None
+            recorded_format = read or inventory.format_of(subject) or artifact.format
+            inventory.recorded[subject.id] = ArtifactEntry(subject.id, recorded_format, size, digest, inventory.today)
             return
         entry = lock.artifacts.get(subject.id)
         if entry is None:
