@@ -13,7 +13,8 @@ could change the facts is as it was when they were read:
 
 Like git's "racy" index entries, a file modified within :data:`RACY_NS` of the run's start is not
 cached (a write in the same timestamp tick as the read would go unseen). Facts are stored as JSON
-with the lockfile's codec (:mod:`hub_facts`), bytes included; never pickled. An entry is stored only
+with the lockfile's codec (:mod:`hub_facts`), bytes included, never pickled, after a header line with
+the sha256 of the rest (a file edited by hand or cut short is ignored). An entry is stored only
 when its encoding decodes back to equal facts, so a warm run sees exactly what a cold one saw.
 
 A missing, corrupt, hand-edited, foreign-version or unwritable cache file is never an error: the
@@ -46,31 +47,80 @@ RACY_NS = 2_000_000_000
 CACHE_NAME = "facts.json"
 SHARD_PREFIX = "facts-shard-"
 
-#: One entry: the file's identity (size, mtime_ns, ctime_ns, inode, device), its sniffed format
-#: (None: not an artifact), and its facts as JSON (None: not read yet).
+#: A file's identity: size, mtime_ns, ctime_ns, inode, device.
 Identity = tuple[int, int, int, int, int]
+
+
+class FactsRecord:
+    """One file's facts as :func:`hub_facts.encode_facts_value` gives them (a JSON value, bytes
+    kept), decoded once per session. Files with equal facts (a folder of like arrays) share one
+    record in the file and in memory; rules only read facts, never change them."""
+
+    __slots__ = ("value", "decoded", "failed")
+
+    def __init__(self, value: Any, decoded: ArtifactFacts | None = None) -> None:
+        self.value = value
+        self.decoded = decoded
+        self.failed = False
+
+    def facts(self) -> ArtifactFacts | None:
+        if self.decoded is None and not self.failed:
+            from .hub_facts import FactsError, decode_facts_value
+
+            try:
+                self.decoded = decode_facts_value(self.value)
+            except FactsError:
+                self.failed = True
+        return self.decoded
 
 
 @dataclasses.dataclass
 class Entry:
     identity: Identity
+    #: the sniffed format; None: not an artifact
     format: str | None
-    #: the facts as :func:`hub_facts.encode_facts_value` gives them (a JSON value), bytes kept
-    facts: Any = None
+    facts: FactsRecord | None = None
 
-    def to_json(self) -> list[Any]:
-        return [*self.identity, self.format, self.facts]
 
-    @classmethod
-    def from_json(cls, value: Any) -> Entry | None:
+class _Table:
+    """The entries of one cache or shard file, parsed on first use of each."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        entries = data.get("entries")
+        table = data.get("facts")
+        self.raw: dict[str, Any] = entries if isinstance(entries, dict) else {}
+        self.values: list[Any] = table if isinstance(table, list) else []
+        self.records: dict[int, FactsRecord] = {}
+        self.parsed: dict[str, Entry] = {}
+
+    def entry(self, key: str) -> Entry | None:
+        parsed = self.parsed.get(key)
+        if parsed is not None:
+            return parsed
+        value = self.raw.get(key)
         if not (isinstance(value, list) and len(value) == 7):
             return None
-        *identity, name, facts = value
-        if not all(isinstance(item, int) and not isinstance(item, bool) for item in identity):
+        *identity, name, index = value
+        if not all(type(item) is int for item in identity) or not (name is None or isinstance(name, str)):
             return None
-        if not (name is None or isinstance(name, str)) or not (facts is None or isinstance(facts, dict)):
+        record = None
+        if type(index) is int and 0 <= index < len(self.values):
+            record = self.records.get(index)
+            if record is None:
+                record = self.records[index] = FactsRecord(self.values[index])
+        elif index is not None:
             return None
-        return cls((identity[0], identity[1], identity[2], identity[3], identity[4]), name, facts)
+        entry = Entry((identity[0], identity[1], identity[2], identity[3], identity[4]), name, record)
+        self.parsed[key] = entry
+        return entry
+
+    def entries(self) -> dict[str, Entry]:
+        parsed = {}
+        for key in self.raw:
+            entry = self.entry(key)
+            if entry is not None:
+                parsed[key] = entry
+        return parsed
 
 
 def identity_of(info: os.stat_result) -> Identity:
@@ -99,19 +149,21 @@ def fingerprint(readers: Sequence[FormatReader], limits: Limits) -> str:
 
 
 class FactsCache:
-    """The entries of earlier sessions (``known``) and of this one (``fresh``), by absolute path.
+    """The entries of earlier sessions and of this one (``fresh``), by absolute path.
 
     The fingerprint is computed at the first lookup (the readers are known only then); entries of
     another fingerprint are never used.
     """
 
-    def __init__(self, known: dict[str, Any] | None = None, stored_fingerprint: str | None = None) -> None:
-        #: Raw JSON values from the file, parsed into entries on first use (most runs touch each once).
-        self._known_raw: dict[str, Any] = dict(known or {})
-        self._stored_fingerprint = stored_fingerprint
-        self._parsed: dict[str, Entry] = {}
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        data = data or {}
+        stored = data.get("fingerprint")
+        self._stored_fingerprint = stored if isinstance(stored, str) else None
+        self._known = _Table(data)
         self.fingerprint: str | None = None
         self.fresh: dict[str, Entry] = {}
+        #: Fresh facts by their canonical JSON text: equal facts share one record.
+        self._by_text: dict[str, FactsRecord] = {}
         self.started_ns = time.time_ns()
         #: Paths whose sniff or facts this session took from the cache / had to read.
         self.cached: set[str] = set()
@@ -127,10 +179,9 @@ class FactsCache:
             cache.enabled = False
             return cache
         data = _read_json(path)
-        if data is None or data.get("version") != FORMAT_VERSION or not isinstance(data.get("entries"), dict):
+        if data is None or data.get("version") != FORMAT_VERSION:
             return cls()
-        stored = data.get("fingerprint")
-        return cls(data["entries"], stored if isinstance(stored, str) else None)
+        return cls(data)
 
     def bind(self, readers: Sequence[FormatReader], limits: Limits) -> None:
         if self.fingerprint is None:
@@ -140,7 +191,7 @@ class FactsCache:
         """Use entries of this fingerprint only (the earlier ones of another are dropped)."""
         self.fingerprint = value
         if self._stored_fingerprint != value:
-            self._known_raw.clear()
+            self._known = _Table({})
 
     def save(self, path: Path, shards: Iterable[Path] = ()) -> None:
         """Write the cache: this session's entries and the workers' shards, and the earlier entries
@@ -148,57 +199,59 @@ class FactsCache:
         if self.fingerprint is None:
             return
         walked = self.cached | self.read
-        merged: dict[str, Any] = {}
+        merged: dict[str, Entry] = {}
         for shard in shards:
             data = _read_json(shard)
             if data is None or data.get("version") != FORMAT_VERSION or data.get("fingerprint") != self.fingerprint:
                 continue
-            entries = data.get("entries")
-            if isinstance(entries, dict):
-                merged.update(entries)
+            for key, entry in _Table(data).entries().items():
+                _merge(merged, key, entry)
             for name in ("cached", "read"):
                 keys = data.get(name)
                 if isinstance(keys, list):
                     walked.update(key for key in keys if isinstance(key, str))
-        if walked:
-            kept = {key: self._known_raw[key] for key in walked if key in self._known_raw}
-        else:
-            kept = dict(self._known_raw)
-        kept.update(merged)
-        kept.update({key: entry.to_json() for key, entry in self.fresh.items()})
-        if kept == self._known_raw and self._stored_fingerprint == self.fingerprint:
-            return
-        _write_json(path, {"version": FORMAT_VERSION, "fingerprint": self.fingerprint, "entries": kept})
+        if not merged and not self.fresh and self._stored_fingerprint == self.fingerprint:
+            if not walked or walked.issuperset(self._known.raw):
+                return  # nothing new, nothing to drop
+        kept: dict[str, Entry] = {}
+        for key in walked if walked else self._known.raw:
+            entry = self._known.entry(key)
+            if entry is not None:
+                kept[key] = entry
+        for source in (merged, self.fresh):
+            for key, entry in source.items():
+                _merge(kept, key, entry)
+        _write_json(path, self._document(kept))
 
     def save_shard(self, path: Path) -> None:
-        """A worker's fresh entries and its counts, for the controller to merge."""
+        """A worker's fresh entries and what it walked, for the controller to merge."""
         if self.fingerprint is None:
             return
-        entries = {key: entry.to_json() for key, entry in self.fresh.items()}
-        data = {
-            "version": FORMAT_VERSION,
-            "fingerprint": self.fingerprint,
-            "entries": entries,
-            "cached": sorted(self.cached),
-            "read": sorted(self.read),
-        }
-        _write_json(path, data)
+        document = self._document(self.fresh)
+        document["cached"] = sorted(self.cached)
+        document["read"] = sorted(self.read)
+        _write_json(path, document)
+
+    def _document(self, entries: dict[str, Entry]) -> dict[str, Any]:
+        values: list[Any] = []
+        indices: dict[int, int] = {}
+        rows: dict[str, list[Any]] = {}
+        for key, entry in entries.items():
+            index = None
+            if entry.facts is not None:
+                index = indices.get(id(entry.facts))
+                if index is None:
+                    index = indices[id(entry.facts)] = len(values)
+                    values.append(entry.facts.value)
+            rows[key] = [*entry.identity, entry.format, index]
+        return {"version": FORMAT_VERSION, "fingerprint": self.fingerprint, "facts": values, "entries": rows}
 
     # -- lookups ----------------------------------------------------------------------------------
 
     def entry(self, key: str, identity: Identity) -> Entry | None:
         """The entry for a file in this state, from this session or an earlier one."""
-        entry = self.fresh.get(key) or self._parsed.get(key)
-        if entry is None:
-            raw = self._known_raw.get(key)
-            if raw is None:
-                return None
-            entry = Entry.from_json(raw)
-            if entry is None:
-                del self._known_raw[key]
-                return None
-            self._parsed[key] = entry
-        return entry if entry.identity == identity else None
+        entry = self.fresh.get(key) or self._known.entry(key)
+        return entry if entry is not None and entry.identity == identity else None
 
     def sniffed(self, key: str, identity: Identity, name: str | None) -> None:
         """Remember a fresh sniff (``name`` None: not an artifact)."""
@@ -211,29 +264,33 @@ class FactsCache:
         self.read.add(key)
         if not self.enabled or identity[1] >= self.started_ns - RACY_NS:
             return
+        entry = self.entry(key, identity)
+        if entry is None:  # the sniff's verdict is stored with the facts, never guessed from them
+            return
         from .hub_facts import FactsError, decode_facts_value, encode_facts_value
 
         try:
             value = encode_facts_value(facts, keep_bytes=True)
-            if decode_facts_value(value) != facts:
-                return
-        except (TypeError, ValueError, RecursionError, FactsError):
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError):
             return
-        entry = self.entry(key, identity)
-        if entry is not None:  # the sniff's verdict is stored with the facts, never guessed from them
-            self.fresh[key] = Entry(identity, entry.format, value)
+        record = self._by_text.get(text)
+        if record is None:
+            try:
+                if decode_facts_value(json.loads(text)) != facts:
+                    return
+            except (ValueError, RecursionError, FactsError):
+                return
+            record = self._by_text[text] = FactsRecord(value, facts)
+        self.fresh[key] = Entry(identity, entry.format, record)
 
     def cached_facts(self, key: str, identity: Identity) -> ArtifactFacts | None:
         entry = self.entry(key, identity)
         if entry is None or entry.facts is None:
             return None
-        from .hub_facts import FactsError, decode_facts_value
-
-        try:
-            facts = decode_facts_value(entry.facts)
-        except FactsError:
-            return None
-        self.cached.add(key)
+        facts = entry.facts.facts()
+        if facts is not None:
+            self.cached.add(key)
         return facts
 
     def summary(self) -> tuple[int, int]:
@@ -298,10 +355,25 @@ def _shard_fingerprint(shards: Sequence[Path]) -> str | None:
     return None
 
 
+def _merge(into: dict[str, Entry], key: str, entry: Entry) -> None:
+    """Add an entry; an entry with facts is not replaced by a sniff-only one of the same file state
+    (under xdist every worker sniffs every file, each reads the facts of its own checks)."""
+    present = into.get(key)
+    if present is None or entry.facts is not None or present.identity != entry.identity:
+        into[key] = entry
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """A cache or shard file: a header line (JSON: the sha256 of the rest), then the document.
+    A file whose content does not match its header (edited by hand, cut short) is no cache."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(path, "rb") as handle:
+            header_line = handle.readline(4096)
+            body = handle.read()
+        header = json.loads(header_line)
+        if not (isinstance(header, dict) and header.get("sha256") == hashlib.sha256(body).hexdigest()):
+            return None
+        data = json.loads(body)
     except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
@@ -309,11 +381,13 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomically; an unwritable cache is left as it was (the next run reads the files)."""
+    body = json.dumps(data, separators=(",", ":")).encode("utf-8", "surrogateescape")
+    header = json.dumps({"pytest-aisupply facts cache": FORMAT_VERSION, "sha256": hashlib.sha256(body).hexdigest()})
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
+        with open(temporary, "wb") as handle:
+            handle.write(header.encode("ascii") + b"\n" + body)
         os.replace(temporary, path)
     except OSError:
         try:

@@ -89,10 +89,15 @@ def decode_facts_value(value: Any) -> ArtifactFacts:
     return facts
 
 
+#: JSON values that decode to themselves (tested by exact type: the loop runs per value of every record).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if not isinstance(value, dict):
+    kind = type(value)
+    if kind is list:
+        return [item if type(item) in _PLAIN else _decode(item) for item in value]
+    if kind is not dict:
         return value
     if _TUPLE in value:
         return tuple(_decode(item) for item in value[_TUPLE])
@@ -100,9 +105,11 @@ def _decode(value: Any) -> Any:
         return base64.b64decode(str(value[_BYTES]), validate=True)
     if _TYPE not in value:
         return {key: _decode(item) for key, item in value.items()}
-    kind, names = _record_type(str(value[_TYPE]))
-    arguments = {key: _decode(item) for key, item in value.items() if key in names}
-    return kind(**arguments)
+    record, names = _record_type(str(value[_TYPE]))
+    arguments = {
+        key: item if type(item) in _PLAIN else _decode(item) for key, item in value.items() if key in names
+    }
+    return record(**arguments)
 
 
 #: Record types already resolved (a large facts cache names the same few types many times).
