@@ -161,7 +161,7 @@ def test_other_version_cache_is_ignored(pytester: pytest.Pytester) -> None:
     import hashlib
     import json
 
-    header, _, body = cache.read_bytes().partition(b"\n")
+    _header, _, body = cache.read_bytes().partition(b"\n")
     document = json.loads(body)
     document["fingerprint"] = "0" * 64
     body = json.dumps(document).encode()
@@ -190,7 +190,8 @@ def test_changed_allowlist_applies_on_a_warm_run(pytester: pytest.Pytester) -> N
     _age(pytester.path)
     _run(pytester).assert_outcomes(passed=4, failed=1)
     pytester.makepyprojecttoml(
-        '[tool.aisupply]\nartifacts = ["models"]\nlockfile = ""\npickle = "scan"\npickle_allowed_globals = ["posix.system"]\n'
+        '[tool.aisupply]\nartifacts = ["models"]\nlockfile = ""\npickle = "scan"\n'
+        'pickle_allowed_globals = ["posix.system"]\n'
     )
     warm = _run(pytester)
     warm.assert_outcomes(passed=5)
@@ -222,7 +223,7 @@ def test_recent_files_are_not_cached(pytester: pytest.Pytester) -> None:
     assert _cache_line(_run(pytester)) == "facts cache: 0 files from the cache, 4 read"
 
 
-@pytest.mark.parametrize("first, second", [("2", "0"), ("0", "2")], ids=["xdist-then-serial", "serial-then-xdist"])
+@pytest.mark.parametrize(("first", "second"), [("2", "0"), ("0", "2")], ids=["xdist-then-serial", "serial-then-xdist"])
 def test_xdist_and_serial_share_the_cache(pytester: pytest.Pytester, first: str, second: str) -> None:
     pytest.importorskip("xdist")
     models = _project(pytester)

@@ -27,6 +27,7 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -56,7 +57,7 @@ class FactsRecord:
     kept), decoded once per session. Files with equal facts (a folder of like arrays) share one
     record in the file and in memory; rules only read facts, never change them."""
 
-    __slots__ = ("value", "decoded", "failed")
+    __slots__ = ("decoded", "failed", "value")
 
     def __init__(self, value: Any, decoded: ArtifactFacts | None = None) -> None:
         self.value = value
@@ -210,14 +211,14 @@ class FactsCache:
                 keys = data.get(name)
                 if isinstance(keys, list):
                     walked.update(key for key in keys if isinstance(key, str))
-        if not merged and not self.fresh and self._stored_fingerprint == self.fingerprint:
-            if not walked or walked.issuperset(self._known.raw):
-                return  # nothing new, nothing to drop
+        unchanged = not merged and not self.fresh and self._stored_fingerprint == self.fingerprint
+        if unchanged and (not walked or walked.issuperset(self._known.raw)):
+            return  # nothing new, nothing to drop
         kept: dict[str, Entry] = {}
         for key in walked if walked else self._known.raw:
-            entry = self._known.entry(key)
-            if entry is not None:
-                kept[key] = entry
+            earlier = self._known.entry(key)
+            if earlier is not None:
+                kept[key] = earlier
         for source in (merged, self.fresh):
             for key, entry in source.items():
                 _merge(kept, key, entry)
@@ -329,10 +330,8 @@ class FactsCachePlugin:
             self.cache.adopt(_shard_fingerprint(shards))
         self.cache.save(self.folder / CACHE_NAME, shards)
         for shard in shards:
-            try:
+            with contextlib.suppress(OSError):
                 shard.unlink()
-            except OSError:
-                pass
         if cached or read:
             self.counts = (len(cached - read), len(read))
 
@@ -390,7 +389,5 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
             handle.write(header.encode("ascii") + b"\n" + body)
         os.replace(temporary, path)
     except OSError:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass

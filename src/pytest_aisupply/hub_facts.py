@@ -105,19 +105,27 @@ def _decode(value: Any) -> Any:
         return base64.b64decode(str(value[_BYTES]), validate=True)
     if _TYPE not in value:
         return {key: _decode(item) for key, item in value.items()}
-    record, names = _record_type(str(value[_TYPE]))
+    record, names, plain = _record_type(str(value[_TYPE]))
     arguments = {
         key: item if type(item) in _PLAIN else _decode(item) for key, item in value.items() if key in names
     }
+    if plain and len(arguments) == len(names):
+        # every field given, and nothing the constructor would do besides storing them (no
+        # __post_init__, no slots): the record is filled as its __init__ would fill it, a large
+        # facts cache decodes thousands of records
+        instance = object.__new__(record)
+        instance.__dict__.update(arguments)
+        return instance
     return record(**arguments)
 
 
 #: Record types already resolved (a large facts cache names the same few types many times).
-_RECORD_TYPES: dict[str, tuple[type, frozenset[str]]] = {}
+_RECORD_TYPES: dict[str, tuple[type, frozenset[str], bool]] = {}
 
 
-def _record_type(name: str) -> tuple[type, frozenset[str]]:
-    """The dataclass a record names, and its fields set by its constructor."""
+def _record_type(name: str) -> tuple[type, frozenset[str], bool]:
+    """The dataclass a record names, its fields set by its constructor, and whether that
+    constructor only stores them (every field in ``__init__``, no ``__post_init__``, no slots)."""
     known = _RECORD_TYPES.get(name)
     if known is not None:
         return known
@@ -134,6 +142,13 @@ def _record_type(name: str) -> tuple[type, frozenset[str]]:
     kind = getattr(module, qualname, None)
     if not (isinstance(kind, type) and dataclasses.is_dataclass(kind)):
         raise ValueError(f"unknown record type {name!r}")
-    resolved = (kind, frozenset(f.name for f in dataclasses.fields(kind) if f.init))
+    fields = dataclasses.fields(kind)
+    plain = (
+        all(f.init for f in fields)
+        and not hasattr(kind, "__post_init__")
+        and "__slots__" not in vars(kind)
+        and hasattr(kind, "__dict__")
+    )
+    resolved = (kind, frozenset(f.name for f in fields if f.init), plain)
     _RECORD_TYPES[name] = resolved
     return resolved

@@ -273,7 +273,9 @@ class Inventory:
         if item.problem:
             return Artifact(item.relpath, item.path, "unreadable", item.problem)
         path = item.path
-        key = os.path.abspath(path)
+        key = os.fspath(path)
+        if not os.path.isabs(key):  # the walker's paths are absolute and normal already
+            key = os.path.abspath(key)
         try:
             # stat before the read: a file changed during the read gets a new identity, so its
             # entry is never used again
