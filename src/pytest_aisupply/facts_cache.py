@@ -272,7 +272,7 @@ class FactsCache:
 
         try:
             value = encode_facts_value(facts, keep_bytes=True)
-            text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            text = json.dumps(value, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError):
             return
         record = self._by_text.get(text)

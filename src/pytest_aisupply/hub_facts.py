@@ -52,7 +52,28 @@ def encode_facts_value(facts: ArtifactFacts, *, keep_bytes: bool = False) -> Any
     return _encode(facts, keep_bytes)
 
 
+#: JSON values that encode and decode to themselves (tested by exact type: the loop runs per value of every record).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+#: Reader record types already checked: their tag and the fields their constructor takes.
+_ENCODED_TYPES: dict[type, tuple[str, tuple[str, ...]]] = {}
+
+
 def _encode(value: Any, keep_bytes: bool = False) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is list:
+        return [item if type(item) in _PLAIN else _encode(item, keep_bytes) for item in value]
+    record = _ENCODED_TYPES.get(kind)
+    if record is not None:
+        tag, names = record
+        encoded = {_TYPE: tag}
+        for name in names:
+            item = getattr(value, name)
+            encoded[name] = item if type(item) in _PLAIN else _encode(item, keep_bytes)
+        return encoded
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, bytes) and keep_bytes:
@@ -65,8 +86,9 @@ def _encode(value: Any, keep_bytes: bool = False) -> Any:
         kind = type(value)
         if not kind.__module__.startswith(_PACKAGE):
             raise TypeError(f"facts hold a {kind.__module__}.{kind.__qualname__}, not a reader's record")
-        fields = {f.name: _encode(getattr(value, f.name), keep_bytes) for f in dataclasses.fields(value) if f.init}
-        return {_TYPE: f"{kind.__module__}:{kind.__qualname__}", **fields}
+        names = tuple(f.name for f in dataclasses.fields(value) if f.init)
+        _ENCODED_TYPES[kind] = (f"{kind.__module__}:{kind.__qualname__}", names)
+        return _encode(value, keep_bytes)
     if isinstance(value, tuple):
         return {_TUPLE: [_encode(item, keep_bytes) for item in value]}
     if isinstance(value, list):
@@ -89,10 +111,6 @@ def decode_facts_value(value: Any) -> ArtifactFacts:
     return facts
 
 
-#: JSON values that decode to themselves (tested by exact type: the loop runs per value of every record).
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
 def _decode(value: Any) -> Any:
     kind = type(value)
     if kind is list:
@@ -106,9 +124,7 @@ def _decode(value: Any) -> Any:
     if _TYPE not in value:
         return {key: _decode(item) for key, item in value.items()}
     record, names, plain = _record_type(str(value[_TYPE]))
-    arguments = {
-        key: item if type(item) in _PLAIN else _decode(item) for key, item in value.items() if key in names
-    }
+    arguments = {key: item if type(item) in _PLAIN else _decode(item) for key, item in value.items() if key in names}
     if plain and len(arguments) == len(names):
         # every field given, and nothing the constructor would do besides storing them (no
         # __post_init__, no slots): the record is filled as its __init__ would fill it, a large
