@@ -129,7 +129,7 @@ def _decode(value: Any) -> Any:
         # every field given, and nothing the constructor would do besides storing them (no
         # __post_init__, no slots): the record is filled as its __init__ would fill it, a large
         # facts cache decodes thousands of records
-        instance = object.__new__(record)
+        instance: Any = object.__new__(record)
         instance.__dict__.update(arguments)
         return instance
     return record(**arguments)
