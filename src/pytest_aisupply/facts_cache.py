@@ -56,23 +56,24 @@ Identity = tuple[int, int, int, int, int]
 
 
 class FactsRecord:
-    """One file's facts as :func:`hub_facts.encode_facts_value` gives them (a JSON value, bytes
-    kept), decoded once per session. Files with equal facts (a folder of like arrays) share one
-    record in the file and in memory; rules only read facts, never change them."""
+    """One file's facts as JSON text (:func:`hub_facts.encode_facts_value`, bytes kept), decoded
+    once per session when a rule asks. Files with equal facts (a folder of like arrays) share one
+    record in the file and in memory; rules only read facts, never change them. Kept as text, a
+    large cache loads as a list of strings: quick to parse, nothing for the garbage collector."""
 
-    __slots__ = ("decoded", "failed", "value")
+    __slots__ = ("decoded", "failed", "text")
 
-    def __init__(self, value: Any, decoded: ArtifactFacts | None = None) -> None:
-        self.value = value
+    def __init__(self, text: str, decoded: ArtifactFacts | None = None) -> None:
+        self.text = text
         self.decoded = decoded
         self.failed = False
 
     def facts(self) -> ArtifactFacts | None:
         if self.decoded is None and not self.failed:
-            from .hub_facts import FactsError, decode_facts_value
+            from .hub_facts import FactsError, decode_facts
 
             try:
-                self.decoded = decode_facts_value(self.value)
+                self.decoded = decode_facts(self.text)
             except FactsError:
                 self.failed = True
         return self.decoded
@@ -108,7 +109,7 @@ class _Table:
         if not all(type(item) is int for item in identity) or not (name is None or isinstance(name, str)):
             return None
         record = None
-        if type(index) is int and 0 <= index < len(self.values):
+        if type(index) is int and 0 <= index < len(self.values) and isinstance(self.values[index], str):
             record = self.records.get(index)
             if record is None:
                 record = self.records[index] = FactsRecord(self.values[index])
@@ -259,7 +260,7 @@ class FactsCache:
                 index = indices.get(id(entry.facts))
                 if index is None:
                     index = indices[id(entry.facts)] = len(values)
-                    values.append(entry.facts.value)
+                    values.append(entry.facts.text)
             rows[key] = [*entry.identity, entry.format, index]
         return {"version": FORMAT_VERSION, "fingerprint": self.fingerprint, "facts": values, "entries": rows}
 
@@ -284,21 +285,20 @@ class FactsCache:
         entry = self.entry(key, identity)
         if entry is None:  # the sniff's verdict is stored with the facts, never guessed from them
             return
-        from .hub_facts import FactsError, decode_facts_value, encode_facts_value
+        from .hub_facts import FactsError, decode_facts, encode_facts_value
 
         try:
-            value = encode_facts_value(facts, keep_bytes=True)
-            text = json.dumps(value, separators=(",", ":"))
+            text = json.dumps(encode_facts_value(facts, keep_bytes=True), separators=(",", ":"))
         except (TypeError, ValueError, RecursionError):
             return
         record = self._by_text.get(text)
         if record is None:
             try:
-                if decode_facts_value(json.loads(text)) != facts:
+                if decode_facts(text) != facts:
                     return
-            except (ValueError, RecursionError, FactsError):
+            except FactsError:
                 return
-            record = self._by_text[text] = FactsRecord(value, facts)
+            record = self._by_text[text] = FactsRecord(text, facts)
         self.fresh[key] = Entry(identity, entry.format, record)
 
     def cached_facts(self, key: str, identity: Identity) -> ArtifactFacts | None:
