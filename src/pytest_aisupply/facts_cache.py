@@ -179,7 +179,9 @@ class FactsCache:
 
     @classmethod
     def load(cls, path: Path | None) -> FactsCache:
-        if path is None:
+        # On Windows st_ctime is the creation time, which an edit does not change: a file edited with
+        # its mtime set back would keep its entry. No cache there (fail closed).
+        if path is None or os.name == "nt":
             cache = cls()
             cache.enabled = False
             return cache
@@ -328,7 +330,7 @@ class FactsCachePlugin:
         self.counts: tuple[int, int] | None = None
 
     def pytest_sessionfinish(self) -> None:
-        if self.folder is None:
+        if self.folder is None or not self.cache.enabled:
             self.counts = self.cache.summary() if self.cache.cached or self.cache.read else None
             return
         if self.worker_id is not None:
@@ -355,8 +357,8 @@ class FactsCachePlugin:
         if self.counts is None:
             return
         from_cache, read = self.counts
-        if self.folder is None:
-            terminalreporter.write_line(f"facts cache: off (no pytest cache dir); {read} files read")
+        if self.folder is None or not self.cache.enabled:
+            terminalreporter.write_line(f"facts cache: off; {read} files read")
         else:
             terminalreporter.write_line(f"facts cache: {from_cache} files from the cache, {read} read")
 
