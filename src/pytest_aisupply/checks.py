@@ -15,6 +15,7 @@ import pytest
 
 from .config import ConfigError, Settings
 from .engine import Engine, Verdict
+from .facts_cache import CACHE_NAME, FactsCache, FactsCachePlugin
 from .hashing import HashCache
 from .items import (
     ROOT_NAME,
@@ -60,6 +61,11 @@ class ChecksPlugin:
             settings, rules, readers, limits=settings.limits, lock=lock, hash_cache=self.hash_cache, update=update
         )
         engine.inventory.parallel_hashing = not hasattr(config, "workerinput")
+        facts_folder = self.hash_cache_path.parent if self.hash_cache_path is not None else None
+        engine.inventory.facts_cache = FactsCache.load(facts_folder / CACHE_NAME if facts_folder else None)
+        worker_id = config.workerinput["workerid"] if hasattr(config, "workerinput") else None
+        facts_plugin = FactsCachePlugin(engine.inventory.facts_cache, facts_folder, worker_id)
+        config.pluginmanager.register(facts_plugin, FactsCachePlugin.name)
         config.stash[engine_key] = engine
         if update and lock is not None and not hasattr(config, "workerinput"):
             from .update import LockUpdater

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .code import CODE_SUFFIXES
 from .discovery import FoundFile, Walker
+from .facts_cache import FactsCache, identity_of
 from .hashing import HashCache
 
 # Readers, code analysis, the lockfile's types and model cards are imported where they are used, so
@@ -111,6 +112,11 @@ class Inventory:
         self.walker = Walker(self.root, settings.exclude)
         self.lock = lock
         self.hash_cache = hash_cache or HashCache()
+        #: Sniffs and facts of earlier sessions (the controller loads and saves it; see facts_cache).
+        self.facts_cache = FactsCache()
+        self.facts_cache.enabled = False
+        #: The identity (size, times, inode, device) each local artifact had when it was sniffed.
+        self._identities: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {}
         #: ``--aisupply-update``: the integrity rule records what it sees instead of comparing.
         self.update = update
         self.recorded: dict[str, ArtifactEntry | HubEntry] = {}
@@ -266,22 +272,44 @@ class Inventory:
     def _sniff(self, item: FoundFile) -> Artifact | None:
         if item.problem:
             return Artifact(item.relpath, item.path, "unreadable", item.problem)
+        path = item.path
+        key = os.fspath(path)
+        if not os.path.isabs(key):  # the walker's paths are absolute and normal already
+            key = os.path.abspath(key)
+        try:
+            # stat before the read: a file changed during the read gets a new identity, so its
+            # entry is never used again
+            identity = identity_of(os.stat(path))
+        except OSError as exc:
+            return Artifact(item.relpath, path, "unreadable", f"cannot be read: {exc.strerror or exc}")
+        cache = self.facts_cache
+        if cache.enabled:
+            cache.bind(self.readers, self.limits)
+            entry = cache.entry(key, identity)
+            if entry is not None:
+                cache.cached.add(key)
+                if not item.link:
+                    self._plain_files.add(item.relpath)
+                if entry.format is None:
+                    return None
+                self._identities[item.relpath] = (key, identity)
+                return Artifact(item.relpath, path, entry.format)
         from .formats.core import sniff_file
 
         try:
-            sniffed = sniff_file(item.path, self.readers)
+            sniffed = sniff_file(path, self.readers)
         except OSError as exc:
-            return Artifact(item.relpath, item.path, "unreadable", f"cannot be read: {exc.strerror or exc}")
+            return Artifact(item.relpath, path, "unreadable", f"cannot be read: {exc.strerror or exc}")
         name = sniffed.name
         if not item.link:
             self._plain_files.add(item.relpath)
-        if not sniffed.artifact:
-            if item.path.name.lower().endswith(".safetensors"):
-                artifact = Artifact(item.relpath, item.path, name or "empty")
-                self._keep_content(artifact, sniffed)
-                return artifact
+        if not sniffed.artifact and not path.name.lower().endswith(".safetensors"):
+            cache.sniffed(key, identity, None)
             return None
-        artifact = Artifact(item.relpath, item.path, name or "unknown")
+        # a .safetensors file of no artifact format is checked all the same (the rule says why)
+        artifact = Artifact(item.relpath, path, name or ("unknown" if sniffed.artifact else "empty"))
+        cache.sniffed(key, identity, artifact.format)
+        self._identities[item.relpath] = (key, identity)
         self._keep_content(artifact, sniffed)
         return artifact
 
@@ -294,24 +322,33 @@ class Inventory:
             self._content_bytes += len(content)
 
     def facts(self, artifact: Artifact) -> ArtifactFacts:
-        """Read the artifact once per session; later calls return the same facts."""
+        """Read the artifact once per session (or take its facts from the facts cache while the
+        file is unchanged); later calls return the same facts."""
         recorded = self._hub_facts.get(artifact.relpath)
         if recorded is not None:
             return recorded
         cached = self._facts.get(artifact.path)
         if cached is None:
-            sniffed = self._contents.pop(artifact.relpath, None)
-            if sniffed is None or sniffed.content is None:
-                from .formats import analyze_path
-
-                cached = analyze_path(artifact.path, self.readers, self.limits)
-            else:
-                from .formats.core import analyze_content
-
-                self._content_bytes -= len(sniffed.content)
-                cached = analyze_content(sniffed.content, self.readers, self.limits, sniffed.reader)
+            known = self._identities.get(artifact.relpath)
+            if known is not None and self.facts_cache.enabled:
+                cached = self.facts_cache.cached_facts(*known)
+            if cached is None:
+                cached = self._read_facts(artifact)
+                if known is not None:
+                    self.facts_cache.facts_read(*known, cached)
             self._facts[artifact.path] = cached
         return cached
+
+    def _read_facts(self, artifact: Artifact) -> ArtifactFacts:
+        sniffed = self._contents.pop(artifact.relpath, None)
+        if sniffed is None or sniffed.content is None:
+            from .formats import analyze_path
+
+            return analyze_path(artifact.path, self.readers, self.limits)
+        from .formats.core import analyze_content
+
+        self._content_bytes -= len(sniffed.content)
+        return analyze_content(sniffed.content, self.readers, self.limits, sniffed.reader)
 
     @cached_property
     def code(self) -> CodeIndex:
