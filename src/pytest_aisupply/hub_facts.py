@@ -164,6 +164,9 @@ def _record_type(name: str) -> tuple[type, frozenset[str], bool]:
         and not hasattr(kind, "__post_init__")
         and "__slots__" not in vars(kind)
         and hasattr(kind, "__dict__")
+        # a class compiled by mypyc (formats/pickle.py in a built wheel) has a native constructor:
+        # object.__new__ refuses it
+        and kind.__new__ is object.__new__
     )
     resolved = (kind, frozenset(f.name for f in fields if f.init), plain)
     _RECORD_TYPES[name] = resolved
