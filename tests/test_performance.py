@@ -158,6 +158,8 @@ NOTHING_TO_CHECK_MODULES = {
     "pytest_aisupply.config",
     "pytest_aisupply.discovery",
     "pytest_aisupply.engine",
+    "pytest_aisupply.facts_cache",
+    "pytest_aisupply.facts_cache_plugin",
     "pytest_aisupply.findings",
     "pytest_aisupply.guards",
     "pytest_aisupply.hashing",

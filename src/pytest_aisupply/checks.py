@@ -15,7 +15,8 @@ import pytest
 
 from .config import ConfigError, Settings
 from .engine import Engine, Verdict
-from .facts_cache import CACHE_NAME, FactsCache, FactsCachePlugin
+from .facts_cache import CACHE_NAME, FactsCache
+from .facts_cache_plugin import FactsCachePlugin
 from .hashing import HashCache
 from .items import (
     ROOT_NAME,

@@ -192,7 +192,7 @@ class FactsCache:
         enabled = gc.isenabled()
         gc.disable()
         try:
-            data = _read_json(path)
+            data = read_document(path)
         finally:
             if enabled:
                 gc.enable()
@@ -221,7 +221,7 @@ class FactsCache:
         walked = self.cached | self.read
         merged: dict[str, Entry] = {}
         for shard in shards:
-            data = _read_json(shard)
+            data = read_document(shard)
             if data is None or data.get("version") != FORMAT_VERSION or data.get("fingerprint") != self.fingerprint:
                 continue
             for key, entry in _Table(data).entries().items():
@@ -317,56 +317,10 @@ class FactsCache:
         return len(self.cached - self.read), len(self.read)
 
 
-class FactsCachePlugin:
-    """Saves the cache at the end of the session (the controller merges the workers' shards) and
-    says in the terminal summary how many files' facts came from it."""
-
-    name = "aisupply-facts-cache"
-
-    def __init__(self, cache: FactsCache, folder: Path | None, worker_id: str | None) -> None:
-        self.cache = cache
-        self.folder = folder
-        self.worker_id = worker_id
-        self.counts: tuple[int, int] | None = None
-
-    def pytest_sessionfinish(self) -> None:
-        if self.folder is None or not self.cache.enabled:
-            self.counts = self.cache.summary() if self.cache.cached or self.cache.read else None
-            return
-        if self.worker_id is not None:
-            self.cache.save_shard(self.folder / f"{SHARD_PREFIX}{self.worker_id}.json")
-            return
-        shards = sorted(self.folder.glob(f"{SHARD_PREFIX}*.json"))
-        cached, read = set(self.cache.cached), set(self.cache.read)
-        for shard in shards:
-            data = _read_json(shard) or {}
-            for name, into in (("cached", cached), ("read", read)):
-                keys = data.get(name)
-                if isinstance(keys, list):
-                    into.update(key for key in keys if isinstance(key, str))
-        if shards and self.cache.fingerprint is None:
-            self.cache.adopt(_shard_fingerprint(shards))
-        self.cache.save(self.folder / CACHE_NAME, shards)
-        for shard in shards:
-            with contextlib.suppress(OSError):
-                shard.unlink()
-        if cached or read:
-            self.counts = (len(cached - read), len(read))
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.counts is None:
-            return
-        from_cache, read = self.counts
-        if self.folder is None or not self.cache.enabled:
-            terminalreporter.write_line(f"facts cache: off; {read} files read")
-        else:
-            terminalreporter.write_line(f"facts cache: {from_cache} files from the cache, {read} read")
-
-
-def _shard_fingerprint(shards: Sequence[Path]) -> str | None:
+def shard_fingerprint(shards: Sequence[Path]) -> str | None:
     """The fingerprint the workers computed (the controller of an xdist run never reads a file)."""
     for shard in shards:
-        value = (_read_json(shard) or {}).get("fingerprint")
+        value = (read_document(shard) or {}).get("fingerprint")
         if isinstance(value, str):
             return value
     return None
@@ -380,7 +334,7 @@ def _merge(into: dict[str, Entry], key: str, entry: Entry) -> None:
         into[key] = entry
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_document(path: Path) -> dict[str, Any] | None:
     """A cache or shard file: a header line (JSON: the sha256 of the rest), then the document.
     A file whose content does not match its header (edited by hand, cut short) is no cache."""
     try:
