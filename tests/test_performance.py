@@ -156,6 +156,7 @@ NOTHING_TO_CHECK_MODULES = {
     "pytest_aisupply.checks",
     "pytest_aisupply.code",
     "pytest_aisupply.config",
+    "pytest_aisupply.config_values",
     "pytest_aisupply.discovery",
     "pytest_aisupply.engine",
     "pytest_aisupply.facts_cache",

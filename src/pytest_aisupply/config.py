@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from .config_values import REPO_ID, describe, did_you_mean
+from .config_values import TABLE as TABLE
+from .config_values import ConfigError as ConfigError
+from .config_values import glob_problem as glob_problem
+from .config_values import has_magic as has_magic
 from .findings import SEVERITIES, Severity
 
 if sys.version_info >= (3, 11):
@@ -25,7 +30,6 @@ if TYPE_CHECKING:
     from .config_tables import Waiver as Waiver
     from .limits import Limits
 
-TABLE = "tool.aisupply"
 PickleMode = Literal["forbid", "scan"]
 Granularity = Literal["file", "folder", "rule"]
 GRANULARITIES: tuple[Granularity, ...] = ("file", "folder", "rule")
@@ -33,7 +37,6 @@ GRANULARITIES: tuple[Granularity, ...] = ("file", "folder", "rule")
 # Patterns, not compiled ones: ``re`` compiles (and caches) each the first time a key needs it, so a
 # configuration without these keys costs no regex compilation at start-up.
 _GLOBAL_PATTERN = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\.\*)?\Z"
-_REPO_ID = r"[\w.-]+/[\w.-]+\Z"
 _SOURCE_PATTERN = r"[\w.*?-]+(/[\w.*?-]+)?\Z"
 _DOTTED_NAME = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z"
 #: Names that live in ``config_tables`` and are still importable from here (loaded on first use).
@@ -46,10 +49,6 @@ def __getattr__(name: str) -> Any:
 
         return getattr(config_tables, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message names the file, line and key."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ class _Parser:
         self.root = root
 
     # -- locating keys in the text, for messages ------------------------------------------------
-    def _table_start(self, header: str, index: int = 0) -> int | None:
+    def table_start(self, header: str, index: int = 0) -> int | None:
         pattern = re.compile(r"^\s*\[{1,2}\s*" + re.escape(header) + r"\s*\]{1,2}\s*(#.*)?$")
         seen = -1
         for number, line in enumerate(self.lines, start=1):
@@ -153,7 +152,7 @@ class _Parser:
         return None
 
     def line_of(self, key: str, header: str = TABLE, index: int = 0) -> int | None:
-        start = self._table_start(header, index)
+        start = self.table_start(header, index)
         if start is None:
             return None
         key_pattern = re.compile(r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*=")
@@ -175,7 +174,7 @@ class _Parser:
     def string_list(self, table: Mapping[str, Any], key: str, *, header: str = TABLE) -> tuple[str, ...]:
         value = table[key]
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.error(key, f"expected a list of strings, got {_describe(value)}", header)
+            raise self.error(key, f"expected a list of strings, got {describe(value)}", header)
         return tuple(value)
 
     def glob_list(self, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
@@ -190,7 +189,7 @@ class _Parser:
         known = {field_name for field_name in _TOP_LEVEL_KEYS}
         for key in table:
             if key not in known:
-                hint = _did_you_mean(key, known)
+                hint = did_you_mean(key, known)
                 raise self.error(key, f"unknown key{hint}; known keys: {', '.join(sorted(known))}")
         values: dict[str, Any] = {}
         for key in ("artifacts", "code", "exclude"):
@@ -199,13 +198,13 @@ class _Parser:
         if "pickle" in table:
             mode = table["pickle"]
             if mode not in ("forbid", "scan"):
-                raise self.error("pickle", f'expected "forbid" or "scan", got {_describe(mode)}')
+                raise self.error("pickle", f'expected "forbid" or "scan", got {describe(mode)}')
             values["pickle"] = mode
         # -- granularity (issue 18) --
         if "granularity" in table:
             granularity = table["granularity"]
             if granularity not in GRANULARITIES:
-                raise self.error("granularity", f'expected "file", "folder" or "rule", got {_describe(granularity)}')
+                raise self.error("granularity", f'expected "file", "folder" or "rule", got {describe(granularity)}')
             values["granularity"] = granularity
         if "pickle_allowed_globals" in table:
             patterns = self.string_list(table, "pickle_allowed_globals")
@@ -232,18 +231,18 @@ class _Parser:
         if "trust_remote_code" in table:
             repos = self.string_list(table, "trust_remote_code")
             for repo in repos:
-                if not re.match(_REPO_ID, repo):
+                if not re.match(REPO_ID, repo):
                     raise self.error("trust_remote_code", f"bad repo id {repo!r}: expected 'org/name'")
             values["trust_remote_code"] = repos
         if "lockfile" in table:
             lockfile = table["lockfile"]
             if not isinstance(lockfile, str):
-                raise self.error("lockfile", f"expected a path string, got {_describe(lockfile)}")
+                raise self.error("lockfile", f"expected a path string, got {describe(lockfile)}")
             values["lockfile"] = lockfile
         if "max_review_age_days" in table:
             days = table["max_review_age_days"]
             if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-                raise self.error("max_review_age_days", f"expected a positive integer, got {_describe(days)}")
+                raise self.error("max_review_age_days", f"expected a positive integer, got {describe(days)}")
             values["max_review_age_days"] = days
         if "rules" in table:
             values["rules"], values["rule_lines"] = self.parse_rules(table["rules"])
@@ -276,20 +275,20 @@ class _Parser:
         if "argparse_defaults" in table:
             flag = table["argparse_defaults"]
             if not isinstance(flag, bool):
-                raise self.error("argparse_defaults", f"expected true or false, got {_describe(flag)}")
+                raise self.error("argparse_defaults", f"expected true or false, got {describe(flag)}")
             values["argparse_defaults"] = flag
         return values
 
     def parse_rules(self, rules: Any) -> tuple[dict[str, Severity], dict[str, int]]:
         if not isinstance(rules, dict):
-            raise self.error("rules", f"expected a table of rule = severity, got {_describe(rules)}")
+            raise self.error("rules", f"expected a table of rule = severity, got {describe(rules)}")
         severities: dict[str, Severity] = {}
         lines: dict[str, int] = {}
         for rule_id, severity in rules.items():
             if severity not in SEVERITIES:
                 raise self.error(
                     rule_id,
-                    f'expected "error", "warn" or "off", got {_describe(severity)}',
+                    f'expected "error", "warn" or "off", got {describe(severity)}',
                     header=f"{TABLE}.rules",
                 )
             severities[rule_id] = cast(Severity, severity)
@@ -333,51 +332,3 @@ _TOP_LEVEL_KEYS: tuple[str, ...] = (
 _TOP_LEVEL_KEYS = (*_TOP_LEVEL_KEYS, "local_path_names", "pinning_functions", "argparse_defaults")
 # how many files one collected check covers (issue 18)
 _TOP_LEVEL_KEYS = (*_TOP_LEVEL_KEYS, "granularity")
-
-
-def has_magic(pattern: str) -> bool:
-    return any(char in pattern for char in "*?[")
-
-
-def glob_problem(pattern: str) -> str | None:
-    """Why ``pattern`` is not a usable project-relative glob, or None."""
-    if not pattern.strip():
-        return "empty pattern"
-    if pattern.startswith("/") or re.match(r"[A-Za-z]:[\\/]", pattern):
-        return "must be relative to the project root"
-    if "\\" in pattern:
-        return "use '/' as the path separator"
-    if any(part == ".." for part in pattern.split("/")):
-        return "must not leave the project root ('..')"
-    depth = 0
-    for char in pattern:
-        if char == "[":
-            depth += 1
-        elif char == "]" and depth:
-            depth -= 1
-    if depth:
-        return "unclosed '['"
-    if re.search(r"[^/]\*\*|\*\*[^/]", pattern):
-        return "'**' must be a whole path segment, as in 'data/**' or '**/tmp'"
-    return None
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (boolean)"
-    if isinstance(value, (int, float)):
-        return f"{value} ({type(value).__name__})"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
-def _did_you_mean(key: str, known: Iterable[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -11,14 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from .config import _REPO_ID, TABLE, ConfigError, _describe, _did_you_mean, glob_problem, has_magic
+from .config_values import REPO_ID, TABLE, ConfigError, TableParser, describe, did_you_mean, glob_problem, has_magic
 from .digests import SHA256_HEX
 from .limits import Limits
-
-if TYPE_CHECKING:
-    from .config import _Parser
 
 
 @dataclass(frozen=True)
@@ -84,23 +81,23 @@ class SignedSpec:
         return f"[[tool.aisupply.signed]] {target} ({where})"
 
 
-def parse_limits(parser: _Parser, limits: Any) -> dict[str, int]:
+def parse_limits(parser: TableParser, limits: Any) -> dict[str, int]:
     header = f"{TABLE}.limits"
     if not isinstance(limits, dict):
-        raise parser.error("limits", f"expected a table of cap = positive integer, got {_describe(limits)}")
+        raise parser.error("limits", f"expected a table of cap = positive integer, got {describe(limits)}")
     known = Limits.keys()
     values: dict[str, int] = {}
     for key, value in limits.items():
         if key not in known:
-            hint = _did_you_mean(key, known)
+            hint = did_you_mean(key, known)
             raise parser.error(key, f"unknown key{hint}; known keys: {', '.join(sorted(known))}", header=header)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise parser.error(key, f"expected a positive integer, got {_describe(value)}", header=header)
+            raise parser.error(key, f"expected a positive integer, got {describe(value)}", header=header)
         values[key] = value
     return values
 
 
-def parse_waivers(parser: _Parser, entries: Any) -> tuple[Waiver, ...]:
+def parse_waivers(parser: TableParser, entries: Any) -> tuple[Waiver, ...]:
     header = f"{TABLE}.waive"
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
         raise parser.error("waive", "expected [[tool.aisupply.waive]] tables")
@@ -113,26 +110,26 @@ def parse_waivers(parser: _Parser, entries: Any) -> tuple[Waiver, ...]:
 
         for key in entry:
             if key not in allowed:
-                raise fail(key, f"unknown key{_did_you_mean(key, allowed)}; known keys: {', '.join(sorted(allowed))}")
+                raise fail(key, f"unknown key{did_you_mean(key, allowed)}; known keys: {', '.join(sorted(allowed))}")
         for key in ("rule", "path", "reason"):
             if key not in entry:
                 raise fail(key, "missing (every waiver needs rule, path and reason)")
             if not isinstance(entry[key], str) or not entry[key].strip():
-                raise fail(key, f"expected a non-empty string, got {_describe(entry[key])}")
+                raise fail(key, f"expected a non-empty string, got {describe(entry[key])}")
         problem = glob_problem(entry["path"])
         if problem:
             raise fail("path", f"bad glob {entry['path']!r}: {problem}")
         sha256 = entry.get("sha256")
         if sha256 is not None and (not isinstance(sha256, str) or not SHA256_HEX.match(sha256)):
-            raise fail("sha256", f"expected 64 lowercase hex characters, got {_describe(sha256)}")
+            raise fail("sha256", f"expected 64 lowercase hex characters, got {describe(sha256)}")
         expires = entry.get("expires")
         if expires is not None:
             expires = _parse_date(expires)
             if expires is None:
-                raise fail("expires", f"expected a date such as 2027-03-31, got {_describe(entry['expires'])}")
+                raise fail("expires", f"expected a date such as 2027-03-31, got {describe(entry['expires'])}")
         line = entry.get("line")
         if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
-            raise fail("line", f"expected a line number (1 or more), got {_describe(line)}")
+            raise fail("line", f"expected a line number (1 or more), got {describe(line)}")
         waivers.append(
             Waiver(
                 rule=entry["rule"],
@@ -141,13 +138,13 @@ def parse_waivers(parser: _Parser, entries: Any) -> tuple[Waiver, ...]:
                 sha256=sha256,
                 expires=expires,
                 line=line,
-                source_line=parser._table_start(header, index),
+                source_line=parser.table_start(header, index),
             )
         )
     return tuple(waivers)
 
 
-def parse_signed(parser: _Parser, entries: Any) -> tuple[SignedSpec, ...]:
+def parse_signed(parser: TableParser, entries: Any) -> tuple[SignedSpec, ...]:
     header = f"{TABLE}.signed"
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
         raise parser.error("signed", "expected [[tool.aisupply.signed]] tables")
@@ -161,18 +158,18 @@ def parse_signed(parser: _Parser, entries: Any) -> tuple[SignedSpec, ...]:
             if key not in SIGNED_KEYS:
                 raise fail(
                     key,
-                    f"unknown key{_did_you_mean(key, SIGNED_KEYS)}; known keys: {', '.join(sorted(SIGNED_KEYS))}",
+                    f"unknown key{did_you_mean(key, SIGNED_KEYS)}; known keys: {', '.join(sorted(SIGNED_KEYS))}",
                 )
         for key in ("path", "hub", "signature", "public_key", "identity", "issuer", "trust_config"):
             if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
-                raise fail(key, f"expected a non-empty string, got {_describe(entry[key])}")
+                raise fail(key, f"expected a non-empty string, got {describe(entry[key])}")
         if ("path" in entry) == ("hub" in entry):
             raise fail("path", "give exactly one of path (a model folder in the project) or hub ('org/name')")
         if "path" in entry:
             problem = glob_problem(entry["path"])
             if problem:
                 raise fail("path", f"bad glob {entry['path']!r}: {problem}")
-        if "hub" in entry and not re.match(_REPO_ID, entry["hub"]):
+        if "hub" in entry and not re.match(REPO_ID, entry["hub"]):
             raise fail("hub", f"bad repo id {entry['hub']!r}: expected 'org/name'")
         signature = entry.get("signature", DEFAULT_SIGNATURE)
         problem = _inner_path_problem(signature)
@@ -186,8 +183,7 @@ def parse_signed(parser: _Parser, entries: Any) -> tuple[SignedSpec, ...]:
             if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
                 raise fail(
                     "certificate_chain",
-                    "expected a PEM file or a non-empty list of PEM files, "
-                    f"got {_describe(entry['certificate_chain'])}",
+                    f"expected a PEM file or a non-empty list of PEM files, got {describe(entry['certificate_chain'])}",
                 )
             chain = tuple(value)
         modes = [key for key in ("public_key", "certificate_chain", "identity") if key in entry]
@@ -215,7 +211,7 @@ def parse_signed(parser: _Parser, entries: Any) -> tuple[SignedSpec, ...]:
         if "allow_unsigned" in entry:
             value = entry["allow_unsigned"]
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-                raise fail("allow_unsigned", f"expected a list of strings, got {_describe(value)}")
+                raise fail("allow_unsigned", f"expected a list of strings, got {describe(value)}")
             for pattern in value:
                 problem = glob_problem(pattern)
                 if problem:
@@ -232,7 +228,7 @@ def parse_signed(parser: _Parser, entries: Any) -> tuple[SignedSpec, ...]:
                 issuer=entry.get("issuer"),
                 trust_config=entry.get("trust_config"),
                 allow_unsigned=allow_unsigned,
-                source_line=parser._table_start(header, index),
+                source_line=parser.table_start(header, index),
             )
         )
     return tuple(specs)
