@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from pytest_aisupply.config_schema import REFERENCE_PATH, render_markdown  # noqa: E402
+from pytest_aisupply.rules import builtin_rules  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report whether the page is up to date")
     args = parser.parse_args(argv)
     target = ROOT / REFERENCE_PATH
-    text = render_markdown()
+    text = render_markdown([(rule.id, rule.summary) for rule in builtin_rules()])
     current = target.read_text(encoding="utf-8") if target.is_file() else None
     if args.check:
         if current != text:

@@ -648,13 +648,9 @@ def _summary_table(keys: Sequence[Key], anchor_prefix: str = "") -> list[str]:
     return [*lines, ""]
 
 
-def render_markdown(rules: Sequence[tuple[str, str]] | None = None) -> str:
-    """The configuration reference page. ``rules`` are ``(id, summary)`` pairs; by default the
-    built-in rules, each linked to its page under ``rules/``."""
-    if rules is None:
-        from .rules import builtin_rules
-
-        rules = [(rule.id, rule.summary) for rule in builtin_rules()]
+def render_markdown(rules: Sequence[tuple[str, str]]) -> str:
+    """The configuration reference page. ``rules`` are ``(id, summary)`` pairs (the built-in rules,
+    given by the caller: settings do not import the rules), each linked to its page under ``rules/``."""
     out: list[str] = [
         "# Configuration reference",
         "",
