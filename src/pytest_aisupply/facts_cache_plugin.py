@@ -27,8 +27,7 @@ class FactsCachePlugin:
 
     def pytest_sessionfinish(self) -> None:
         if self.folder is None or not self.cache.enabled:
-            self.counts = self.cache.summary() if self.cache.cached or self.cache.read else None
-            return
+            return  # said as "off" in the summary: an xdist controller cannot count what its workers read
         if self.worker_id is not None:
             self.cache.save_shard(self.folder / f"{SHARD_PREFIX}{self.worker_id}.json")
             return
@@ -50,10 +49,8 @@ class FactsCachePlugin:
             self.counts = (len(cached - read), len(read))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.counts is None:
-            return
-        from_cache, read = self.counts
         if self.folder is None or not self.cache.enabled:
-            terminalreporter.write_line(f"facts cache: off; {read} files read")
-        else:
+            terminalreporter.write_line("facts cache: off")
+        elif self.counts is not None:
+            from_cache, read = self.counts
             terminalreporter.write_line(f"facts cache: {from_cache} files from the cache, {read} read")
