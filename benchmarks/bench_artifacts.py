@@ -319,9 +319,9 @@ def verdict_text(result: dict[str, Any]) -> str:
 
 
 def measure_tree(root: Path, reps: int, overhead: int) -> dict[str, Any]:
-    from pytest_aisupply.config import Settings
     from pytest_aisupply.formats import builtin_readers
-    from pytest_aisupply.inventory import Inventory
+    from pytest_aisupply.inventory.core import Inventory
+    from pytest_aisupply.settings.config import Settings
 
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     total_size = sum((root / f).stat().st_size for f in files)

@@ -43,7 +43,7 @@ def read_chunk(paths: list[str]) -> list[str]:
     import json
 
     from pytest_aisupply.formats import analyze_path
-    from pytest_aisupply.hub_facts import encode_facts_value
+    from pytest_aisupply.formats.facts_json import encode_facts_value
 
     readers = _readers()
     texts = []
@@ -63,7 +63,7 @@ def serial(paths: list[str]) -> int:
 def pooled(paths: list[str], workers: int, method: str | None) -> int:
     import json
 
-    from pytest_aisupply.hub_facts import decode_facts_value
+    from pytest_aisupply.formats.facts_json import decode_facts_value
 
     context = multiprocessing.get_context(method)
     chunk = max(1, len(paths) // (workers * 8))

@@ -28,9 +28,9 @@ _SCAN = textwrap.dedent(
     """
     import json, resource, sys, time
     from pathlib import Path
-    import pytest_aisupply.code.index as index_module
-    from pytest_aisupply.config import Settings
-    from pytest_aisupply.engine import Engine
+    import pytest_aisupply.inventory.code_files as index_module
+    from pytest_aisupply.settings.config import Settings
+    from pytest_aisupply.verdicts.engine import Engine
     from pytest_aisupply.formats import builtin_readers
     from pytest_aisupply.rules import builtin_rules
 

@@ -29,8 +29,8 @@ _SCAN = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from pytest_aisupply.config import Settings
-    from pytest_aisupply.engine import Engine
+    from pytest_aisupply.settings.config import Settings
+    from pytest_aisupply.verdicts.engine import Engine
     from pytest_aisupply.formats import builtin_readers
     from pytest_aisupply.rules import builtin_rules
 

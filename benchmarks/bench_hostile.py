@@ -4,7 +4,7 @@ Run from the repository root on an idle machine:
 
     python benchmarks/bench_hostile.py
 
-It runs tests/test_hostile.py with ``--durations=0`` and ``AISUPPLY_BENCH_BOUNDS=1``, which holds
+It runs tests/formats/test_hostile.py with ``--durations=0`` and ``AISUPPLY_BENCH_BOUNDS=1``, which holds
 each scan to the acceptance bounds themselves (2 s per hostile file, 10 s for the 200,000-entry
 lockfile; the test suite only guards them with a 10x margin against a hang), and prints each
 test's call time. A non-zero exit code means a bound (or a finding) was missed.
@@ -19,7 +19,16 @@ import time
 
 
 def main() -> None:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_hostile.py", "--durations=0"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/formats/test_hostile.py",
+        "--durations=0",
+    ]
     result = subprocess.run(
         command, capture_output=True, text=True, check=False, env={**os.environ, "AISUPPLY_BENCH_BOUNDS": "1"}
     )

@@ -14,7 +14,7 @@ mostly written for the zip; the safetensors shards are sparse):
 
 For each repository, side by side in one run:
 
-1. remote: ``hub_remote.read_hub_files`` of the files ``AutoModel.from_pretrained`` loads (the loader
+1. remote: ``hub.remote.read_hub_files`` of the files ``AutoModel.from_pretrained`` loads (the loader
    table), i.e. what ``pytest --aisupply-update`` reads: wall time, body bytes served by the Hub for
    ``/resolve/`` GETs, requests per file;
 2. download + scan: ``hf_hub_download`` of the same files into a fresh cache, then
@@ -102,9 +102,9 @@ def main() -> None:
 def run(work: Path) -> None:
     from helpers.hub_server import HubFile, HubServer
     from pytest_aisupply.formats import analyze_path, builtin_readers
-    from pytest_aisupply.hub_loads import LoadCall, files_loaded
-    from pytest_aisupply.hub_remote import BLOCK_SIZE, read_hub_files
-    from pytest_aisupply.lockfile import HubFile as LockedFile
+    from pytest_aisupply.hub.loads import LoadCall, files_loaded
+    from pytest_aisupply.hub.remote import BLOCK_SIZE, read_hub_files
+    from pytest_aisupply.lockfile.lock import HubFile as LockedFile
 
     files = work / "files"
     files.mkdir()

@@ -72,11 +72,11 @@ REPS = 5
 CHILD = r"""
 import json, sys, time, tracemalloc
 from pathlib import Path
-from pytest_aisupply.config import Settings
-from pytest_aisupply.engine import Engine
+from pytest_aisupply.settings.config import Settings
+from pytest_aisupply.verdicts.engine import Engine
 from pytest_aisupply.formats import builtin_readers
 from pytest_aisupply.rules import builtin_rules
-from pytest_aisupply.render import render_verdict
+from pytest_aisupply.verdicts.render import render_verdict
 
 path = Path(sys.argv[1]); traced = sys.argv[2] == "traced"
 def status(key):  # /proc/self/status, in KiB (ru_maxrss would include the parent's, inherited by exec)
@@ -202,10 +202,10 @@ def build_corpus(folder: Path) -> dict[str, str]:
 
 
 def our_corpus_verdicts(folder: Path) -> tuple[dict[str, bool], float]:
-    from pytest_aisupply.config import Settings
-    from pytest_aisupply.engine import Engine
     from pytest_aisupply.formats import builtin_readers
     from pytest_aisupply.rules import builtin_rules
+    from pytest_aisupply.settings.config import Settings
+    from pytest_aisupply.verdicts.engine import Engine
 
     rules = [rule for rule in builtin_rules() if rule.id == "no-pickle"]
     started = time.perf_counter()

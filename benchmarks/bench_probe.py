@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 _MEASURE_TREE = """
 import sys, time
 from pathlib import Path
-from pytest_aisupply.config import Settings
+from pytest_aisupply.settings.config import Settings
 from pytest_aisupply.formats import builtin_readers
-from pytest_aisupply.inventory import Inventory
+from pytest_aisupply.inventory.core import Inventory
 root = Path(sys.argv[1])
 start = time.perf_counter()
 inventory = Inventory(Settings(root=root), builtin_readers())

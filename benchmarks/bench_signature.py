@@ -84,11 +84,11 @@ def rchar(output: str) -> int:
 
 def in_process(project: Path, cache_file: Path) -> tuple[float, list[str], int]:
     """(seconds, findings, bytes hashed) of one signature check as the plugin runs it."""
-    from pytest_aisupply.config import load_settings
-    from pytest_aisupply.engine import Engine
     from pytest_aisupply.formats import builtin_readers
-    from pytest_aisupply.hashing import HashCache
+    from pytest_aisupply.lockfile.hashing import HashCache
     from pytest_aisupply.rules.signature import SignatureRule
+    from pytest_aisupply.settings.config import load_settings
+    from pytest_aisupply.verdicts.engine import Engine
 
     settings = load_settings(project / "pyproject.toml", project)
     cache = HashCache.load(cache_file)

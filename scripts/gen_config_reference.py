@@ -1,4 +1,4 @@
-"""Write docs/configuration.md from the settings schema (src/pytest_aisupply/config_schema.py).
+"""Write docs/configuration.md from the settings schema (src/pytest_aisupply/settings/schema.py).
 
     python scripts/gen_config_reference.py          # write the page
     python scripts/gen_config_reference.py --check  # exit 1 when the page is out of date
@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from pytest_aisupply.config_schema import REFERENCE_PATH, render_markdown  # noqa: E402
 from pytest_aisupply.rules import builtin_rules  # noqa: E402
+from pytest_aisupply.settings.schema import REFERENCE_PATH, render_markdown  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_aisupply import config, config_schema
-from pytest_aisupply.config import ConfigError, Settings, load_settings
 from pytest_aisupply.rules import builtin_rules
+from pytest_aisupply.settings import config
+from pytest_aisupply.settings import schema as config_schema
+from pytest_aisupply.settings.config import ConfigError, Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -81,7 +82,7 @@ def test_schema_documents_every_waiver_key_and_no_other(tmp_path: Path) -> None:
 
 
 def test_schema_documents_every_limit_and_its_default(tmp_path: Path) -> None:
-    from pytest_aisupply.limits import Limits
+    from pytest_aisupply.settings.limits import Limits
 
     message = _error_for(tmp_path, "[tool.aisupply.limits]\nnot_a_cap = 1\n")
     assert "[tool.aisupply.limits]" in message

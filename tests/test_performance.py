@@ -35,12 +35,13 @@ HEAVY_MODULES = (
 OWN_READERS = (
     "pytest_aisupply.formats",
     "pytest_aisupply.code",
-    "pytest_aisupply.hub",
-    "pytest_aisupply.signatures",
+    "pytest_aisupply.inventory.code_files",
+    "pytest_aisupply.hub.api",
+    "pytest_aisupply.rules.signature_verification",
     "pytest_aisupply.reports",
-    "pytest_aisupply.lockfile",
-    "pytest_aisupply.modelcard",
-    "pytest_aisupply.licenses",
+    "pytest_aisupply.lockfile.lock",
+    "pytest_aisupply.inventory.modelcard",
+    "pytest_aisupply.rules.license_policy",
 )
 
 REPORT_MODULES = """
@@ -154,33 +155,40 @@ NOTHING_TO_CHECK_MODULES = {
     "pytest_aisupply",
     "pytest_aisupply.builtin",
     "pytest_aisupply.checks",
+    "pytest_aisupply.checks.collection",
+    "pytest_aisupply.checks.facts_cache_saver",
+    "pytest_aisupply.checks.items",
+    "pytest_aisupply.checks.summary",
     "pytest_aisupply.code",
-    "pytest_aisupply.config",
-    "pytest_aisupply.config_values",
-    "pytest_aisupply.discovery",
-    "pytest_aisupply.engine",
-    "pytest_aisupply.facts_cache",
-    "pytest_aisupply.facts_cache_plugin",
     "pytest_aisupply.findings",
-    "pytest_aisupply.guards",
-    "pytest_aisupply.hashing",
+    "pytest_aisupply.fixture",
+    "pytest_aisupply.fixture.guard_markers",
     "pytest_aisupply.hookspecs",
     "pytest_aisupply.inventory",
-    "pytest_aisupply.items",
-    "pytest_aisupply.limits",
+    "pytest_aisupply.inventory.core",
+    "pytest_aisupply.inventory.discovery",
+    "pytest_aisupply.inventory.facts_cache",
+    "pytest_aisupply.lockfile",
+    "pytest_aisupply.lockfile.hashing",
     "pytest_aisupply.plugin",
     "pytest_aisupply.plugin_hooks",
-    "pytest_aisupply.render",
     "pytest_aisupply.rules",
     "pytest_aisupply.rules.base",
-    "pytest_aisupply.summary",
+    "pytest_aisupply.settings",
+    "pytest_aisupply.settings.config",
+    "pytest_aisupply.settings.limits",
+    "pytest_aisupply.settings.values",
+    "pytest_aisupply.verdicts",
+    "pytest_aisupply.verdicts.engine",
+    "pytest_aisupply.verdicts.render",
 }
 
 #: A project without ``[tool.aisupply]``: the entry point, its hooks and the run-time guards' ini check.
 NO_TABLE_MODULES = {
     "pytest_aisupply",
     "pytest_aisupply.builtin",
-    "pytest_aisupply.guards",
+    "pytest_aisupply.fixture",
+    "pytest_aisupply.fixture.guard_markers",
     "pytest_aisupply.hookspecs",
     "pytest_aisupply.plugin",
     "pytest_aisupply.plugin_hooks",
@@ -224,8 +232,8 @@ def test_the_rarely_used_tables_load_their_parser_when_present(pytester: pytest.
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
     assert set(_loaded(result, "ALL-OURS")) == NOTHING_TO_CHECK_MODULES | {
-        "pytest_aisupply.config_tables",
-        "pytest_aisupply.digests",
+        "pytest_aisupply.settings.tables",
+        "pytest_aisupply.lockfile.digests",
     }
 
     pytester.makepyprojecttoml(
@@ -265,8 +273,8 @@ def test_code_without_artifacts_loads_the_code_analysis_but_no_format_reader(pyt
     )
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED, result.stdout.str() + result.stderr.str()
     own = _loaded(result, "OWN-LOADED")
-    assert "pytest_aisupply.code.index" in own
-    assert not [name for name in own if name.startswith(("pytest_aisupply.formats", "pytest_aisupply.hub"))], own
+    assert "pytest_aisupply.inventory.code_files" in own
+    assert not [name for name in own if name.startswith(("pytest_aisupply.formats", "pytest_aisupply.hub.api"))], own
 
 
 def test_our_module_report_sees_the_readers_once_there_is_an_artifact(pytester: pytest.Pytester) -> None:
@@ -448,7 +456,7 @@ def test_a_file_check_id_selects_the_folder_check_that_covers_it(pytester: pytes
 def test_report_paths_resolve_as_pathlib_does(tmp_path: Path) -> None:
     """Differential: the report path of a subject (checks._relative, which resolves each folder once)
     against pathlib's resolve().relative_to() on links to files and folders, inside and outside."""
-    from pytest_aisupply.checks import _relative
+    from pytest_aisupply.checks.collection import _relative
 
     root, outside = tmp_path / "project", tmp_path / "elsewhere"
     (root / "data" / "real").mkdir(parents=True)
@@ -584,7 +592,7 @@ def test_facts_of_a_repeated_npy_header_are_the_same_each_time(tmp_path: Path) -
 def test_walked_relpaths_are_display_relpath_of_each_path(tmp_path: Path) -> None:
     """The walk builds each file's project-relative text from its folder's; it equals
     display_relpath of the file's path, for odd names, links, nested folders and a sub-root."""
-    from pytest_aisupply.discovery import Walker, display_relpath
+    from pytest_aisupply.inventory.discovery import Walker, display_relpath
 
     root = tmp_path / "project"
     for folder in ("data/a b", "data/back\\slash", "data/deep/er/still", "models"):
@@ -623,7 +631,7 @@ def test_check_locations_are_pytests_own(request: pytest.FixtureRequest, tmp_pat
     rootdir."""
     from _pytest.pathlib import bestrelpath
 
-    from pytest_aisupply.items import _location_path
+    from pytest_aisupply.checks.items import _location_path
 
     session = request.session
     root = session.config.rootpath

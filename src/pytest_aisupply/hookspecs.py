@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .config import Settings
     from .formats import FormatReader
     from .rules import Rule
+    from .settings.config import Settings
 
 
 @pytest.hookspec

@@ -21,9 +21,9 @@ import pytest
 from . import hookspecs
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .fixture import Aisupply
-    from .lockfile import Lock
+    from .fixture.aisupply import Aisupply
+    from .lockfile.lock import Lock
+    from .settings.config import Settings
 
 settings_key = pytest.StashKey["Settings"]()
 fixture_base_key = pytest.StashKey["tuple[Settings, Lock | None]"]()
@@ -149,13 +149,13 @@ def _pyproject(config: pytest.Config) -> Path:
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
     namespace = early_config.known_args_namespace
     if namespace.aisupply_offline:
-        from .offline import go_offline
+        from .hub.offline import go_offline
 
         go_offline()
     positional = [str(value) for value in namespace.file_or_dir]
     if namespace.no_aisupply or not (namespace.aisupply_only or any("aisupply" in value for value in positional)):
         return
-    from .selection import CheckIdError, check_id_of, rewrite_arguments
+    from .checks.selection import CheckIdError, check_id_of, rewrite_arguments
 
     rootpath, invocation_dir = early_config.rootpath, early_config.invocation_params.dir
     try:
@@ -211,11 +211,11 @@ def anchor_file(config: pytest.Config) -> Path | None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    from .guards import check_runtime_ini
+    from .fixture.guard_markers import check_runtime_ini
 
     check_runtime_ini(config)
     if config.option.aisupply_offline:
-        from .offline import go_offline
+        from .hub.offline import go_offline
 
         go_offline()
     if config.option.no_aisupply:
@@ -225,24 +225,24 @@ def pytest_configure(config: pytest.Config) -> None:
     pyproject = _pyproject(config)
     if not (config.option.aisupply or config.option.aisupply_only or has_table(pyproject)):
         return
-    from .checks import ChecksPlugin
+    from .checks.collection import ChecksPlugin
 
     settings = _load_settings(config, pyproject)
     config.stash[settings_key] = settings
     config.pluginmanager.register(ChecksPlugin(config, settings, anchor_file(config)), ChecksPlugin.name)
     if not hasattr(config, "workerinput"):
-        from .summary import SummaryReporter
+        from .checks.summary import SummaryReporter
 
         config.pluginmanager.register(SummaryReporter(config, settings), SummaryReporter.name)
         option = config.option
         if option.aisupply_sarif or option.aisupply_bom or option.aisupply_bom_check:
-            from .reporting import ReportWriter
+            from .checks.report_writer import ReportWriter
 
             config.pluginmanager.register(ReportWriter(config, settings), ReportWriter.name)
 
 
 def _load_settings(config: pytest.Config, pyproject: Path) -> Settings:
-    from .config import ConfigError, load_settings
+    from .settings.config import ConfigError, load_settings
 
     try:
         root = pyproject.parent if pyproject.is_file() else config.rootpath
@@ -289,12 +289,12 @@ def _is_old_policy(mark: Any) -> bool:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     if getattr(item, "aisupply_check", False):  # our own checks: nothing to guard, markers not read
         return (yield)
-    from .guards import wanted_guards
+    from .fixture.guard_markers import wanted_guards
 
     guards = wanted_guards(item)
     if not guards:
         return (yield)
-    from .guards import run_guarded
+    from .fixture.guard_markers import run_guarded
 
     return (yield from run_guarded(item, guards, guard_context(item.config)))
 
@@ -303,7 +303,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
 def aisupply(request: pytest.FixtureRequest) -> Aisupply:
     """Scan paths, list Hub references and assert supply-chain rules; honours
     ``@pytest.mark.aisupply_policy(**overrides)``."""
-    from .fixture import Aisupply, apply_overrides
+    from .fixture.aisupply import Aisupply, apply_overrides
 
     settings, lock = _fixture_base(request.config)
     marker = request.node.get_closest_marker(POLICY_MARKER)
@@ -315,7 +315,7 @@ def aisupply(request: pytest.FixtureRequest) -> Aisupply:
 def _fixture_base(config: pytest.Config) -> tuple[Settings, Lock | None]:
     cached = config.stash.get(fixture_base_key, None)
     if cached is None:
-        from .lockfile import LockError, read_lock
+        from .lockfile.lock import LockError, read_lock
 
         settings = config.stash.get(settings_key, None)
         if settings is None:
@@ -333,7 +333,7 @@ def _fixture_base(config: pytest.Config) -> tuple[Settings, Lock | None]:
 
 def guard_context(config: pytest.Config) -> tuple[Lock | None, tuple[Path, ...], Path]:
     """Lockfile and artifact roots for the run-time guards."""
-    from .guards import artifact_roots
+    from .fixture.guard_markers import artifact_roots
 
     settings, lock = _fixture_base(config)
     return lock, artifact_roots(settings.root, settings.artifacts), settings.root
@@ -343,6 +343,6 @@ def pytest_report_header(config: pytest.Config) -> Any:
     settings = config.stash.get(settings_key, None)
     if settings is None:
         return None
-    from .summary import header_line
+    from .checks.summary import header_line
 
     return header_line(config, settings)

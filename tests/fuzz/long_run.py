@@ -129,8 +129,8 @@ def worker_main(args: argparse.Namespace) -> int:
 
         with atheris.instrument_imports(include=["pytest_aisupply", "fuzz"]):
             import fuzz.targets  # noqa: F401 - instrumented for coverage
-            import pytest_aisupply.code.index
             import pytest_aisupply.formats
+            import pytest_aisupply.inventory.code_files
             import pytest_aisupply.rules  # noqa: F401
     from fuzz.mutate import mutate
     from fuzz.targets import TARGETS, seeds_of

@@ -49,12 +49,11 @@ else:  # pragma: no cover - Python 3.10
 
 from pytest_aisupply.code.references import extract
 from pytest_aisupply.code.sources import parse_source, read_notebook
-from pytest_aisupply.config import ConfigError, load_settings
 from pytest_aisupply.formats import ArtifactFacts, Limits, analyze_path, builtin_readers, sniff_path
 from pytest_aisupply.formats.keras import KerasArchiveReader
 from pytest_aisupply.formats.pickle import KEPT_STRING_CHARS
-from pytest_aisupply.licenses import check_license
-from pytest_aisupply.lockfile import (
+from pytest_aisupply.inventory.modelcard import read_card
+from pytest_aisupply.lockfile.lock import (
     ArtifactEntry,
     HubEntry,
     HubFile,
@@ -64,10 +63,11 @@ from pytest_aisupply.lockfile import (
     read_lock,
     render_lock,
 )
-from pytest_aisupply.modelcard import read_card
 from pytest_aisupply.rules import builtin_rules
+from pytest_aisupply.rules.license_policy import check_license
 from pytest_aisupply.rules.no_pickle import _scan_finding, describe_pickle
 from pytest_aisupply.rules.pickle_policy import DEFAULT_POLICY
+from pytest_aisupply.settings.config import ConfigError, load_settings
 
 #: Where a malicious seed's payload would leave its trace if anything ever ran it.
 MARKER = Path(tempfile.gettempdir()) / "aisupply-fuzz-PAYLOAD-RAN"
@@ -546,7 +546,7 @@ def _notebook_seeds() -> list[bytes]:
 
 
 def _config_seeds() -> list[bytes]:
-    from pytest_aisupply import config_schema
+    from pytest_aisupply.settings import schema as config_schema
 
     root = Path(__file__).resolve().parents[2]
     seeds = [

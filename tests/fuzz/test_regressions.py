@@ -12,10 +12,10 @@ import pytest
 from fuzz.targets import analyze_bytes, check_facts, run
 from helpers.formats_extra import dense_model, keras_archive_bytes
 from pytest_aisupply.code.sources import read_notebook
-from pytest_aisupply.config import ConfigError, load_settings
 from pytest_aisupply.formats import Limits
-from pytest_aisupply.lockfile import LockError, fast_parse, read_lock
-from pytest_aisupply.modelcard import read_card
+from pytest_aisupply.inventory.modelcard import read_card
+from pytest_aisupply.lockfile.lock import LockError, fast_parse, read_lock
+from pytest_aisupply.settings.config import ConfigError, load_settings
 
 
 def test_zip_member_with_an_empty_name() -> None:
@@ -161,7 +161,7 @@ def test_claimed_lengths_are_read_piece_by_piece() -> None:
 
 @pytest.mark.parametrize("declared", ["()(", "((" * 30 + ")(" + "he", "(OR apache-2.0) AND bsd-3-clause"])
 def test_license_expressions_the_parser_cannot_take_are_not_allowed(declared: str) -> None:
-    from pytest_aisupply.licenses import check_license
+    from pytest_aisupply.rules.license_policy import check_license
 
     verdict = check_license((declared,), ("mit",))  # license_expression raised IndexError
     assert not verdict.allowed

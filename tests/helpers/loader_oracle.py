@@ -10,7 +10,7 @@ rebuild) are handed out for real; they build values and run no code of the file'
 
 Patching ``pickle`` is global, so this runs as a script in a subprocess:
 ``python loader_oracle.py LOADER < paths.json > recordings.json``. It imports nothing of the
-plugin. tests/test_loaders.py compares its recordings with what the plugin reports.
+plugin. tests/formats/test_loaders.py compares its recordings with what the plugin reports.
 """
 
 from __future__ import annotations

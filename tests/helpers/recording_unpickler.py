@@ -1,7 +1,7 @@
 """CPython's own unpickler as the oracle for the walker: ``pickle.Unpickler`` (the C ``_pickle``)
 with a ``find_class`` that returns recording stubs, so nothing real is imported or run. It lists
 every global the unpickler resolves and every global it calls before it stops; the walker must
-report a superset (the differential property of tests/test_loaders.py and tests/fuzz).
+report a superset (the differential property of tests/formats/test_loaders.py and tests/fuzz).
 
 Only built-in container operations run for real (list.append, dict.__setitem__ ...). Inputs whose
 memo indices or bytes lengths would make the C unpickler allocate gigabytes are cut before that

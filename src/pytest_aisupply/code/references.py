@@ -1219,7 +1219,7 @@ def iter_places(facts: CodeFacts) -> Iterator[int]:
         yield load.line
 
 
-# -- call keywords that decide which files a call loads (read by pytest_aisupply.hub_loads) ---------
+# -- call keywords that decide which files a call loads (read by pytest_aisupply.hub.loads) ---------
 
 #: Keywords a loader chooses its files by; the Hub content check reads exactly those files.
 LOAD_KEYWORDS: Final = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]
 from pathlib import Path
 
-from ..limits import Limits, cap_hint
+from ..settings.limits import Limits, cap_hint
 from .cell_syntax import CellSyntaxError, transform_cell
 
 

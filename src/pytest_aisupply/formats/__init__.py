@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ..limits import Limits
+from ..settings.limits import Limits
 from .walker_source import load_walker_source
 
 if os.environ.get("AISUPPLY_PURE_PYTHON") == "1":

@@ -17,7 +17,7 @@ import zlib
 from collections import Counter
 from typing import IO, BinaryIO
 
-from ..limits import cap_hint
+from ..settings.limits import cap_hint
 from .bytestream import ByteReader
 from .core import ReadContext
 from .pickle import looks_like_pickle_start, read_pickle

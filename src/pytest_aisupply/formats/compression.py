@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from ..limits import cap_hint
+from ..settings.limits import cap_hint
 from .core import ReadContext
 
 #: What a decompressor raises on a corrupt or truncated stream.

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from ..limits import Limits, cap_hint
+from ..settings.limits import Limits, cap_hint
 from .bytestream import ByteReader
 from .pickle import PickleStream, reaches_code, read_pickle, stops_at_once
 

@@ -2,7 +2,7 @@
 
 A verdict answers "what would each loader run?", so the readers follow the loaders, not the
 file's looks. Each line names the library code it mirrors and the reader that follows it here;
-``docs/rules/no-pickle.md`` shows this table, and ``tests/test_loaders.py`` proves each line
+``docs/rules/no-pickle.md`` shows this table, and ``tests/formats/test_loaders.py`` proves each line
 with a file the loader really runs (in a subprocess) that the plugin fails.
 
 PYTEST_DONT_REWRITE (library code without test asserts)

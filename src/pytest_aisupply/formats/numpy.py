@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 from typing import BinaryIO
 
-from ..limits import cap_hint
+from ..settings.limits import cap_hint
 from .bytestream import ByteReader, TruncatedError
 from .core import ReadContext
 from .pickle import read_pickles

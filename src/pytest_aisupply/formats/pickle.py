@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Union
 
-from ..limits import Limits, cap_hint
+from ..settings.limits import Limits, cap_hint
 from .bytestream import ByteReader, LineTooLongError, TruncatedError
 
 #: Highest pickle protocol this reader knows; a PROTO opcode above it is a structural problem.

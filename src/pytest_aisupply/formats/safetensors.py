@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from ..limits import cap_hint
+from ..settings.limits import cap_hint
 from .bytestream import ByteReader, TruncatedError
 from .core import ReadContext
 

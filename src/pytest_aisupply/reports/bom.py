@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..lockfile import HubEntry
+from ..lockfile.lock import HubEntry
 
 BOM_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/pytest-aisupply/pytest-aisupply/bom")
 INSTALL_HINT = 'pip install "pytest-aisupply[bom]"'

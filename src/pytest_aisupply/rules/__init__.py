@@ -18,7 +18,7 @@ from .base import Rule
 
 if TYPE_CHECKING:
     from ..findings import Finding, Subject
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
     from .integrity import IntegrityRule
     from .license import LicenseRule
     from .no_pickle import NoPickleRule

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from ..findings import Finding, Subject
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
 
 
 @runtime_checkable

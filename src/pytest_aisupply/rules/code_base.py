@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from ..findings import Finding, Subject
 
 if TYPE_CHECKING:
-    from ..code.index import CodeFile, ParsedCode
-    from ..inventory import Inventory
+    from ..inventory.code_files import CodeFile, ParsedCode
+    from ..inventory.core import Inventory
 
 
 class CallSite:

@@ -14,15 +14,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..digests import GIT_SHA1_HEX
 from ..findings import Finding, Subject
-from ..hashing import sha256_file
-from ..hub import HubError, cached_digest, cached_files, fetch_entry
-from ..inventory import is_hub_file
-from ..lockfile import ArtifactEntry, HubEntry
+from ..hub.api import HubError, cached_digest, cached_files, fetch_entry
+from ..inventory.core import is_hub_file
+from ..lockfile.digests import GIT_SHA1_HEX
+from ..lockfile.hashing import sha256_file
+from ..lockfile.lock import ArtifactEntry, HubEntry
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
 
 RULE_ID = "integrity"
 _UPDATE = "run `pytest --aisupply-update` and review the lockfile diff"
@@ -224,8 +224,8 @@ class IntegrityRule:
 def _with_facts(entry: HubEntry, inventory: Inventory) -> HubEntry:
     """The entry with the readers' facts about every file its references load, read over HTTP ranges
     (or from a matching local HF cache). Raises HubError when a file cannot be read."""
-    from ..hub_facts import encode_facts
-    from ..hub_remote import read_hub_files
+    from ..formats.facts_json import encode_facts
+    from ..hub.remote import read_hub_files
 
     uses = inventory.pinned_hub_uses.get(entry.key, [])
     planned = set(inventory.hub_plan(uses, entry))

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..findings import Finding, Subject
-from ..licenses import check_license
 from .integrity import hub_subject_id
+from .license_policy import check_license
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
-    from ..lockfile import HubEntry
+    from ..inventory.core import Inventory
+    from ..lockfile.lock import HubEntry
 
 RULE_ID = "license"
 

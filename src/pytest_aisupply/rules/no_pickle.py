@@ -16,7 +16,7 @@ from ..formats.pickle import PickleImport, PickleStream
 from .pickle_policy import DEFAULT_POLICY, PicklePolicy, policy_for
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
 
 RULE_ID = "no-pickle"
 

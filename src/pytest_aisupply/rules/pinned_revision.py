@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..code.references import PINNED, UNRESOLVED, HubReference
-from ..digests import GIT_SHA1_HEX
+from ..lockfile.digests import GIT_SHA1_HEX
 from .code_base import CallSite, CodeRule
 
 if TYPE_CHECKING:
-    from ..code.index import ParsedCode
-    from ..inventory import Inventory
+    from ..inventory.code_files import ParsedCode
+    from ..inventory.core import Inventory
 
 _HEXISH = re.compile(r"[0-9a-fA-F]{7,64}\Z")
 _RECIPE = (

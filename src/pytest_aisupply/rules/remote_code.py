@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..code.references import UNRESOLVED, HubReference
-from ..digests import GIT_SHA1_HEX
+from ..lockfile.digests import GIT_SHA1_HEX
 from .code_base import CallSite, CodeRule
 from .pinned_revision import revision_problem, written_by_project
 
 if TYPE_CHECKING:
-    from ..code.index import ParsedCode
-    from ..inventory import Inventory
+    from ..inventory.code_files import ParsedCode
+    from ..inventory.core import Inventory
 
 
 #: Loaders that fetch a Python script from the Hub and import it, with no ``trust_remote_code``

@@ -13,7 +13,7 @@ from ..formats.safetensors import SafetensorsHeader
 from .no_pickle import describe_format
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
 
 RULE_ID = "safetensors"
 _FIX = (

@@ -1,11 +1,11 @@
 """Rule ``signature``: model folders named in ``[[tool.aisupply.signed]]`` carry a valid OpenSSF
 model signature by the configured signer, and hold exactly the files it signs.
 
-The signature itself is verified by ``model_signing`` (see :mod:`pytest_aisupply.signatures`).
+The signature itself is verified by ``model_signing`` (see :mod:`pytest_aisupply.rules.signature_verification`).
 The folder is then held against the verified manifest: for the common form (one sha256 per file)
 with the file digests the hash cache already keeps, so an unchanged folder is re-checked without
 reading its data; any other form (shards, other algorithms) goes to the library's full verify.
-Either way the verdict is the library's: the same files pass and fail (tests/test_signature.py
+Either way the verdict is the library's: the same files pass and fail (tests/rules/test_signature.py
 runs both on the same folders).
 
 PYTEST_DONT_REWRITE (library code without test asserts)
@@ -21,16 +21,8 @@ from typing import TYPE_CHECKING
 
 import pathspec
 
-from ..config import SignedSpec, has_magic
 from ..findings import Finding, Subject
-from ..signatures import (
-    GIT_PATHS,
-    Policy,
-    SignatureProblem,
-    VerifiedManifest,
-    escapes,
-    full_verify,
-)
+from ..settings.config import SignedSpec, has_magic
 from .signature_common import (
     MAX_SIGNATURE_BYTES,
     RULE_ID,
@@ -39,9 +31,10 @@ from .signature_common import (
     ignored,
     verified_manifest,
 )
+from .signature_verification import GIT_PATHS, Policy, SignatureProblem, VerifiedManifest, escapes, full_verify
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
 
 FOLDER = "signed-folder"
 NO_MATCH = "signed-nomatch"
@@ -358,7 +351,7 @@ def _file_in(reason: str) -> str | None:
 
 def _hub_subjects(repo_id: str, inventory: Inventory) -> Iterator[Subject]:
     """One subject per commit of ``repo_id`` pinned in code (as the integrity rule locks them)."""
-    from ..digests import GIT_SHA1_HEX
+    from ..lockfile.digests import GIT_SHA1_HEX
     from .integrity import hub_subject_id
 
     revisions = set()

@@ -11,10 +11,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from ..findings import Finding, Subject
-from ..signatures import Policy, VerifiedManifest, memo_key, verify_signature
+from .signature_verification import Policy, VerifiedManifest, memo_key, verify_signature
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
 
 RULE_ID = "signature"
 #: Larger than any real bundle (a manifest of 100,000 files is about 20 MB): not read into memory.

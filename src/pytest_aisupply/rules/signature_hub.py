@@ -20,11 +20,19 @@ from typing import TYPE_CHECKING
 
 import pathspec
 
-from ..config import SignedSpec
 from ..findings import Finding, Subject
-from ..hashing import sha256_file
-from ..lockfile import HubEntry, HubFile
-from ..signatures import (
+from ..lockfile.hashing import sha256_file
+from ..lockfile.lock import HubEntry, HubFile
+from ..settings.config import SignedSpec
+from .signature_common import (
+    MAX_SIGNATURE_BYTES,
+    RULE_ID,
+    digests_match_form,
+    expiry_findings,
+    ignored,
+    verified_manifest,
+)
+from .signature_verification import (
     GIT_PATHS,
     Policy,
     SignatureProblem,
@@ -34,17 +42,9 @@ from ..signatures import (
     public_key_fingerprint,
     sigstore_signer,
 )
-from .signature_common import (
-    MAX_SIGNATURE_BYTES,
-    RULE_ID,
-    digests_match_form,
-    expiry_findings,
-    ignored,
-    verified_manifest,
-)
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
 
 _UPDATE = "run `pytest --aisupply-update` (with access to the Hub) and review the lockfile diff"
 
@@ -72,7 +72,7 @@ def check_hub(
 def _verify_at_update(
     finding: _Make, spec: SignedSpec, inventory: Inventory, repo_id: str, revision: str, subject: Subject
 ) -> Iterator[Finding]:
-    from ..hub import HubError, fetch_entry
+    from ..hub.api import HubError, fetch_entry
 
     try:
         entry = fetch_entry("model", repo_id, revision, inventory.today)
@@ -137,7 +137,7 @@ def _compare(
     revision: str,
     scratch: Path,
 ) -> Iterator[Finding]:
-    from ..hub import HubError
+    from ..hub.api import HubError
 
     expected = {r.name: r.digest for r in manifest.resources}
     for name in sorted(expected):
@@ -233,7 +233,7 @@ def configured_signer(spec: SignedSpec, root: Path) -> tuple[_RequiredSigner, st
 
 
 def _check_snapshot(finding: _Make, entry: HubEntry, inventory: Inventory) -> Iterator[Finding]:
-    from ..hub import cached_digest, cached_files
+    from ..hub.api import cached_digest, cached_files
 
     for rel, path, item in cached_files(entry):
         if item is None:
@@ -251,7 +251,7 @@ class _Missing(Exception):
 
 
 def _download(repo_id: str, filename: str, revision: str, folder: Path) -> Path:
-    from ..hub import HubError
+    from ..hub.api import HubError
 
     try:
         from huggingface_hub import hf_hub_download

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..findings import Finding, Subject
 
 if TYPE_CHECKING:
-    from ..inventory import Inventory
+    from ..inventory.core import Inventory
 
 RULE_ID = "source"
 

@@ -4,7 +4,7 @@ A ``torch.nn.modules.*`` pattern would also admit what those modules import, suc
 ``torch.nn.modules.activation.F`` (the ``torch.nn.functional`` module object) whose attributes
 are any function. This table lists the ``torch.nn.Module`` subclasses defined in each submodule
 of ``torch.nn.modules`` (torch 2.13.0), where ``torch.save`` of a whole model names them;
-``tests/test_pickle_scan.py`` checks every entry against the installed torch.
+``tests/rules/test_pickle_scan.py`` checks every entry against the installed torch.
 
 PYTEST_DONT_REWRITE (library code without test asserts)
 """

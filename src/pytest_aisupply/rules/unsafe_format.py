@@ -22,10 +22,10 @@ from ..formats.gguf import ChatTemplate, GgufHeader, GgufReader, TemplateConstru
 from ..formats.keras import KerasArchiveReader, KerasCode, KerasConfig, KerasH5Reader, is_keras_archive
 from ..formats.onnx import ExternalTensor, OnnxModel, OnnxReader, location_problem
 from ..formats.savedmodel import UNSAFE_OPS, OpUse, SavedModelGraph, SavedModelReader
-from ..inventory import is_hub_file
+from ..inventory.core import is_hub_file
 
 if TYPE_CHECKING:
-    from ..inventory import Artifact, Inventory
+    from ..inventory.core import Artifact, Inventory
 
 RULE_ID = "unsafe-format"
 SAVED_MODEL_NAME = "saved_model.pb"

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from .code_base import CallSite, CodeRule
 
 if TYPE_CHECKING:
-    from ..code.index import ParsedCode
-    from ..inventory import Inventory
+    from ..inventory.code_files import ParsedCode
+    from ..inventory.core import Inventory
 
 
 class UnsafeLoadRule(CodeRule):
