@@ -158,9 +158,8 @@ class LockUpdater:
             limits=engine.inventory.limits,
             lock=new_lock,
             today=engine.today,
+            local_files=False,  # the local files had their checks this run: not walked or read again
         )
-        # only the lockfile's Hub entries are judged here: the local files had their checks this run
-        fresh.inventory.__dict__["artifact_root_files"] = []
         for rule in fresh.active_rules():
             try:
                 subjects = fresh.subjects_of(rule)

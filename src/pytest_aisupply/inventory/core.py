@@ -97,8 +97,11 @@ class Inventory:
         hash_cache: HashCache | None = None,
         update: bool = False,
         today: dt.date | None = None,
+        local_files: bool = True,
     ) -> None:
         self.settings = settings
+        #: False: the lockfile's Hub entries only (what an update recorded, judged after the run)
+        self.local_files = local_files
         self.root = settings.root
         self._reader_source = readers
         self.limits = limits or settings.limits
@@ -135,7 +138,7 @@ class Inventory:
 
     @cached_property
     def artifact_root_files(self) -> list[FoundFile]:
-        return self.walker.files(self.settings.artifacts)
+        return self.walker.files(self.settings.artifacts) if self.local_files else []
 
     @cached_property
     def code_root_files(self) -> list[FoundFile]:

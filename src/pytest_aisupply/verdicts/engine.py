@@ -59,12 +59,20 @@ class Engine:
         lock: Lock | None = None,
         hash_cache: HashCache | None = None,
         update: bool = False,
+        local_files: bool = True,
     ) -> None:
         self.settings = settings
         self.rules = {rule.id: rule for rule in rules}
         self.today = today or dt.date.today()
         self.inventory = Inventory(
-            settings, readers, limits, lock=lock, hash_cache=hash_cache, update=update, today=self.today
+            settings,
+            readers,
+            limits,
+            lock=lock,
+            hash_cache=hash_cache,
+            update=update,
+            today=self.today,
+            local_files=local_files,
         )
 
     def active_rules(self) -> list[Rule]:
