@@ -80,6 +80,15 @@ def _report_modules() -> str:
     return REPORT_MODULES.format(heavy=set(HEAVY_MODULES), own=OWN_READERS)
 
 
+def _reporting_project(pytester: pytest.Pytester, extra_toml: str = "") -> None:
+    """A configured project with empty ``models/`` and ``src/`` (``extra_toml`` appended to its
+    table) and the conftest that reports which modules the run loaded."""
+    pytester.makepyprojecttoml(f'[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n{extra_toml}')
+    (pytester.path / "models").mkdir()
+    (pytester.path / "src").mkdir()
+    pytester.makeconftest(_report_modules())
+
+
 def _loaded(result: pytest.RunResult, label: str) -> list[str]:
     found = re.search(rf"^{label}: (\S+)$", result.stdout.str(), re.M)
     assert found, result.stdout.str() + result.stderr.str()
@@ -96,11 +105,8 @@ def _heavy_report(result: pytest.RunResult) -> tuple[str, str]:
 
 
 def test_configured_run_with_nothing_to_check_imports_no_heavy_library(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
-    (pytester.path / "models").mkdir()
-    (pytester.path / "src").mkdir()
+    _reporting_project(pytester)
     (pytester.path / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
-    pytester.makeconftest(_report_modules())
     pytester.makepyfile(test_app="def test_app():\n    pass\n")
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
@@ -119,10 +125,7 @@ def test_configured_run_with_nothing_to_check_imports_no_heavy_library(pytester:
 
 def test_the_module_report_sees_a_heavy_import(pytester: pytest.Pytester) -> None:
     """The control for the test above: the same report names a heavy module once one is imported."""
-    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
-    (pytester.path / "models").mkdir()
-    (pytester.path / "src").mkdir()
-    pytester.makeconftest(_report_modules())
+    _reporting_project(pytester)
     pytester.makepyfile(test_app="import yaml\n\ndef test_app():\n    pass\n")
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
@@ -133,10 +136,7 @@ def test_the_module_report_sees_a_heavy_import(pytester: pytest.Pytester) -> Non
 def test_nothing_to_check_loads_none_of_our_readers_or_rules(pytester: pytest.Pytester) -> None:
     """Empty artifact and code roots: the checks are configured and collected, and neither the format
     readers, the code analysis, the Hub client, signatures, reports nor any rule module is loaded."""
-    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
-    (pytester.path / "models").mkdir()
-    (pytester.path / "src").mkdir()
-    pytester.makeconftest(_report_modules())
+    _reporting_project(pytester)
     pytester.makepyfile(test_app="def test_app():\n    pass\n")
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
@@ -196,17 +196,14 @@ NO_TABLE_MODULES = {
 
 
 def test_a_plain_configuration_with_nothing_to_check_loads_only_the_listed_modules(pytester: pytest.Pytester) -> None:
-    """Keys validated without the rarely used tables' parser (``config_tables``), the schema's docs
-    (``config_schema``), the lockfile or any reader; the checks still collected and the run passes."""
-    pytester.makepyprojecttoml(
-        '[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n'
+    """Keys validated without the rarely used tables' parser (``settings.tables``), the schema's docs
+    (``settings.schema``), the lockfile or any reader; the checks still collected and the run passes."""
+    _reporting_project(
+        pytester,
         'pickle = "scan"\npickle_allowed_globals = ["collections.OrderedDict"]\n'
         'exclude = ["models/tmp/**"]\nmax_review_age_days = 30\ntrust_remote_code = ["org/name"]\n'
-        '[tool.aisupply.rules]\nlicense = "warn"\n'
+        '[tool.aisupply.rules]\nlicense = "warn"\n',
     )
-    (pytester.path / "models").mkdir()
-    (pytester.path / "src").mkdir()
-    pytester.makeconftest(_report_modules())
     pytester.makepyfile(test_app="def test_app():\n    pass\n")
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
@@ -217,16 +214,13 @@ def test_a_plain_configuration_with_nothing_to_check_loads_only_the_listed_modul
 
 
 def test_the_rarely_used_tables_load_their_parser_when_present(pytester: pytest.Pytester) -> None:
-    """The control for the test above: a waiver and a limit load ``config_tables`` (and a bad one is
+    """The control for the test above: a waiver and a limit load ``settings.tables`` (and a bad one is
     still reported by file, line and key)."""
-    pytester.makepyprojecttoml(
-        '[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n'
+    _reporting_project(
+        pytester,
         "[tool.aisupply.limits]\nmax_depth = 3\n"
-        '[[tool.aisupply.waive]]\nrule = "no-pickle"\npath = "models/a.pkl"\nreason = "vetted"\n'
+        '[[tool.aisupply.waive]]\nrule = "no-pickle"\npath = "models/a.pkl"\nreason = "vetted"\n',
     )
-    (pytester.path / "models").mkdir()
-    (pytester.path / "src").mkdir()
-    pytester.makeconftest(_report_modules())
     pytester.makepyfile(test_app="def test_app():\n    pass\n")
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s")
@@ -262,11 +256,8 @@ def test_a_project_without_the_table_loads_only_the_plugins_wiring(pytester: pyt
 
 def test_code_without_artifacts_loads_the_code_analysis_but_no_format_reader(pytester: pytest.Pytester) -> None:
     """A code file and no artifact: the code rules read it (code/ is loaded), formats/ is not."""
-    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
-    (pytester.path / "models").mkdir()
-    (pytester.path / "src").mkdir()
+    _reporting_project(pytester)
     (pytester.path / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
-    pytester.makeconftest(_report_modules())
 
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s", "--aisupply-only"
@@ -280,11 +271,8 @@ def test_code_without_artifacts_loads_the_code_analysis_but_no_format_reader(pyt
 def test_our_module_report_sees_the_readers_once_there_is_an_artifact(pytester: pytest.Pytester) -> None:
     """The control for the two tests above: one pickle file, and the readers and the rules that check
     artifacts are loaded, and the check fails as it should."""
-    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\ncode = ["src"]\nlockfile = ""\n')
-    (pytester.path / "models").mkdir()
-    (pytester.path / "src").mkdir()
+    _reporting_project(pytester)
     (pytester.path / "models" / "clf.pkl").write_bytes(pickle.dumps(os.system))
-    pytester.makeconftest(_report_modules())
 
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-s", "--aisupply-only"

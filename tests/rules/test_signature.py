@@ -683,7 +683,7 @@ def test_every_signed_example_is_valid_configuration(tmp_path: Path, key: config
 
 
 def test_signed_keys_are_the_documented_ones() -> None:
-    from pytest_aisupply.settings.config import SIGNED_KEYS
+    from pytest_aisupply.settings.tables import SIGNED_KEYS
 
     assert {key.name for key in config_schema.SIGNED_KEYS} == set(SIGNED_KEYS)
 

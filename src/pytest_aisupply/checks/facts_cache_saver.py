@@ -10,7 +10,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from ..inventory.facts_cache import CACHE_NAME, SHARD_PREFIX, FactsCache, read_document, shard_fingerprint
+from ..inventory.facts_cache import CACHE_NAME, SHARD_PREFIX, FactsCache
 
 
 class FactsCachePlugin:
@@ -32,21 +32,13 @@ class FactsCachePlugin:
             self.cache.save_shard(self.folder / f"{SHARD_PREFIX}{self.worker_id}.json")
             return
         shards = sorted(self.folder.glob(f"{SHARD_PREFIX}*.json"))
-        cached, read = set(self.cache.cached), set(self.cache.read)
-        for shard in shards:
-            data = read_document(shard) or {}
-            for name, into in (("cached", cached), ("read", read)):
-                keys = data.get(name)
-                if isinstance(keys, list):
-                    into.update(key for key in keys if isinstance(key, str))
-        if shards and self.cache.fingerprint is None:
-            self.cache.adopt(shard_fingerprint(shards))
-        self.cache.save(self.folder / CACHE_NAME, shards)
+        self.cache.absorb_shards(shards)
+        self.cache.save(self.folder / CACHE_NAME)
         for shard in shards:
             with contextlib.suppress(OSError):
                 shard.unlink()
-        if cached or read:
-            self.counts = (len(cached - read), len(read))
+        if self.cache.cached or self.cache.read:
+            self.counts = self.cache.summary()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.folder is None or not self.cache.enabled:

@@ -167,6 +167,8 @@ class FactsCache:
         self._known = _Table(data)
         self.fingerprint: str | None = None
         self.fresh: dict[str, Entry] = {}
+        #: The xdist workers' fresh entries, merged by the controller (see absorb_shards).
+        self._absorbed: dict[str, Entry] = {}
         #: Fresh facts by their canonical JSON text: equal facts share one record.
         self._by_text: dict[str, FactsRecord] = {}
         self.started_ns = time.time_ns()
@@ -213,24 +215,33 @@ class FactsCache:
         if self._stored_fingerprint != value:
             self._known = _Table({})
 
-    def save(self, path: Path, shards: Iterable[Path] = ()) -> None:
-        """Write the cache: this session's entries and the workers' shards, and the earlier entries
-        of the files walked (a session that walked nothing keeps them all; a deleted file leaves)."""
+    def absorb_shards(self, shards: Iterable[Path]) -> None:
+        """Take in what the xdist workers read (each shard file read once): their entries, and the
+        files they took from the cache or read (for the summary and for what :meth:`save` keeps).
+        The controller reads no file itself, so the workers' fingerprint becomes its own."""
+        for shard in shards:
+            data = read_document(shard)
+            if data is None or data.get("version") != FORMAT_VERSION:
+                continue
+            if self.fingerprint is None and isinstance(data.get("fingerprint"), str):
+                self.adopt(data["fingerprint"])
+            if data.get("fingerprint") != self.fingerprint:
+                continue
+            for key, entry in _Table(data).entries().items():
+                _merge(self._absorbed, key, entry)
+            for name, into in (("cached", self.cached), ("read", self.read)):
+                keys = data.get(name)
+                if isinstance(keys, list):
+                    into.update(key for key in keys if isinstance(key, str))
+
+    def save(self, path: Path) -> None:
+        """Write the cache: this session's entries (its own and the absorbed shards'), and the
+        earlier entries of the files walked (a session that walked nothing keeps them all; a
+        deleted file leaves)."""
         if self.fingerprint is None:
             return
         walked = self.cached | self.read
-        merged: dict[str, Entry] = {}
-        for shard in shards:
-            data = read_document(shard)
-            if data is None or data.get("version") != FORMAT_VERSION or data.get("fingerprint") != self.fingerprint:
-                continue
-            for key, entry in _Table(data).entries().items():
-                _merge(merged, key, entry)
-            for name in ("cached", "read"):
-                keys = data.get(name)
-                if isinstance(keys, list):
-                    walked.update(key for key in keys if isinstance(key, str))
-        unchanged = not merged and not self.fresh and self._stored_fingerprint == self.fingerprint
+        unchanged = not self._absorbed and not self.fresh and self._stored_fingerprint == self.fingerprint
         if unchanged and (not walked or walked.issuperset(self._known.raw)):
             return  # nothing new, nothing to drop
         kept: dict[str, Entry] = {}
@@ -238,7 +249,7 @@ class FactsCache:
             earlier = self._known.entry(key)
             if earlier is not None:
                 kept[key] = earlier
-        for source in (merged, self.fresh):
+        for source in (self._absorbed, self.fresh):
             for key, entry in source.items():
                 _merge(kept, key, entry)
         _write_json(path, self._document(kept))
@@ -315,15 +326,6 @@ class FactsCache:
     def summary(self) -> tuple[int, int]:
         """(files whose sniff and facts all came from the cache, files read)."""
         return len(self.cached - self.read), len(self.read)
-
-
-def shard_fingerprint(shards: Sequence[Path]) -> str | None:
-    """The fingerprint the workers computed (the controller of an xdist run never reads a file)."""
-    for shard in shards:
-        value = (read_document(shard) or {}).get("fingerprint")
-        if isinstance(value, str):
-            return value
-    return None
 
 
 def _merge(into: dict[str, Entry], key: str, entry: Entry) -> None:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import pathspec
 
 from ..findings import Finding, Subject
-from ..settings.config import SignedSpec, has_magic
+from ..settings.tables import SignedSpec
+from ..settings.values import has_magic
 from .signature_common import (
     MAX_SIGNATURE_BYTES,
     RULE_ID,

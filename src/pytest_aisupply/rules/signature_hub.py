@@ -23,7 +23,7 @@ import pathspec
 from ..findings import Finding, Subject
 from ..lockfile.hashing import sha256_file
 from ..lockfile.lock import HubEntry, HubFile
-from ..settings.config import SignedSpec
+from ..settings.tables import SignedSpec
 from .signature_common import (
     MAX_SIGNATURE_BYTES,
     RULE_ID,

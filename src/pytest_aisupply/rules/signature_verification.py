@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..settings.config import SignedSpec
+from ..settings.tables import SignedSpec
 
 EXTRA = "signing"
 INSTALL_HINT = 'pip install "pytest-aisupply[signing]"'

@@ -26,9 +26,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 if TYPE_CHECKING:
     from .limits import Limits
-    from .tables import SIGNED_KEYS as SIGNED_KEYS
-    from .tables import SignedSpec as SignedSpec
-    from .tables import Waiver as Waiver
+    from .tables import SignedSpec, Waiver
 
 PickleMode = Literal["forbid", "scan"]
 Granularity = Literal["file", "folder", "rule"]
@@ -39,16 +37,6 @@ GRANULARITIES: tuple[Granularity, ...] = ("file", "folder", "rule")
 _GLOBAL_PATTERN = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\.\*)?\Z"
 _SOURCE_PATTERN = r"[\w.*?-]+(/[\w.*?-]+)?\Z"
 _DOTTED_NAME = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z"
-#: Names that live in ``config_tables`` and are still importable from here (loaded on first use).
-_TABLE_NAMES = frozenset({"Waiver", "SignedSpec", "SignerMode", "SIGNED_KEYS", "DEFAULT_SIGNATURE"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _TABLE_NAMES:
-        from . import tables as config_tables
-
-        return getattr(config_tables, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

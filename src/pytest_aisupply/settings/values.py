@@ -1,5 +1,5 @@
 """What the settings' parsers share: the error they raise, checks of glob patterns and repository ids,
-and how a bad value is described. A leaf module: ``config`` and ``config_tables`` both import it.
+and how a bad value is described. A leaf module: ``config`` and ``tables`` both import it.
 
 PYTEST_DONT_REWRITE (library code without test asserts)
 """

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from ..lockfile.hashing import HashCache
     from ..lockfile.lock import Lock
     from ..rules.base import Rule
-    from ..settings.config import Settings, Waiver
+    from ..settings.config import Settings
+    from ..settings.tables import Waiver
 
 Status = Literal["passed", "failed", "warned", "waived"]
 
