@@ -157,7 +157,7 @@ NOTHING_TO_CHECK_MODULES = {
     "pytest_aisupply.checks",
     "pytest_aisupply.checks.collection",
     "pytest_aisupply.checks.facts_cache_saver",
-    "pytest_aisupply.checks.items",
+    "pytest_aisupply.checks.keys",
     "pytest_aisupply.checks.summary",
     "pytest_aisupply.code",
     "pytest_aisupply.findings",
@@ -167,20 +167,15 @@ NOTHING_TO_CHECK_MODULES = {
     "pytest_aisupply.inventory",
     "pytest_aisupply.inventory.core",
     "pytest_aisupply.inventory.discovery",
-    "pytest_aisupply.inventory.facts_cache",
-    "pytest_aisupply.lockfile",
-    "pytest_aisupply.lockfile.hashing",
     "pytest_aisupply.plugin",
     "pytest_aisupply.plugin_hooks",
     "pytest_aisupply.rules",
     "pytest_aisupply.rules.base",
     "pytest_aisupply.settings",
     "pytest_aisupply.settings.config",
-    "pytest_aisupply.settings.limits",
     "pytest_aisupply.settings.values",
     "pytest_aisupply.verdicts",
     "pytest_aisupply.verdicts.engine",
-    "pytest_aisupply.verdicts.render",
 }
 
 #: A project without ``[tool.aisupply]``: the entry point, its hooks and the run-time guards' ini check.
@@ -227,6 +222,8 @@ def test_the_rarely_used_tables_load_their_parser_when_present(pytester: pytest.
     assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
     assert set(_loaded(result, "ALL-OURS")) == NOTHING_TO_CHECK_MODULES | {
         "pytest_aisupply.settings.tables",
+        "pytest_aisupply.settings.limits",
+        "pytest_aisupply.lockfile",
         "pytest_aisupply.lockfile.digests",
     }
 
@@ -444,7 +441,7 @@ def test_a_file_check_id_selects_the_folder_check_that_covers_it(pytester: pytes
 def test_report_paths_resolve_as_pathlib_does(tmp_path: Path) -> None:
     """Differential: the report path of a subject (checks._relative, which resolves each folder once)
     against pathlib's resolve().relative_to() on links to files and folders, inside and outside."""
-    from pytest_aisupply.checks.collection import _relative
+    from pytest_aisupply.checks.records import _relative
 
     root, outside = tmp_path / "project", tmp_path / "elsewhere"
     (root / "data" / "real").mkdir(parents=True)

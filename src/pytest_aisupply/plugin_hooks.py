@@ -211,9 +211,10 @@ def anchor_file(config: pytest.Config) -> Path | None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    from .fixture.guard_markers import check_runtime_ini
+    if config.getini("aisupply_runtime"):
+        from .fixture.guard_markers import check_runtime_ini
 
-    check_runtime_ini(config)
+        check_runtime_ini(config)
     if config.option.aisupply_offline:
         from .hub.offline import go_offline
 

@@ -1,37 +1,28 @@
 """The collection plugin: registered only when the checks are enabled.
 
+What a configured run loads before it knows there is something to check is kept small (issue 18):
+the engine's readers, the items, the verdict records, the facts and hash caches are imported when
+the walk finds a subject or a check reports.
+
 PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator, Sequence
-from functools import cached_property, lru_cache
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 import pytest
 
-from ..inventory.facts_cache import CACHE_NAME, FactsCache
-from ..lockfile.hashing import HashCache
 from ..settings.config import ConfigError, Settings
-from ..verdicts.engine import Engine, Verdict
+from ..verdicts.engine import Engine
 from .facts_cache_saver import FactsCachePlugin
-from .items import (
-    ROOT_NAME,
-    CheckGroupItem,
-    CheckItem,
-    ChecksCollector,
-    CollectionErrorItem,
-    ProjectAnchor,
-    engine_key,
-    group_verdicts_key,
-    verdict_key,
-)
+from .keys import REPORT_IT, ROOT_NAME, engine_key, group_verdicts_key, verdict_key
 
 if TYPE_CHECKING:
-    from ..findings import Finding, Subject
     from ..formats import FormatReader
     from ..lockfile.lock import Lock
 
@@ -52,21 +43,24 @@ class ChecksPlugin:
             raise pytest.UsageError(str(exc)) from None
         update = bool(config.option.aisupply_update)
         lock, invalid = _read_lock(settings, update)
-        self.hash_cache_path = _hash_cache_path(config)
-        self.hash_cache = HashCache.load(self.hash_cache_path)
-        self.worker_hashes: dict[str, str] = {}
-        self.full_records = _writers_read_records(config)
         if update and lock is None:
             raise pytest.UsageError('--aisupply-update needs a lockfile: [tool.aisupply] lockfile is set to ""')
-        engine = Engine(
-            settings, rules, readers, limits=settings.limits, lock=lock, hash_cache=self.hash_cache, update=update
-        )
-        engine.inventory.parallel_hashing = not hasattr(config, "workerinput")
-        facts_folder = self.hash_cache_path.parent if self.hash_cache_path is not None else None
-        engine.inventory.facts_cache = FactsCache.load(facts_folder / CACHE_NAME if facts_folder else None)
+        self.hash_cache_path = _hash_cache_path(config)
+        self.worker_hashes: dict[str, str] = {}
+        self.full_records = _writers_read_records(config)
+        engine = Engine(settings, rules, readers, lock=lock, update=update)
+        inventory = engine.inventory
+        # Read on first use: a run with nothing to hash or sniff never opens either cache.
+        inventory.hash_cache_path = self.hash_cache_path
+        inventory.parallel_hashing = not hasattr(config, "workerinput")
+        # No facts cache on Windows: there st_ctime is the creation time, which an edit does not
+        # change, so a file edited with its mtime set back would keep its entry (fail closed).
+        if self.hash_cache_path is not None and os.name != "nt":
+            inventory.facts_cache_folder = self.hash_cache_path.parent
         worker_id = config.workerinput["workerid"] if hasattr(config, "workerinput") else None
-        facts_plugin = FactsCachePlugin(engine.inventory.facts_cache, facts_folder, worker_id)
+        facts_plugin = FactsCachePlugin(inventory, worker_id)
         config.pluginmanager.register(facts_plugin, FactsCachePlugin.name)
+        self.inventory = inventory
         config.stash[engine_key] = engine
         if update and lock is not None and not hasattr(config, "workerinput"):
             from .lock_updater import LockUpdater
@@ -80,8 +74,11 @@ class ChecksPlugin:
 
     def pytest_sessionfinish(self) -> None:
         controller = not hasattr(self.config, "workerinput")
-        if controller and self.hash_cache_path is not None and (self.hash_cache.fresh or self.worker_hashes):
-            self.hash_cache.save(self.hash_cache_path, self.worker_hashes)
+        if not controller or self.hash_cache_path is None:
+            return
+        hashed = self.inventory.loaded_hash_cache
+        if self.worker_hashes or (hashed is not None and hashed.fresh):
+            self.inventory.hash_cache.save(self.hash_cache_path, self.worker_hashes)
 
     def _wanted(self) -> bool:
         """Skip the checks when every argument picks a specific test (``path::name``)."""
@@ -113,6 +110,8 @@ class ChecksPlugin:
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if self._only_checks() and file_path == self.anchor:
+            from .items import ProjectAnchor
+
             return ProjectAnchor.from_parent(parent, path=file_path)
         return None
 
@@ -121,6 +120,7 @@ class ChecksPlugin:
         only = bool(config.option.aisupply_only)
         if not (only or selected):
             return
+        from .items import CheckGroupItem, CheckItem, CollectionErrorItem
         from .selection import matches
 
         def wanted(item: pytest.Item) -> bool:
@@ -142,30 +142,59 @@ class ChecksPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
         report = yield
-        if call.when != "call":
+        if call.when != "call" or not getattr(item, "aisupply_check", False):
             return report
+        from .items import CheckGroupItem, CheckItem
+        from .records import verdict_record
+
+        rootpath, full = self.config.rootpath, self.full_records
         if isinstance(item, CheckItem):
             verdict = item.stash.get(verdict_key, None)
-            report.aisupply = _verdict_record(
-                item.engine, item.rule_id, item.subject, verdict, self.config.rootpath, full=self.full_records
-            )
+            report.aisupply = verdict_record(item.engine, item.rule_id, item.subject, verdict, rootpath, full=full)
         elif isinstance(item, CheckGroupItem):
             verdicts = item.stash.get(group_verdicts_key, None) or [None] * len(item.subjects)
             members = [
-                _verdict_record(
-                    item.engine, item.rule_id, subject, verdict, self.config.rootpath, full=self.full_records
-                )
+                verdict_record(item.engine, item.rule_id, subject, verdict, rootpath, full=full)
                 for subject, verdict in zip(item.subjects, verdicts, strict=True)
             ]
             report.aisupply = {"rule": item.rule_id, "subject": item.name, "kind": "group", "members": members}
         else:
             return report
-        inventory = self.config.stash[engine_key].inventory
-        if hasattr(self.config, "workerinput") and inventory.hash_cache.fresh:
-            report.aisupply["hashes"] = dict(inventory.hash_cache.fresh)
-            inventory.hash_cache.known.update(inventory.hash_cache.fresh)
-            inventory.hash_cache.fresh.clear()
+        hashed = self.inventory.loaded_hash_cache
+        if hasattr(self.config, "workerinput") and hashed is not None and hashed.fresh:
+            report.aisupply["hashes"] = dict(hashed.fresh)
+            hashed.known.update(hashed.fresh)
+            hashed.fresh.clear()
         return report
+
+
+class ChecksCollector(pytest.Collector):
+    """The ``aisupply`` node: one child per active rule that has subjects. The items' module is
+    imported only then, so a run whose walk finds nothing to check never loads it."""
+
+    def __init__(self, *, engine: Engine, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.engine = engine
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        for rule in self.engine.active_rules():
+            try:
+                subjects = self.engine.subjects_of(rule)
+            except Exception as exc:
+                from .items import RuleCollector
+
+                # One rule that cannot list its subjects fails one item; the others still run.
+                collector = RuleCollector.from_parent(self, name=rule.id, rule=rule, subjects=[])
+                collector.error = (
+                    f"internal error in rule {rule.id} while collecting its subjects: "
+                    f"{type(exc).__name__}: {exc}; {REPORT_IT}"
+                )
+                yield collector
+                continue
+            if subjects:
+                from .items import RuleCollector
+
+                yield RuleCollector.from_parent(self, name=rule.id, rule=rule, subjects=subjects)
 
 
 class HookReaders(Sequence["FormatReader"]):
@@ -207,128 +236,6 @@ def _writers_read_records(config: pytest.Config) -> bool:
         or getattr(option, "aisupply_bom_check", None)
         or getattr(option, "aisupply_update", False)
     )
-
-
-def _verdict_record(
-    engine: Engine, rule_id: str, subject: Subject, verdict: Verdict | None, rootpath: Path, *, full: bool = True
-) -> dict[str, Any]:
-    """What the controller's reporters need of one verdict (it crosses xdist's wire as JSON).
-
-    ``full=False`` (no SARIF, BOM or lockfile update asked for): a check that passed outright
-    carries only what the terminal summary counts, so under xdist a large tree of clean files ships
-    a few bytes per check instead of its path, kind and severity; anything else (failed, warned,
-    waived, an inline ignore, a recorded lockfile entry, a signer) still carries the whole record."""
-    inventory = engine.inventory
-    if not full and verdict is not None and verdict.status == "passed":
-        brief = _passed_record(engine, rule_id, subject)
-        if brief is not None:
-            return brief
-    record: dict[str, Any] = {
-        "rule": rule_id,
-        "subject": subject.id,
-        "kind": subject.kind,
-        "format": inventory.format_of(subject),
-        "status": verdict.status if verdict else "failed",
-        "severity": verdict.severity if verdict else "error",
-        "path": _relative(subject.path, rootpath, plain=inventory.is_plain_file(subject)),
-    }
-    # Under xdist every record crosses the wire: empty lists are left out (readers use .get).
-    if verdict is not None and verdict.findings:
-        record["findings"] = [_finding_json(f) for f in verdict.findings]
-    if verdict is not None and verdict.waived:
-        record["waived"] = sorted({w.reason for _, w in verdict.waived})
-        record["waived_findings"] = [{**_finding_json(f), "reason": w.reason} for f, w in verdict.waived]
-    ignored = _inline_ignores(engine, rule_id, subject)
-    if ignored:
-        record["inline_ignored"] = ignored
-    recorded = inventory.recorded.get(subject.id)
-    if recorded is not None:
-        from ..lockfile.lock import entry_to_json
-
-        record["recorded"] = {subject.id: entry_to_json(recorded)}
-    signer = inventory.signers.get(subject.id) if rule_id == "signature" else None
-    if signer is not None:
-        record["signer"] = signer
-    return record
-
-
-def _passed_record(engine: Engine, rule_id: str, subject: Subject) -> dict[str, Any] | None:
-    """The summary's share of a passed check (its rule, its status and, for ``no-pickle``, the
-    format it counts per artifact), or None when the full record holds more the controller uses."""
-    inventory = engine.inventory
-    if subject.id in inventory.recorded or (rule_id == "signature" and subject.id in inventory.signers):
-        return None
-    if _inline_ignores(engine, rule_id, subject):
-        return None
-    record: dict[str, Any] = {"rule": rule_id, "status": "passed"}
-    if rule_id == "no-pickle":
-        record["format"] = inventory.format_of(subject)
-    return record
-
-
-def _inline_ignores(engine: Engine, rule_id: str, subject: Subject) -> int:
-    """How many call sites a ``# aisupply: ignore[rule] reason`` comment took out of this check
-    (counted for the summary, as Bandit counts its ``# nosec`` lines)."""
-    rule = engine.rules.get(rule_id)
-    call_sites = getattr(rule, "call_sites", None)
-    if call_sites is None or subject.kind != "code":
-        return 0
-    inventory = engine.inventory
-    code_file = next((f for f in inventory.code.files if f.relpath == subject.id), None)
-    if code_file is None:
-        return 0
-    parsed = inventory.code.parsed(code_file)
-    if parsed.facts.error:
-        return 0
-    count = 0
-    for site in call_sites(parsed, inventory):
-        ignore = parsed.ignore_for(rule_id, site.line, site.end_line)
-        if ignore is not None and ignore.reason:
-            count += 1
-    return count
-
-
-def _finding_json(finding: Finding) -> dict[str, Any]:
-    return {
-        "message": finding.message,
-        "fix": finding.fix,
-        "where": finding.where,
-        "line": finding.line,
-        "details": list(finding.details),
-    }
-
-
-def _relative(path: Path, root: Path, *, plain: bool = False) -> str:
-    """``path.resolve().relative_to(root.resolve())`` in POSIX form, or ``path`` when it lies
-    outside; the folders are resolved once each, not once per file. ``plain``: the walk found the
-    file as a regular file, not a link (its real path is then its real folder's)."""
-    try:
-        real = _real_path(os.fspath(path), plain)
-        real_root = _real_dir(os.fspath(root))
-    except OSError:
-        return path.as_posix()
-    if real == real_root:
-        return "."
-    prefix = real_root if real_root.endswith(os.sep) else real_root + os.sep
-    if not real.startswith(prefix):
-        return path.as_posix()
-    # realpath's result has no "." segments or doubled separators: Path(...).as_posix() would only
-    # change the separators.
-    relative = real[len(prefix) :]
-    return relative if os.sep == "/" else relative.replace(os.sep, "/")
-
-
-def _real_path(path: str, plain: bool = False) -> str:
-    """``os.path.realpath``: a name that is not a link resolves as its folder does."""
-    folder, name = os.path.split(os.path.abspath(path))
-    if not name or (not plain and os.path.islink(path)):
-        return os.path.realpath(path)
-    return os.path.join(_real_dir(folder), name)
-
-
-@lru_cache(maxsize=4096)
-def _real_dir(folder: str) -> str:
-    return os.path.realpath(folder)
 
 
 def _read_lock(settings: Settings, update: bool) -> tuple[Lock | None, str | None]:

@@ -1,4 +1,4 @@
-"""The collected checks: ``aisupply`` > rule > subject, one item per (rule, subject).
+"""The collected checks below the ``aisupply`` node (see collection.py): rule > subject, one item per
 
 PYTEST_DONT_REWRITE (library code without test asserts)
 """
@@ -19,8 +19,7 @@ from ..findings import Subject
 from ..rules.base import Rule
 from ..verdicts.engine import Engine, Verdict
 from ..verdicts.render import render_verdict, render_waived
-
-ROOT_NAME = "aisupply"
+from .keys import REPORT_IT, ROOT_NAME, engine_key, group_verdicts_key, verdict_key
 
 
 def selection_is_narrowed(config: pytest.Config, session: pytest.Session) -> bool:
@@ -38,15 +37,8 @@ def selection_is_narrowed(config: pytest.Config, session: pytest.Session) -> boo
     )
 
 
-engine_key = pytest.StashKey["Engine"]()
-verdict_key = pytest.StashKey[Verdict]()
-
-
 class AisupplyWarning(pytest.PytestWarning):
     """A supply-chain check set to "warn" found something."""
-
-
-REPORT_IT = "this is a bug in pytest-aisupply or in the rule; please report it (with the file, if you can share it)"
 
 
 class InternalError(Exception):
@@ -59,30 +51,6 @@ class CheckFailed(Exception):
     def __init__(self, verdict: Verdict, format_name: str | None) -> None:
         super().__init__(render_verdict(verdict, format_name))
         self.verdict = verdict
-
-
-class ChecksCollector(pytest.Collector):
-    """The ``aisupply`` node: one child per active rule."""
-
-    def __init__(self, *, engine: Engine, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.engine = engine
-
-    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        for rule in self.engine.active_rules():
-            try:
-                subjects = self.engine.subjects_of(rule)
-            except Exception as exc:
-                # One rule that cannot list its subjects fails one item; the others still run.
-                collector = RuleCollector.from_parent(self, name=rule.id, rule=rule, subjects=[])
-                collector.error = (
-                    f"internal error in rule {rule.id} while collecting its subjects: "
-                    f"{type(exc).__name__}: {exc}; {REPORT_IT}"
-                )
-                yield collector
-                continue
-            if subjects:
-                yield RuleCollector.from_parent(self, name=rule.id, rule=rule, subjects=subjects)
 
 
 class RuleCollector(pytest.Collector):
@@ -255,9 +223,6 @@ class CheckGroupItem(_Check):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         shown = f"{len(self.subjects)} subject{'s' if len(self.subjects) != 1 else ''}"
         return self.subjects[0].path, None, f"[aisupply] {self.rule_id}: {self.name} ({shown})"
-
-
-group_verdicts_key = pytest.StashKey["list[Verdict | None]"]()
 
 
 def _warn(verdict: Verdict, format_name: str | None, rootpath: Path) -> None:

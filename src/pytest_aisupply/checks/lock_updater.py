@@ -146,7 +146,7 @@ class LockUpdater:
         check: the run would pass and the next one fail on the same entry. The recorded entries are
         judged here, from the new lockfile, with the same rules, severities and waivers."""
         from ..verdicts.engine import Engine
-        from .items import engine_key
+        from .keys import engine_key
 
         engine = self.config.stash.get(engine_key, None)
         if engine is None:

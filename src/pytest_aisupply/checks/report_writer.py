@@ -35,7 +35,8 @@ from .. import __version__
 from ..lockfile.hashing import HashCache
 from ..lockfile.lock import ArtifactEntry, HubEntry, Lock, entry_from_json
 from ..settings.config import Settings
-from .items import CheckGroupItem, CheckItem, engine_key, selection_is_narrowed
+from .items import CheckGroupItem, CheckItem, selection_is_narrowed
+from .keys import engine_key
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT_NAME = "aisupply"
+from .keys import ROOT_NAME
+
 SELECT_OPTION = "--aisupply-select"
 
 

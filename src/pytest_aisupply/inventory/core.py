@@ -15,20 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..code import CODE_SUFFIXES
-from ..lockfile.hashing import HashCache
-from .discovery import FoundFile, Walker
-from .facts_cache import FactsCache, identity_of
+from .discovery import FoundFile, Walker, identity_of
 
-# Readers, code analysis, the lockfile's types and model cards are imported where they are used, so
-# that a project with nothing of a kind never loads the modules for that kind (issue 18).
+# Readers, code analysis, the lockfile's types, model cards and the two caches are imported where they
+# are used, so that a project with nothing of a kind never loads the modules for that kind (issue 18).
 if TYPE_CHECKING:
     from ..code.references import HubReference
     from ..findings import Subject
     from ..formats import ArtifactFacts, FormatReader, Limits
     from ..formats.core import Sniffed
+    from ..lockfile.hashing import HashCache
     from ..lockfile.lock import ArtifactEntry, HubEntry, Lock
     from ..settings.config import Settings
     from .code_files import CodeIndex
+    from .facts_cache import FactsCache
     from .modelcard import CardFacts
 
 
@@ -104,7 +104,8 @@ class Inventory:
         self.local_files = local_files
         self.root = settings.root
         self._reader_source = readers
-        self.limits = limits or settings.limits
+        if limits is not None:
+            self.limits = limits
         self._facts: dict[Path, ArtifactFacts] = {}
         self._hub_facts: dict[str, ArtifactFacts] = {}
         #: Small artifacts' content as the sniff read it (see _keep_content).
@@ -114,10 +115,12 @@ class Inventory:
         self._content_bytes = 0
         self.walker = Walker(self.root, settings.exclude)
         self.lock = lock
-        self.hash_cache = hash_cache or HashCache()
-        #: Sniffs and facts of earlier sessions (the controller loads and saves it; see facts_cache).
-        self.facts_cache = FactsCache()
-        self.facts_cache.enabled = False
+        if hash_cache is not None:
+            self.hash_cache = hash_cache
+        #: Where the hashes of earlier sessions are kept (read at the first hash; None: not kept).
+        self.hash_cache_path: Path | None = None
+        #: Where the sniffs and facts of earlier sessions are kept (read at the first sniff; None: off).
+        self.facts_cache_folder: Path | None = None
         #: The identity (size, times, inode, device) each local artifact had when it was sniffed.
         self._identities: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {}
         #: ``--aisupply-update``: the integrity rule records what it sees instead of comparing.
@@ -129,6 +132,38 @@ class Inventory:
         #: Hash all artifacts on every core at the first integrity check (off on xdist workers,
         #: where the items themselves are spread over the cores).
         self.parallel_hashing = False
+
+    @cached_property
+    def limits(self) -> Limits:
+        return self.settings.limits
+
+    @cached_property
+    def hash_cache(self) -> HashCache:
+        """Content hashes by path and identity, from earlier sessions too (see ``hash_cache_path``)."""
+        from ..lockfile.hashing import HashCache
+
+        return HashCache.load(self.hash_cache_path)
+
+    @property
+    def loaded_hash_cache(self) -> HashCache | None:
+        """The hash cache if something was hashed or asked of it this session, else None."""
+        cache: HashCache | None = self.__dict__.get("hash_cache")
+        return cache
+
+    @cached_property
+    def facts_cache(self) -> FactsCache:
+        """Sniffs and facts of earlier sessions (in ``facts_cache_folder``; the controller saves it,
+        see facts_cache); loaded at the first sniff, off without a folder."""
+        from .facts_cache import CACHE_NAME, FactsCache
+
+        folder = self.facts_cache_folder
+        return FactsCache.load(folder / CACHE_NAME if folder is not None else None)
+
+    @property
+    def loaded_facts_cache(self) -> FactsCache | None:
+        """The facts cache if a file was sniffed this session, else None."""
+        cache: FactsCache | None = self.__dict__.get("facts_cache")
+        return cache
 
     @cached_property
     def readers(self) -> list[FormatReader]:
@@ -279,13 +314,13 @@ class Inventory:
         key = os.fspath(path)
         if not os.path.isabs(key):  # the walker's paths are absolute and normal already
             key = os.path.abspath(key)
+        cache = self.facts_cache  # loaded before the first stat: its start time bounds the racy window
         try:
             # stat before the read: a file changed during the read gets a new identity, so its
             # entry is never used again
             identity = identity_of(os.stat(path))
         except OSError as exc:
             return Artifact(item.relpath, path, "unreadable", f"cannot be read: {exc.strerror or exc}")
-        cache = self.facts_cache
         if cache.enabled:
             cache.bind(self.readers, self.limits)
             entry = cache.entry(key, identity)

@@ -43,6 +43,13 @@ BUILTIN_EXCLUDED_DIRS = frozenset(
     }
 )
 
+#: What says a file is unchanged since it was read: size, mtime and ctime (ns), inode, device.
+Identity = tuple[int, int, int, int, int]
+
+
+def identity_of(info: os.stat_result) -> Identity:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
 
 @dataclass(frozen=True)
 class FoundFile:

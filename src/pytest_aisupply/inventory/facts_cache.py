@@ -39,6 +39,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .discovery import Identity
+
 if TYPE_CHECKING:
     from ..formats import ArtifactFacts, FormatReader, Limits
 
@@ -49,10 +51,6 @@ RACY_NS = 2_000_000_000
 CACHE_NAME = "facts.json"
 #: From this many entries on, the loaded cache is moved out of the collector's reach (see load).
 FREEZE_ENTRIES = 10_000
-SHARD_PREFIX = "facts-shard-"
-
-#: A file's identity: size, mtime_ns, ctime_ns, inode, device.
-Identity = tuple[int, int, int, int, int]
 
 
 class FactsRecord:
@@ -126,10 +124,6 @@ class _Table:
             if entry is not None:
                 parsed[key] = entry
         return parsed
-
-
-def identity_of(info: os.stat_result) -> Identity:
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
 
 
 def fingerprint(readers: Sequence[FormatReader], limits: Limits) -> str:
