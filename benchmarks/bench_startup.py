@@ -9,6 +9,12 @@ the load, so it could land anywhere, even above the median.)
     python benchmarks/bench_startup.py                  # this checkout's src, 12 pairs per mode
     python benchmarks/bench_startup.py --src OTHER/src  # another copy (e.g. an export of main)
     python benchmarks/bench_startup.py --modules 12     # also: where the time goes, by module
+    python benchmarks/bench_startup.py --pairs 0 --instructions  # callgrind's instruction counts only
+
+``--instructions`` also counts the instructions each side executes under valgrind's callgrind (one
+run each; PYTHONHASHSEED=0): a count does not move with the machine's load, unlike CPU time, so a
+loaded machine still tells whether a change made start-up cheaper. The plugin's extra instructions
+are printed as a share of the floor's and, with timed pairs, as that share of the floor's median CPU.
 
 "Without a bytecode cache" removes every ``__pycache__`` of the measured package before each run and
 sets PYTHONDONTWRITEBYTECODE (the same definition as bench_scale.py); other installed pytest plugins
@@ -64,6 +70,9 @@ def main() -> None:
     parser.add_argument(
         "--modules", type=int, default=0, metavar="RUNS", help="also print each of our modules' import cost (medians)"
     )
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions under valgrind's callgrind"
+    )
     args = parser.parse_args()
     src = args.src.resolve()
     with tempfile.TemporaryDirectory(prefix="aisupply-startup-") as tmp:
@@ -88,7 +97,10 @@ def main() -> None:
                 else:
                     floor.append(cpu_of([*COLLECT, "-p", "no:aisupply"], project, src, bytecode))
                     ours.append(cpu_of(COLLECT, project, src, bytecode))
-            print(summary("with" if bytecode else "without", floor, ours))
+            if floor:
+                print(summary("with" if bytecode else "without", floor, ours))
+            if args.instructions:
+                print(instructions(project, src, bytecode, statistics.median(floor) if floor else None))
         if args.modules:
             print(by_module(project, src, args.modules, "configured, nothing to check"))
             plain = project / "without-table"  # issue 17: a project that does not use the plugin
@@ -96,6 +108,39 @@ def main() -> None:
             (plain / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
             print(by_module(plain, src, args.modules, "no [tool.aisupply] table"))
         print(f"done; load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
+
+
+def callgrind_count(command: list[str], cwd: Path, src: Path, bytecode: bool) -> int:
+    """The instructions ``command`` executes (callgrind's ``Collected`` total)."""
+    env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)  # writes the cache
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        for cache in src.rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as out:
+        grind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.out", *command]
+        done = subprocess.run(grind, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise SystemExit(f"callgrind printed no count for {' '.join(command)}:\n{done.stderr[-2000:]}")
+    return int(found[1])
+
+
+def instructions(project: Path, src: Path, bytecode: bool, floor_cpu: float | None) -> str:
+    floor = callgrind_count([*COLLECT, "-p", "no:aisupply"], project, src, bytecode)
+    ours = callgrind_count(COLLECT, project, src, bytecode)
+    share = (ours - floor) / floor
+    line = (
+        f"{'with' if bytecode else 'without'} bytecode cache, instructions (callgrind): floor {floor / 1e6:.0f} M, "
+        f"plugin {ours / 1e6:.0f} M; plugin over the floor {(ours - floor) / 1e6:.0f} M "
+        f"({100 * share:.1f}% of the floor)"
+    )
+    if floor_cpu is not None:
+        line += f", {1000 * share * floor_cpu:.0f} ms at this run's floor median of {1000 * floor_cpu:.0f} ms CPU"
+    return line
 
 
 def summary(mode: str, floor: list[float], ours: list[float]) -> str:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..code import CODE_SUFFIXES
 from .discovery import FoundFile, Walker, identity_of
@@ -32,9 +31,9 @@ if TYPE_CHECKING:
     from .modelcard import CardFacts
 
 
-@dataclass(frozen=True)
-class Artifact:
-    """A model or data file found by content. ``problem`` says why it could not be read safely."""
+class Artifact(NamedTuple):
+    """A model or data file found by content. ``problem`` says why it could not be read safely.
+    (Immutable records here are named tuples: see discovery.FoundFile.)"""
 
     relpath: str
     path: Path
@@ -77,8 +76,7 @@ def parse_hub_file_id(subject_id: str) -> tuple[str, str, str, str] | None:
     return repo_type, repo_id, revision, path
 
 
-@dataclass(frozen=True)
-class HubUse:
+class HubUse(NamedTuple):
     """A Hub reference found in code, with where it was found."""
 
     reference: HubReference
