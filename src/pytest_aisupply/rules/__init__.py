@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .base import Rule
 
@@ -88,9 +87,9 @@ def _signed(inventory: Inventory) -> bool:
     return bool(inventory.settings.signed)
 
 
-@dataclass(frozen=True)
-class RuleEntry:
-    """A built-in rule as the registry knows it before its module is imported."""
+class RuleEntry(NamedTuple):
+    """A built-in rule as the registry knows it before its module is imported (a named tuple: a
+    frozen dataclass would generate and compile its methods on every start-up)."""
 
     id: str
     summary: str
