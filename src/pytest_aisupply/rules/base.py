@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..findings import Finding, Subject
-
 if TYPE_CHECKING:
+    from ..findings import Finding, Subject
     from ..inventory.core import Inventory
 
 

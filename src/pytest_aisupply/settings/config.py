@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from ..findings import SEVERITIES, Severity
 from .values import REPO_ID, describe, did_you_mean
 from .values import TABLE as TABLE
 from .values import ConfigError as ConfigError
@@ -25,6 +24,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 if TYPE_CHECKING:
+    from ..findings import Severity
     from .limits import Limits
     from .tables import SignedSpec, Waiver
 
@@ -270,6 +270,8 @@ class _Parser:
     def parse_rules(self, rules: Any) -> tuple[dict[str, Severity], dict[str, int]]:
         if not isinstance(rules, dict):
             raise self.error("rules", f"expected a table of rule = severity, got {describe(rules)}")
+        from ..findings import SEVERITIES  # only with a rules table: the value types stay unloaded
+
         severities: dict[str, Severity] = {}
         lines: dict[str, int] = {}
         for rule_id, severity in rules.items():
@@ -279,7 +281,7 @@ class _Parser:
                     f'expected "error", "warn" or "off", got {describe(severity)}',
                     header=f"{TABLE}.rules",
                 )
-            severities[rule_id] = cast(Severity, severity)
+            severities[rule_id] = cast("Severity", severity)
             line = self.line_of(rule_id, f"{TABLE}.rules")
             if line is not None:
                 lines[rule_id] = line

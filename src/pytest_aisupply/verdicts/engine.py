@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from ..findings import Finding, Severity, Subject
 from ..inventory.core import Inventory
 
 if TYPE_CHECKING:
     import pathspec
 
+    from ..findings import Finding, Severity, Subject
     from ..formats import FormatReader, Limits
     from ..lockfile.hashing import HashCache
     from ..lockfile.lock import Lock
@@ -94,6 +94,8 @@ class Engine:
         try:
             findings = list(rule.check(subject, self.inventory))
         except Exception as exc:
+            from ..findings import Finding
+
             findings = [
                 Finding(
                     rule_id,
