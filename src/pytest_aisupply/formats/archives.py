@@ -175,8 +175,13 @@ def _check_structure(
     _check_end_record(raw, directory_start, ctx)
     for info in infos:
         where = f"{info.filename} inside the zip"
-        raw.seek(info.header_offset)
-        header = raw.read(30)
+        # zipfile subtracts the bytes it believes were prepended from every offset: a crafted
+        # directory makes that negative, where no reader finds a local header either
+        if info.header_offset >= 0:
+            raw.seek(info.header_offset)
+            header = raw.read(30)
+        else:
+            header = b""
         if len(header) < 30 or header[:4] != b"PK\x03\x04":
             ctx.read_nested_problem(where, f"no local file header at offset {info.header_offset}")
             broken.add(id(info))
