@@ -318,6 +318,9 @@ class TarReader:
             ctx.set_label("pytorch-legacy-tar")
 
 
+_LOW_BYTES = bytes(range(128))
+
+
 def _v7_tar_header(head: bytes) -> bool:
     """A tar header without the ``ustar`` magic (the V7 format), which ``tarfile`` (and so
     ``torch.load``'s legacy tar reader and ``pandas.read_pickle`` of a ``.tar``) opens all the
@@ -334,7 +337,9 @@ def _v7_tar_header(head: bytes) -> bool:
         return False
     block = head[:148] + b"        " + head[156:512]
     unsigned = sum(block)
-    signed = sum(byte - 256 if byte > 127 else byte for byte in block)
+    # tarfile's signed sum reads each byte over 127 as byte - 256: counted in C, not per byte in
+    # Python (every file of 512 bytes or more that no earlier reader took comes here)
+    signed = unsigned - 256 * len(block.translate(None, _LOW_BYTES))
     return checksum in (unsigned, signed)
 
 
