@@ -21,6 +21,7 @@ from ..settings.limits import cap_hint
 from .bytestream import ByteReader
 from .core import ReadContext
 from .pickle import looks_like_pickle_start, read_pickle
+from .registry import is_tar_head
 
 _TORCH_STORAGE = re.compile(r"(?:^|/)data/\d+\Z")
 _TORCH_PICKLE = re.compile(r"(?:^|/)data\.pkl\Z")
@@ -290,7 +291,7 @@ class TarReader:
     artifact = True
 
     def sniff(self, head: bytes, size: int | None) -> bool:
-        return (len(head) >= 262 and head[257:262] == b"ustar") or _v7_tar_header(head)
+        return is_tar_head(head)
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
         count = 0
@@ -316,31 +317,6 @@ class TarReader:
             ctx.add_problem(f"tar archive cannot be read: {exc}")
         if names >= _LEGACY_TAR_MEMBERS:
             ctx.set_label("pytorch-legacy-tar")
-
-
-_LOW_BYTES = bytes(range(128))
-
-
-def _v7_tar_header(head: bytes) -> bool:
-    """A tar header without the ``ustar`` magic (the V7 format), which ``tarfile`` (and so
-    ``torch.load``'s legacy tar reader and ``pandas.read_pickle`` of a ``.tar``) opens all the
-    same: recognised, as ``tarfile.TarInfo.frombuf`` checks it, by its header checksum."""
-    if len(head) < 512 or not any(head[:512]):
-        return False
-    field = head[148:156]
-    if field[:1] in (b"\x80", b"\xff"):
-        return False  # a base-256 checksum: tarfile accepts it, but no writer makes one
-    text = field.split(b"\0", 1)[0].strip()
-    try:
-        checksum = int(text.decode("ascii") or "0", 8)
-    except ValueError:
-        return False
-    block = head[:148] + b"        " + head[156:512]
-    unsigned = sum(block)
-    # tarfile's signed sum reads each byte over 127 as byte - 256: counted in C, not per byte in
-    # Python (every file of 512 bytes or more that no earlier reader took comes here)
-    signed = unsigned - 256 * len(block.translate(None, _LOW_BYTES))
-    return checksum in (unsigned, signed)
 
 
 class UninspectableArchiveReader:

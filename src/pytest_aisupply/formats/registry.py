@@ -70,7 +70,7 @@ def _load(module: str, attribute: str, name: str) -> FormatReader:
     return value() if isinstance(value, type) else value  # type: ignore[no-any-return]
 
 
-# -- the necessary conditions, one per lazy reader (each mirrors the first test of its sniff) --
+# -- the necessary conditions, one per lazy reader: the first test of its sniff (the tar reader's whole sniff) --
 
 
 def _starts(*magics: bytes) -> Head:
@@ -81,21 +81,32 @@ def _zip(head: bytes) -> bool:
     return head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _tar(head: bytes) -> bool:
-    """``ustar`` at 257, or a V7 header: 512 bytes whose checksum field parses as octal (as
-    ``TarReader``'s sniff parses it, before it sums the block)."""
+def is_tar_head(head: bytes) -> bool:
+    """A tar header: the ``ustar`` magic at 257, or a V7 header (no magic), which ``tarfile`` (and
+    so ``torch.load``'s legacy tar reader and ``pandas.read_pickle`` of a ``.tar``) opens all the
+    same: recognised, as ``tarfile.TarInfo.frombuf`` checks it, by its header checksum. The tar
+    reader's own sniff, kept here so that deciding a head is no tar imports no ``tarfile``."""
     if len(head) >= 262 and head[257:262] == b"ustar":
         return True
-    if len(head) < 512:
+    if len(head) < 512 or not any(head[:512]):
         return False
     field = head[148:156]
     if field[:1] in (b"\x80", b"\xff"):
-        return False
+        return False  # a base-256 checksum: tarfile accepts it, but no writer makes one
+    text = field.split(b"\0", 1)[0].strip()
     try:
-        int(field.split(b"\0", 1)[0].strip().decode("ascii") or "0", 8)
+        checksum = int(text.decode("ascii") or "0", 8)
     except ValueError:
         return False
-    return True
+    block = head[:148] + b"        " + head[156:512]
+    unsigned = sum(block)
+    # tarfile's signed sum reads each byte over 127 as byte - 256: counted in C, not per byte in
+    # Python (every file of 512 bytes or more that no earlier reader took comes here)
+    signed = unsigned - 256 * len(block.translate(None, _LOW_BYTES))
+    return checksum in (unsigned, signed)
+
+
+_LOW_BYTES = bytes(range(128))
 
 
 def _safetensors(head: bytes) -> bool:
@@ -117,7 +128,7 @@ def _lazy_readers() -> tuple[list[FormatReader], list[FormatReader]]:
     """The readers before HDF5 and the lazy ones after it, in sniffing order (see :func:`builtin_readers`)."""
     first: list[FormatReader] = [
         LazyReader("zip", "archives", "ZipReader", _zip),
-        LazyReader("tar", "archives", "TarReader", _tar),
+        LazyReader("tar", "archives", "TarReader", is_tar_head),
         LazyReader("7z", "archives", "SEVEN_ZIP", _starts(b"7z\xbc\xaf\x27\x1c")),
         LazyReader("rar", "archives", "RAR", _starts(b"Rar!\x1a\x07")),
         LazyReader("gzip", *_COMPRESSED, _starts(b"\x1f\x8b")),
