@@ -158,6 +158,23 @@ class ProcessCpu:
         return [self.median(key, who) for who in names]
 
 
+def interleaved(
+    repeat: int, runs: dict[str, tuple[list[str], Path, tuple[int, ...]]], env: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """The median wall and CPU of each command over ``repeat`` rounds, each round running every
+    command once in turn (after one warm-up round): a load that comes and goes hits all alike."""
+    for command, cwd, ok in runs.values():
+        measure(command, cwd, env, ok=ok)
+    samples: dict[str, list[tuple[float, float]]] = {key: [] for key in runs}
+    for _ in range(repeat):
+        for key, (command, cwd, ok) in runs.items():
+            samples[key].append(measure(command, cwd, env, ok=ok))
+    return {
+        key: (statistics.median(r[0] for r in got), statistics.median(r[1] for r in got))
+        for key, got in samples.items()
+    }
+
+
 def best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
     """The median wall and CPU of ``repeat`` runs (the machine may be loaded: read ratios)."""
     runs = [run() for _ in range(repeat)]
@@ -473,22 +490,34 @@ def main() -> None:
             peers = base / "peers"
             peer_set(peers, args.peer_mib, args.peer_small)
             write_pyproject(peers)
-            floor_run = best(
-                args.repeat, lambda: measure([*PYTEST, "--collect-only", "-p", "no:aisupply"], peers, env, ok=(0, 5))
-            )
-            ours = best(
-                args.repeat,
-                lambda: measure([*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"], peers, env, ok=(0, 1)),
-            )
-            theirs = best(
-                args.repeat, lambda: measure(["picklescan", "-p", str(peers / "data")], peers, env, ok=(0, 1))
-            )
-            over = (ours[0] - floor_run[0], ours[1] - floor_run[1])
-            line(
-                f"peer set ({args.peer_mib} MiB x2 + {args.peer_small}): plugin over collect-only",
-                over,
-                theirs,
-                "picklescan whole process",
+            items = args.peer_small + 3  # one check per small file, the two big files' and the safetensors header's
+            trivial = base / "peer-trivial"
+            trivial_suite(trivial, items)
+            plain = [*PYTEST, "-p", "no:cacheprovider"]
+            runs = {
+                "floor": ([*plain, "--collect-only", "-p", "no:aisupply"], peers, (0, 5)),
+                "file": ([*plain, "--aisupply-only"], peers, (0, 1)),
+                "folder": ([*plain, "--aisupply-only", "--aisupply-granularity=folder"], peers, (0, 1)),
+                "trivial": ([*plain, "-p", "no:aisupply"], trivial, (0,)),
+                "picklescan": (["picklescan", "-p", str(peers / "data")], peers, (0, 1)),
+            }
+            figures = interleaved(args.repeat, runs, env)
+            floor_run, theirs = figures["floor"], figures["picklescan"]
+            for key, label in (
+                ("file", f"one check per file ({items} items)"),
+                ("folder", "one check per folder"),
+                ("trivial", f"{items} trivial tests (pytest's own per-item floor)"),
+            ):
+                over = (figures[key][0] - floor_run[0], figures[key][1] - floor_run[1])
+                line(
+                    f"peer set ({args.peer_mib} MiB x2 + {args.peer_small}), {label}, over collect-only",
+                    over,
+                    theirs,
+                    "picklescan whole process",
+                )
+            print(
+                f"{'':<58} floor (--collect-only -p no:aisupply): wall {floor_run[0]:.2f} s  cpu {floor_run[1]:.2f} s;"
+                f" medians of {args.repeat} interleaved runs"
             )
 
 

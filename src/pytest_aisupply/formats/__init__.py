@@ -24,7 +24,7 @@ from .core import (
     analyze_path,
     sniff_path,
 )
-from .registry import LazyReader, builtin_readers, eager_builtin_readers
+from .readers import LazyReader, builtin_readers, eager_builtin_readers
 
 __all__ = [
     "HEAD_SIZE",

@@ -20,8 +20,8 @@ from typing import IO, BinaryIO
 from ..settings.limits import cap_hint
 from .bytestream import ByteReader
 from .core import ReadContext
+from .heads import is_tar_head
 from .pickle import looks_like_pickle_start, read_pickle
-from .registry import is_tar_head
 
 _TORCH_STORAGE = re.compile(r"(?:^|/)data/\d+\Z")
 _TORCH_PICKLE = re.compile(r"(?:^|/)data\.pkl\Z")

@@ -248,7 +248,7 @@ def test_a_run_over_pickles_npy_and_safetensors_imports_only_their_readers(tmp_p
     assert lines[:4] == ["a.pkl pickle", "b.npy numpy", "c.safetensors safetensors", "d.txt text"]
     loaded = set(lines[-2].split()[1:])
     readers = {name.rsplit(".", 1)[1] for name in loaded}
-    assert {"numpy", "safetensors", "pickles", "registry"} <= readers
+    assert {"numpy", "safetensors", "pickles", "readers"} <= readers
     assert not readers & {"compression", "gguf", "onnx", "savedmodel", "protobuf", "keras"}
     assert ("archives" in readers) is with_zip
     assert lines[-1].split() == ["stdlib:", *(["tarfile"] if with_zip else [])]

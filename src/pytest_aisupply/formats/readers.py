@@ -7,7 +7,7 @@ test of the head declared beside it here, which every head the reader recognises
 unimported; a head that passes is sniffed by the reader itself, imported then. A test that rejected
 a head its reader accepts would leave a file "unknown" or, worse, picked by a later reader: the
 tests run every head the suite builds, real magics with junk after them and random heads through
-both lists (``tests/formats/test_registry.py``).
+both lists (``tests/formats/test_readers.py``).
 
 The pickle readers (the walker is imported by :mod:`.core` anyway), HDF5, the media recognisers and
 text are light and stay themselves. The headerless pickle and text sniffs are heuristics with no
@@ -22,6 +22,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
 
+from .heads import is_tar_head
 from .misc import HDF5, NOT_ARTIFACTS, TextReader
 from .pickles import HeaderlessPickleReader, PickleReader
 
@@ -79,34 +80,6 @@ def _starts(*magics: bytes) -> Head:
 
 def _zip(head: bytes) -> bool:
     return head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
-
-
-def is_tar_head(head: bytes) -> bool:
-    """A tar header: the ``ustar`` magic at 257, or a V7 header (no magic), which ``tarfile`` (and
-    so ``torch.load``'s legacy tar reader and ``pandas.read_pickle`` of a ``.tar``) opens all the
-    same: recognised, as ``tarfile.TarInfo.frombuf`` checks it, by its header checksum. The tar
-    reader's own sniff, kept here so that deciding a head is no tar imports no ``tarfile``."""
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return True
-    if len(head) < 512 or not any(head[:512]):
-        return False
-    field = head[148:156]
-    if field[:1] in (b"\x80", b"\xff"):
-        return False  # a base-256 checksum: tarfile accepts it, but no writer makes one
-    text = field.split(b"\0", 1)[0].strip()
-    try:
-        checksum = int(text.decode("ascii") or "0", 8)
-    except ValueError:
-        return False
-    block = head[:148] + b"        " + head[156:512]
-    unsigned = sum(block)
-    # tarfile's signed sum reads each byte over 127 as byte - 256: counted in C, not per byte in
-    # Python (every file of 512 bytes or more that no earlier reader took comes here)
-    signed = unsigned - 256 * len(block.translate(None, _LOW_BYTES))
-    return checksum in (unsigned, signed)
-
-
-_LOW_BYTES = bytes(range(128))
 
 
 def _safetensors(head: bytes) -> bool:
