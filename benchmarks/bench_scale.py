@@ -160,19 +160,29 @@ class ProcessCpu:
 
 def interleaved(
     repeat: int, runs: dict[str, tuple[list[str], Path, tuple[int, ...]]], env: dict[str, str]
-) -> dict[str, tuple[float, float]]:
-    """The median wall and CPU of each command over ``repeat`` rounds, each round running every
-    command once in turn (after one warm-up round): a load that comes and goes hits all alike."""
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) of each command in ``repeat`` rounds, each round running every command once in
+    turn (after one warm-up round): a load that comes and goes hits all alike, and a figure over
+    another is taken per round (:func:`paired`)."""
     for command, cwd, ok in runs.values():
         measure(command, cwd, env, ok=ok)
     samples: dict[str, list[tuple[float, float]]] = {key: [] for key in runs}
     for _ in range(repeat):
         for key, (command, cwd, ok) in runs.items():
             samples[key].append(measure(command, cwd, env, ok=ok))
-    return {
-        key: (statistics.median(r[0] for r in got), statistics.median(r[1] for r in got))
-        for key, got in samples.items()
-    }
+    return samples
+
+
+def paired(ours: list[tuple[float, float]], base: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median over rounds of (ours - base), wall and CPU."""
+    return (
+        statistics.median(a[0] - b[0] for a, b in zip(ours, base, strict=True)),
+        statistics.median(a[1] - b[1] for a, b in zip(ours, base, strict=True)),
+    )
+
+
+def median_of(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(r[0] for r in samples), statistics.median(r[1] for r in samples)
 
 
 def best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
@@ -501,23 +511,23 @@ def main() -> None:
                 "trivial": ([*plain, "-p", "no:aisupply"], trivial, (0,)),
                 "picklescan": (["picklescan", "-p", str(peers / "data")], peers, (0, 1)),
             }
-            figures = interleaved(args.repeat, runs, env)
-            floor_run, theirs = figures["floor"], figures["picklescan"]
+            samples = interleaved(args.repeat, runs, env)
+            floor_run, theirs = median_of(samples["floor"]), median_of(samples["picklescan"])
             for key, label in (
                 ("file", f"one check per file ({items} items)"),
                 ("folder", "one check per folder"),
-                ("trivial", f"{items} trivial tests (pytest's own per-item floor)"),
+                ("trivial", f"{items} trivial tests (pytest's per-item floor)"),
             ):
-                over = (figures[key][0] - floor_run[0], figures[key][1] - floor_run[1])
                 line(
-                    f"peer set ({args.peer_mib} MiB x2 + {args.peer_small}), {label}, over collect-only",
-                    over,
+                    f"peer set, {label}, over collect-only",
+                    paired(samples[key], samples["floor"]),
                     theirs,
                     "picklescan whole process",
                 )
             print(
-                f"{'':<58} floor (--collect-only -p no:aisupply): wall {floor_run[0]:.2f} s  cpu {floor_run[1]:.2f} s;"
-                f" medians of {args.repeat} interleaved runs"
+                f"{'':<58} peer set: {args.peer_mib} MiB x2 + {args.peer_small} small files; floor (--collect-only"
+                f" -p no:aisupply) wall {floor_run[0]:.2f} s cpu {floor_run[1]:.2f} s; paired medians of {args.repeat}"
+                " interleaved rounds"
             )
 
 
