@@ -158,6 +158,42 @@ class ProcessCpu:
         return [self.median(key, who) for who in names]
 
 
+#: Run in a fresh process by the peer section: with pytest and the collection modules imported as in a
+#: run, the CPU of importing the readers and the rules that check artifacts, then of sniffing and
+#: reading every file of the folder given with the built-in readers (the inventory's path).
+PEER_IN_PROCESS = """
+import sys, time
+from pathlib import Path
+import pytest, pytest_aisupply.inventory.core, pytest_aisupply.checks.collection, pytest_aisupply.rules
+start = time.process_time()
+import pytest_aisupply.formats
+from pytest_aisupply.rules import no_pickle, safetensors, unsafe_format, integrity, license
+imported = time.process_time()
+from pytest_aisupply.formats import analyze_path, builtin_readers
+from pytest_aisupply.formats.core import analyze_content, sniff_file
+readers = builtin_readers()
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    sniffed = sniff_file(path, readers)
+    if sniffed.content is not None:
+        analyze_content(sniffed.content, readers, None, sniffed.reader)
+    else:
+        analyze_path(path, readers)
+print(imported - start, time.process_time() - imported)
+"""
+
+
+def peer_in_process(data: Path, env: dict[str, str], repeat: int) -> tuple[float, float]:
+    """Median CPU seconds (import, read) of :data:`PEER_IN_PROCESS` over ``repeat`` processes."""
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-c", PEER_IN_PROCESS, str(data)], env=env, capture_output=True, text=True, check=True
+        )
+        imported, read = done.stdout.split()
+        runs.append((float(imported), float(read)))
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
 def interleaved(
     repeat: int, runs: dict[str, tuple[list[str], Path, tuple[int, ...]]], env: dict[str, str]
 ) -> dict[str, list[tuple[float, float]]]:
@@ -528,6 +564,11 @@ def main() -> None:
                 f"{'':<58} peer set: {args.peer_mib} MiB x2 + {args.peer_small} small files; floor (--collect-only"
                 f" -p no:aisupply) wall {floor_run[0]:.2f} s cpu {floor_run[1]:.2f} s; paired medians of {args.repeat}"
                 " interleaved rounds"
+            )
+            imported, read = peer_in_process(peers / "data", env, args.repeat)
+            print(
+                f"{'':<58} in one process: importing the readers and the artifact rules {1000 * imported:.1f} ms CPU,"
+                f" sniffing and reading the {args.peer_small + 2} files {1000 * read:.1f} ms CPU"
             )
 
 
