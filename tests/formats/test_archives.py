@@ -43,3 +43,32 @@ def test_the_v7_sniff_agrees_with_tarfile() -> None:
         seen[expected] += 1
     assert seen[True] > 0
     assert seen[False] > 0
+
+
+def test_a_directory_placed_past_its_real_offset_is_a_problem_not_an_internal_error() -> None:
+    """zipfile subtracts the bytes it takes for a prefix from every member offset: an end record
+    that claims the directory 1 MiB further than it lies makes a member's offset negative (found
+    by the differential test of the reader lists, from a mutated fuzz seed)."""
+    import zipfile
+
+    from helpers.artifacts import zip_bytes
+    from pytest_aisupply.formats import builtin_readers
+    from pytest_aisupply.formats.core import analyze_content
+
+    data = bytearray(zip_bytes({"m.bin": pickle_payload()}, compression=zipfile.ZIP_STORED))
+    end = data.rindex(b"PK\x05\x06")
+    offset = int.from_bytes(data[end + 16 : end + 20], "little")
+    data[end + 16 : end + 20] = (offset + (1 << 20)).to_bytes(4, "little")
+
+    facts = analyze_content(bytes(data), builtin_readers())
+    messages = [problem.message for problem in facts.problems]
+    assert facts.format == "zip"
+    assert "no local file header at offset -1048576" in messages
+    assert not [message for message in messages if "internal error" in message]
+
+
+def pickle_payload() -> bytes:
+    import os
+    import pickle
+
+    return pickle.dumps(os.system, protocol=2)
