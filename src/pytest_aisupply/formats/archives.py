@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 import zlib
 from collections import Counter
+from pathlib import Path
 from typing import IO, BinaryIO
 
 from ..settings.limits import cap_hint
@@ -317,6 +318,18 @@ class TarReader:
             ctx.add_problem(f"tar archive cannot be read: {exc}")
         if names >= _LEGACY_TAR_MEMBERS:
             ctx.set_label("pytorch-legacy-tar")
+
+
+def is_keras_archive(path: Path) -> bool:
+    """Whether a zip file has ``config.json`` and ``metadata.json`` at its root (reads only the
+    central directory). Unreadable zips are not Keras archives (other checks report them). Here,
+    not in :mod:`.keras`: the unsafe-format rule asks it of every zip, Keras or not."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        return False
+    return {"config.json", "metadata.json"} <= names
 
 
 class UninspectableArchiveReader:

@@ -90,7 +90,7 @@ def subject_kind(artifact: Artifact, inventory: Inventory | None = None) -> str 
     if artifact.format == "hdf5":
         return "h5"
     if artifact.format == "zip":
-        from ..formats.keras import is_keras_archive
+        from ..formats.archives import is_keras_archive
 
         return "keras" if is_keras_archive(artifact.path) else None
     return None
