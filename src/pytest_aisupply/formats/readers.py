@@ -6,8 +6,8 @@ test of the head declared beside it here, which every head the reader recognises
 *necessary* condition). A head that fails the test is not that format and the module stays
 unimported; a head that passes is sniffed by the reader itself, imported then. A test that rejected
 a head its reader accepts would leave a file "unknown" or, worse, picked by a later reader: the
-tests run every head the suite builds, real magics with junk after them and random heads through
-both lists (``tests/formats/test_readers.py``).
+tests run the fuzz seeds of every format, the repository's data files, real magics with junk after
+them, mutations and random heads through both lists (``tests/formats/test_readers.py``).
 
 The pickle readers (the walker is imported by :mod:`.core` anyway), HDF5, the media recognisers and
 text are light and stay themselves. The headerless pickle and text sniffs are heuristics with no
