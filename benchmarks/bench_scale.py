@@ -20,7 +20,9 @@ time of the child processes (``resource.getrusage(RUSAGE_CHILDREN)``), wall is `
 5. a tree of real verdicts (pickles, torch-style zips and .npy files of some size) at -n 0 and -n 2,
    one check per file and per folder: where pytest-xdist's per-item cost is small next to a check's;
 6. the peer set (a 1 GiB safetensors file, a 1 GiB torch zip, 200 small model files): the plugin's
-   time over ``--collect-only`` vs picklescan's whole process.
+   time over ``--collect-only``, one check per file and per folder, beside the same number of
+   trivial tests (pytest's own per-item floor), vs picklescan's whole process; and, in one process,
+   the CPU of importing the readers and artifact rules and of reading the files.
 
 Other installed pytest plugins are left out on both sides (``-p no:hypothesispytest``), so the
 start-up figures compare like with like.
@@ -156,6 +158,69 @@ class ProcessCpu:
     def workers(self, key: str) -> list[float]:
         names = sorted({who for run in self.runs[key] for who in run if who != "controller"})
         return [self.median(key, who) for who in names]
+
+
+#: Run in a fresh process by the peer section: with pytest and the collection modules imported as in a
+#: run, the CPU of importing the readers and the rules that check artifacts, then of sniffing and
+#: reading every file of the folder given with the built-in readers (the inventory's path).
+PEER_IN_PROCESS = """
+import sys, time
+from pathlib import Path
+import pytest, pytest_aisupply.inventory.core, pytest_aisupply.checks.collection, pytest_aisupply.rules
+start = time.process_time()
+import pytest_aisupply.formats
+from pytest_aisupply.rules import no_pickle, safetensors, unsafe_format, integrity, license
+imported = time.process_time()
+from pytest_aisupply.formats import analyze_path, builtin_readers
+from pytest_aisupply.formats.core import analyze_content, sniff_file
+readers = builtin_readers()
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    sniffed = sniff_file(path, readers)
+    if sniffed.content is not None:
+        analyze_content(sniffed.content, readers, None, sniffed.reader)
+    else:
+        analyze_path(path, readers)
+print(imported - start, time.process_time() - imported)
+"""
+
+
+def peer_in_process(data: Path, env: dict[str, str], repeat: int) -> tuple[float, float]:
+    """Median CPU seconds (import, read) of :data:`PEER_IN_PROCESS` over ``repeat`` processes."""
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-c", PEER_IN_PROCESS, str(data)], env=env, capture_output=True, text=True, check=True
+        )
+        imported, read = done.stdout.split()
+        runs.append((float(imported), float(read)))
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def interleaved(
+    repeat: int, runs: dict[str, tuple[list[str], Path, tuple[int, ...]]], env: dict[str, str]
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) of each command in ``repeat`` rounds, each round running every command once in
+    turn (after one warm-up round): a load that comes and goes hits all alike, and a figure over
+    another is taken per round (:func:`paired`)."""
+    for command, cwd, ok in runs.values():
+        measure(command, cwd, env, ok=ok)
+    samples: dict[str, list[tuple[float, float]]] = {key: [] for key in runs}
+    for _ in range(repeat):
+        for key, (command, cwd, ok) in runs.items():
+            samples[key].append(measure(command, cwd, env, ok=ok))
+    return samples
+
+
+def paired(ours: list[tuple[float, float]], base: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median over rounds of (ours - base), wall and CPU."""
+    return (
+        statistics.median(a[0] - b[0] for a, b in zip(ours, base, strict=True)),
+        statistics.median(a[1] - b[1] for a, b in zip(ours, base, strict=True)),
+    )
+
+
+def median_of(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(r[0] for r in samples), statistics.median(r[1] for r in samples)
 
 
 def best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
@@ -473,22 +538,39 @@ def main() -> None:
             peers = base / "peers"
             peer_set(peers, args.peer_mib, args.peer_small)
             write_pyproject(peers)
-            floor_run = best(
-                args.repeat, lambda: measure([*PYTEST, "--collect-only", "-p", "no:aisupply"], peers, env, ok=(0, 5))
+            items = args.peer_small + 3  # one check per small file, the two big files' and the safetensors header's
+            trivial = base / "peer-trivial"
+            trivial_suite(trivial, items)
+            plain = [*PYTEST, "-p", "no:cacheprovider"]
+            runs = {
+                "floor": ([*plain, "--collect-only", "-p", "no:aisupply"], peers, (0, 5)),
+                "file": ([*plain, "--aisupply-only"], peers, (0, 1)),
+                "folder": ([*plain, "--aisupply-only", "--aisupply-granularity=folder"], peers, (0, 1)),
+                "trivial": ([*plain, "-p", "no:aisupply"], trivial, (0,)),
+                "picklescan": (["picklescan", "-p", str(peers / "data")], peers, (0, 1)),
+            }
+            samples = interleaved(args.repeat, runs, env)
+            floor_run, theirs = median_of(samples["floor"]), median_of(samples["picklescan"])
+            for key, label in (
+                ("file", f"one check per file ({items} items)"),
+                ("folder", "one check per folder"),
+                ("trivial", f"{items} trivial tests (pytest's per-item floor)"),
+            ):
+                line(
+                    f"peer set, {label}, over collect-only",
+                    paired(samples[key], samples["floor"]),
+                    theirs,
+                    "picklescan whole process",
+                )
+            print(
+                f"{'':<58} peer set: {args.peer_mib} MiB x2 + {args.peer_small} small files; floor (--collect-only"
+                f" -p no:aisupply) wall {floor_run[0]:.2f} s cpu {floor_run[1]:.2f} s; paired medians of {args.repeat}"
+                " interleaved rounds"
             )
-            ours = best(
-                args.repeat,
-                lambda: measure([*PYTEST, "--aisupply-only", "-p", "no:cacheprovider"], peers, env, ok=(0, 1)),
-            )
-            theirs = best(
-                args.repeat, lambda: measure(["picklescan", "-p", str(peers / "data")], peers, env, ok=(0, 1))
-            )
-            over = (ours[0] - floor_run[0], ours[1] - floor_run[1])
-            line(
-                f"peer set ({args.peer_mib} MiB x2 + {args.peer_small}): plugin over collect-only",
-                over,
-                theirs,
-                "picklescan whole process",
+            imported, read = peer_in_process(peers / "data", env, args.repeat)
+            print(
+                f"{'':<58} in one process: importing the readers and the artifact rules {1000 * imported:.1f} ms CPU,"
+                f" sniffing and reading the {args.peer_small + 2} files {1000 * read:.1f} ms CPU"
             )
 
 

@@ -14,8 +14,6 @@ if os.environ.get("AISUPPLY_PURE_PYTHON") == "1":
     # The switch that builds the package without compiling also runs a compiled install's source.
     load_walker_source()
 
-from .archives import RAR, SEVEN_ZIP, TarReader, ZipReader
-from .compression import compressed_readers
 from .core import (
     HEAD_SIZE,
     ArtifactFacts,
@@ -26,48 +24,19 @@ from .core import (
     analyze_path,
     sniff_path,
 )
-from .gguf import GgufReader
-from .misc import HDF5, NOT_ARTIFACTS, TextReader
-from .numpy import NpyReader
-from .onnx import OnnxReader
-from .pickles import HeaderlessPickleReader, PickleReader
-from .safetensors import SafetensorsReader
-from .savedmodel import SavedModelReader
+from .readers import LazyReader, builtin_readers, eager_builtin_readers
 
 __all__ = [
     "HEAD_SIZE",
     "ArtifactFacts",
     "FormatReader",
+    "LazyReader",
     "Limits",
     "PickleFact",
     "Problem",
     "ReadContext",
     "analyze_path",
     "builtin_readers",
+    "eager_builtin_readers",
     "sniff_path",
 ]
-
-
-def builtin_readers() -> list[FormatReader]:
-    """The built-in readers, strongest evidence first: fixed magic bytes, then weaker signatures
-    (zlib, headerless pickle) that must also parse, then text."""
-    compressed = compressed_readers()
-    zlib = [reader for reader in compressed if reader.name == "zlib"]
-    return [
-        PickleReader(),
-        ZipReader(),
-        TarReader(),
-        SEVEN_ZIP,
-        RAR,
-        *[reader for reader in compressed if reader.name != "zlib"],
-        NpyReader(),
-        SafetensorsReader(),
-        GgufReader(),
-        HDF5,
-        SavedModelReader(),
-        OnnxReader(),
-        *NOT_ARTIFACTS,
-        *zlib,
-        HeaderlessPickleReader(),
-        TextReader(),
-    ]

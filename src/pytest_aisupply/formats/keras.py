@@ -22,7 +22,6 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, BinaryIO
 
@@ -66,17 +65,6 @@ class KerasConfig:
     inspected: bool = True
     code: list[KerasCode] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-def is_keras_archive(path: Path) -> bool:
-    """Whether a zip file has ``config.json`` and ``metadata.json`` at its root (reads only the
-    central directory). Unreadable zips are not Keras archives (other checks report them)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
-        return False
-    return {"config.json", "metadata.json"} <= names
 
 
 class KerasArchiveReader:

@@ -1,19 +1,20 @@
 """Recognisers for HDF5 (which cannot hold a pickle) and for files that are not artifacts at all
 (text, images, documents, executables). GGUF, ONNX, SavedModel and Keras have their own modules;
-``GGUF`` and ``OnnxReader`` stay importable from here.
+``GGUF``, ``GgufReader`` and ``OnnxReader`` stay importable from here (imported when asked for: the
+sniff needs this module for every file, those readers only for their own formats).
 
 PYTEST_DONT_REWRITE (library code without test asserts)
 """
 
 from __future__ import annotations
 
-from typing import BinaryIO
+import importlib
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .core import ReadContext
-from .gguf import GgufReader
-from .onnx import OnnxReader
+if TYPE_CHECKING:
+    from .core import ReadContext
 
-__all__ = ["GGUF", "HDF5", "NOT_ARTIFACTS", "GgufReader", "MagicReader", "OnnxReader", "TextReader"]
+__all__ = ["HDF5", "NOT_ARTIFACTS", "MagicReader", "TextReader"]
 
 
 class MagicReader:
@@ -31,7 +32,6 @@ class MagicReader:
         return None
 
 
-GGUF = GgufReader()
 HDF5 = MagicReader("hdf5", tuple((offset, b"\x89HDF\r\n\x1a\n") for offset in (0, 512, 1024, 2048)), artifact=True)
 
 # Formats that hold no model code and no pickle: recognised so they are not "unknown".
@@ -77,3 +77,12 @@ class TextReader:
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
         return None
+
+
+def __getattr__(name: str) -> Any:
+    """``GGUF``, ``GgufReader`` and ``OnnxReader``, from their own modules on demand."""
+    if name == "GGUF":
+        return importlib.import_module(f"{__package__}.gguf").GgufReader()
+    if name in ("GgufReader", "OnnxReader"):
+        return getattr(importlib.import_module(f"{__package__}.{name[:-6].lower()}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,14 +15,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..findings import Finding, Subject
-from ..hub.api import HubError, cached_digest, cached_files, fetch_entry
 from ..inventory.core import is_hub_file
 from ..lockfile.digests import GIT_SHA1_HEX
-from ..lockfile.hashing import sha256_file
-from ..lockfile.lock import ArtifactEntry, HubEntry
 
+# The lockfile's entries and the Hub client are imported where an update records an entry or a
+# Hub reference is checked: the license rule imports this module for ``hub_subject_id``, and a
+# project without a lockfile (``lockfile = ""``) or Hub references never needs them.
 if TYPE_CHECKING:
     from ..inventory.core import Inventory
+    from ..lockfile.lock import HubEntry
 
 RULE_ID = "integrity"
 _UPDATE = "run `pytest --aisupply-update` and review the lockfile diff"
@@ -105,6 +106,8 @@ class IntegrityRule:
             # plain run still only hashes.
             local = artifact.problem is None and not is_hub_file(artifact.relpath)
             read = inventory.facts(artifact).format if local else None
+            from ..lockfile.lock import ArtifactEntry
+
             recorded_format = read or inventory.format_of(subject) or artifact.format
             inventory.recorded[subject.id] = ArtifactEntry(subject.id, recorded_format, size, digest, inventory.today)
             return
@@ -129,6 +132,8 @@ class IntegrityRule:
         repo_type, _, rest = subject.id.partition(":")
         repo_id, _, revision = rest.rpartition("@")
         if inventory.update:
+            from ..hub.api import HubError, fetch_entry
+
             try:
                 entry = fetch_entry(repo_type, repo_id, revision, inventory.today)
             except HubError as exc:
@@ -187,6 +192,9 @@ class IntegrityRule:
                 )
 
     def _check_cache(self, subject: Subject, entry: HubEntry) -> Iterator[Finding]:
+        from ..hub.api import cached_digest, cached_files
+        from ..lockfile.hashing import sha256_file
+
         for rel, path, item in cached_files(entry):
             if item is None:
                 yield Finding(
@@ -225,6 +233,7 @@ def _with_facts(entry: HubEntry, inventory: Inventory) -> HubEntry:
     """The entry with the readers' facts about every file its references load, read over HTTP ranges
     (or from a matching local HF cache). Raises HubError when a file cannot be read."""
     from ..formats.facts_json import encode_facts
+    from ..hub.api import HubError
     from ..hub.remote import read_hub_files
 
     uses = inventory.pinned_hub_uses.get(entry.key, [])

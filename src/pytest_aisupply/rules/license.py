@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from ..findings import Finding, Subject
 from .integrity import hub_subject_id
-from .license_policy import check_license
 
 if TYPE_CHECKING:
     from ..inventory.core import Inventory
@@ -36,6 +35,9 @@ class LicenseRule:
             yield Subject(folder, path, "model-card")
 
     def check(self, subject: Subject, inventory: Inventory) -> Iterator[Finding]:
+        # the policy (and the SPDX parser it may load) only for a project with something licensed
+        from .license_policy import check_license
+
         allowed = inventory.settings.allowed_licenses
         if subject.kind == "hub":
             entry = _entry(inventory, subject.id)
@@ -67,6 +69,8 @@ class LicenseRule:
         yield from self._lineage(subject, bases, inventory)
 
     def _lineage(self, subject: Subject, bases: tuple[str, ...], inventory: Inventory) -> Iterator[Finding]:
+        from .license_policy import check_license
+
         lock = inventory.lock
         for base in bases:
             if base.startswith(("./", "/", "../")):

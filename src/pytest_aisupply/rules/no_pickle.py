@@ -6,7 +6,6 @@ PYTEST_DONT_REWRITE (library code without test asserts)
 from __future__ import annotations
 
 import ast
-import pickletools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -180,6 +179,8 @@ def _printed_size(raw: bytes) -> int | None:
     """How many values a decompiler prints for the stream when every shared value (DUP, memo
     GET) is printed in full: each value's size is one plus its parts'. None when the stream
     cannot be parsed; stops counting past the cap."""
+    import pickletools  # (and pickle) only to explain a stream that imports globals outside the allowlist
+
     stack: list[int | None] = []  # None: a MARK
     memo: dict[object, int] = {}
     total = 0

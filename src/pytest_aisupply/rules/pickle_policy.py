@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from .torch_nn_classes import TORCH_NN_CLASS_NAMES
 
@@ -98,10 +98,10 @@ DEFAULT_ALLOWED = frozenset(
         *TORCH_NN_CLASS_NAMES,
     }
 )
-_NUMPY_DTYPE_CLASS = re.compile(r"numpy\.dtypes\.\w+DType\Z")
+_NUMPY_DTYPE_CLASS = r"numpy\.dtypes\.\w+DType\Z"
 
 #: Globals that reach arbitrary code: a pattern never allows them, only their exact name does.
-_NEVER_BY_PATTERN = re.compile(
+_NEVER_BY_PATTERN = (
     r"(builtins\.(getattr|setattr|delattr|eval|exec|compile|__import__|open|breakpoint|input|globals|locals|vars"
     r"|help|type|super|memoryview)"
     r"|_?operator\.(attrgetter|itemgetter|methodcaller|getitem|setitem|delitem|call)"
@@ -122,6 +122,13 @@ _NEVER_BY_PATTERN = re.compile(
     r"|joblib\.(load|numpy_pickle\.load.*|parallel\..*|Parallel|delayed)"
     r"|.*\.__\w+__(\..*)?)\Z"
 )
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A pattern compiled on first use: compiling ``_NEVER_BY_PATTERN`` costs more than importing
+    this module, and a project that forbids pickles (the default) never matches a global."""
+    return re.compile(pattern)
 
 
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
@@ -149,9 +156,9 @@ class PicklePolicy:
         dotted = f"{_PY2_MODULES.get(module, module)}.{name}"
         if dotted in self.exact:
             return True
-        if _NEVER_BY_PATTERN.match(dotted) or dotted.startswith("<"):
+        if _compiled(_NEVER_BY_PATTERN).match(dotted) or dotted.startswith("<"):
             return False
-        if _NUMPY_DTYPE_CLASS.match(dotted):
+        if _compiled(_NUMPY_DTYPE_CLASS).match(dotted):
             return True
         return any(dotted.startswith(prefix) for prefix in self.prefixes)
 

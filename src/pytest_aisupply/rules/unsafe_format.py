@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..findings import Finding, Subject
 from ..formats import ArtifactFacts, FormatReader, analyze_path
-from ..formats.gguf import ChatTemplate, GgufHeader, GgufReader, TemplateConstruct
-from ..formats.keras import KerasArchiveReader, KerasCode, KerasConfig, KerasH5Reader, is_keras_archive
-from ..formats.onnx import ExternalTensor, OnnxModel, OnnxReader, location_problem
-from ..formats.savedmodel import UNSAFE_OPS, OpUse, SavedModelGraph, SavedModelReader
 from ..inventory.core import is_hub_file
 
+# Each format's reader module is imported by the check of that format: listing the subjects of a
+# project that holds none (pickles, .npy, safetensors) must not import the Keras, protobuf and GGUF
+# readers.
 if TYPE_CHECKING:
+    from ..formats.gguf import ChatTemplate, TemplateConstruct
+    from ..formats.keras import KerasCode, KerasConfig
+    from ..formats.onnx import ExternalTensor
+    from ..formats.savedmodel import OpUse
     from ..inventory.core import Artifact, Inventory
 
 RULE_ID = "unsafe-format"
@@ -86,8 +89,10 @@ def subject_kind(artifact: Artifact, inventory: Inventory | None = None) -> str 
         return artifact.format
     if artifact.format == "hdf5":
         return "h5"
-    if artifact.format == "zip" and is_keras_archive(artifact.path):
-        return "keras"
+    if artifact.format == "zip":
+        from ..formats.archives import is_keras_archive
+
+        return "keras" if is_keras_archive(artifact.path) else None
     return None
 
 
@@ -190,6 +195,8 @@ def _read_with(artifact: Artifact, inventory: Inventory, reader: FormatReader) -
 
 
 def _check_keras(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
+    from ..formats.keras import KerasArchiveReader, KerasConfig
+
     facts = _read_with(artifact, inventory, KerasArchiveReader())
     configs = _details_of(facts, "keras_config", KerasConfig)
     if not configs:
@@ -200,6 +207,8 @@ def _check_keras(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
 
 
 def _check_h5(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
+    from ..formats.keras import KerasConfig, KerasH5Reader
+
     facts = _read_with(artifact, inventory, KerasH5Reader())
     if facts.detail("keras_h5_unread"):
         yield (
@@ -251,6 +260,8 @@ def _keras_code(code: KerasCode, label: str) -> _Result:
 
 
 def _check_savedmodel(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
+    from ..formats.savedmodel import UNSAFE_OPS, SavedModelGraph, SavedModelReader
+
     graphs, facts = _own(artifact, inventory, "savedmodel", SavedModelGraph, SavedModelReader(any_content=True))
     if not graphs:
         yield from _unread(facts, "SavedModel", _FIXES["savedmodel-unreadable"])
@@ -277,6 +288,8 @@ def _check_savedmodel(artifact: Artifact, inventory: Inventory) -> Iterator[_Res
 
 
 def _check_onnx(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
+    from ..formats.onnx import OnnxModel, OnnxReader
+
     models, facts = _own(artifact, inventory, "onnx", OnnxModel, OnnxReader())
     if not models:
         yield from _unread(facts, "ONNX model", _FIXES["onnx-unreadable"])
@@ -309,6 +322,8 @@ def _location_reason(location: str | None, model: Path | None) -> str | None:
     is). Beyond the text itself, symlinks on the way are followed (for a local ``model``)."""
     if location is None:
         return "has no location"
+    from ..formats.onnx import location_problem
+
     reason = location_problem(location)
     if reason is not None or model is None:
         return reason
@@ -327,6 +342,8 @@ def _location_reason(location: str | None, model: Path | None) -> str | None:
 
 
 def _check_gguf(artifact: Artifact, inventory: Inventory) -> Iterator[_Result]:
+    from ..formats.gguf import GgufHeader, GgufReader
+
     headers, facts = _own(artifact, inventory, "gguf", GgufHeader, GgufReader())
     if not headers:
         yield from _unread(facts, "GGUF file", _FIXES["gguf-unreadable"])
