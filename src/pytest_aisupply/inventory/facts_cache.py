@@ -176,7 +176,7 @@ class FactsCache:
         #: The facts texts of this session's rows (equal facts share one), and their index.
         self._texts: list[str] = []
         self._text_index: dict[str, int] = {}
-        #: Their records, made when asked for (the facts just read are known already).
+        #: Their records, made when asked for (rarely: the inventory keeps the facts it read).
         self._records: dict[int, FactsRecord] = {}
         #: The xdist workers' fresh entries, merged by the controller (see absorb_shards).
         self._absorbed: dict[str, Entry] = {}
@@ -337,7 +337,6 @@ class FactsCache:
                 return
             index = self._text_index[text] = len(self._texts)
             self._texts.append(text)
-            self._records[index] = FactsRecord(text, facts)
         self.fresh[key] = (*identity, name, index)
 
     def cached_facts(self, key: str, identity: Identity) -> ArtifactFacts | None:
