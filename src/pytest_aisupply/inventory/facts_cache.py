@@ -108,19 +108,26 @@ class _Table:
         if parsed is not None:
             return parsed
         value = self.raw.get(key)
-        if not (isinstance(value, list) and len(value) == 7):
+        if type(value) is not list or len(value) != 7:
             return None
-        *identity, name, index = value
-        if not all(type(item) is int for item in identity) or not (name is None or isinstance(name, str)):
+        size, mtime, ctime, inode, device, name, index = value
+        if not (
+            type(size) is int
+            and type(mtime) is int
+            and type(ctime) is int
+            and type(inode) is int
+            and type(device) is int
+            and (name is None or type(name) is str)
+        ):
             return None
         record = None
-        if type(index) is int and 0 <= index < len(self.values) and isinstance(self.values[index], str):
+        if type(index) is int and 0 <= index < len(self.values) and type(self.values[index]) is str:
             record = self.records.get(index)
             if record is None:
                 record = self.records[index] = FactsRecord(self.values[index])
         elif index is not None:
             return None
-        entry = Entry((identity[0], identity[1], identity[2], identity[3], identity[4]), name, record)
+        entry = Entry((size, mtime, ctime, inode, device), name, record)
         self.parsed[key] = entry
         return entry
 
