@@ -13,9 +13,10 @@ could change the facts is as it was when they were read:
 
 Like git's "racy" index entries, a file modified within :data:`RACY_NS` of the run's start is not
 cached (a write in the same timestamp tick as the read would go unseen). Facts are stored as JSON
-with the lockfile's codec (:mod:`hub_facts`), bytes included, never pickled, after a header line with
-the sha256 of the rest (a file edited by hand or cut short is ignored). An entry is stored only
-when its encoding decodes back to equal facts, so a warm run sees exactly what a cold one saw.
+with the lockfile's codec (:mod:`~pytest_aisupply.formats.facts_json`), bytes included, never
+pickled, after a header line with the sha256 of the rest (a file edited by hand or cut short is
+ignored). An entry is stored only when its encoding decodes back to equal facts, so a warm run sees
+exactly what a cold one saw; equal facts are encoded to one text, decoded back once.
 
 A missing, corrupt, hand-edited, foreign-version or unwritable cache file is never an error: the
 files are read. Writes are atomic (a temporary file, then ``os.replace``). Under pytest-xdist each
@@ -61,7 +62,7 @@ Row = tuple[int, int, int, int, int, str | None, int | None]
 
 
 class FactsRecord:
-    """One file's facts as JSON text (:func:`hub_facts.encode_facts_value`, bytes kept), decoded
+    """One file's facts as JSON text (:func:`facts_json.encode_cached_facts`, bytes kept), decoded
     once per session when a rule asks. Files with equal facts (a folder of like arrays) share one
     record in the file and in memory; rules only read facts, never change them. Kept as text, a
     large cache loads as a list of strings: quick to parse, nothing for the garbage collector."""
