@@ -241,3 +241,46 @@ def test_xdist_and_serial_share_the_cache(pytester: pytest.Pytester, first: str,
         line for line in _verdicts(cold) if "system" in line
     ]
     assert not list((pytester.path / CACHE_FILE.parent).glob("facts-shard-*"))
+
+
+def test_warm_run_keeps_what_it_walked_and_adds_what_it_read(pytester: pytest.Pytester) -> None:
+    """A warm run after files came and went: the cache it writes holds the unchanged files' entries,
+    the new file's, and not the deleted file's, so the run after it reads nothing."""
+    models = _project(pytester)
+    _age(pytester.path)
+    _run(pytester).assert_outcomes(passed=4, failed=1)
+    (models / "plain.pkl").unlink()
+    added = write_npy(models / "added.npy")
+    old = time.time() - 3600
+    os.utime(added, (old, old))  # only this file: dating the others again would change their ctime
+    changed = _run(pytester, "-rA")
+    changed.assert_outcomes(passed=4, failed=1)
+    assert _cache_line(changed) == "facts cache: 3 files from the cache, 1 read"
+    cache = (pytester.path / CACHE_FILE).read_text(encoding="utf-8")
+    assert "added.npy" in cache
+    assert "plain.pkl" not in cache
+    again = _run(pytester, "-rA")
+    assert _cache_line(again) == "facts cache: 4 files from the cache, 0 read"
+    assert _verdicts(again) == _verdicts(changed)
+
+
+def test_many_files_of_equal_facts_share_one_record(pytester: pytest.Pytester) -> None:
+    """A folder of like arrays and distinct pickles: every file is cached (equal facts are written
+    once in the cache file), and a warm run judges each as a cold one did."""
+    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["data"]\nlockfile = ""\npickle = "scan"\n')
+    data = pytester.path / "data"
+    for index in range(30):
+        write_npy(data / f"array-{index:02}.npy")
+        (data / f"rows-{index:02}.pkl").write_bytes(pickle.dumps({"id": index}, protocol=4))
+    (data / "evil.pkl").write_bytes(global_reference_pickle(os.system))
+    _age(pytester.path)
+    cold = _run(pytester, "-rA", "--aisupply-granularity=folder")
+    cold.assert_outcomes(failed=1)
+    cold.stdout.fnmatch_lines(["*data/evil.pkl*", "*posix.system*"])
+    assert _cache_line(cold) == "facts cache: 0 files from the cache, 61 read"
+    cache = (pytester.path / CACHE_FILE).read_text(encoding="utf-8")
+    assert cache.count('"format\\":\\"numpy\\"') == 1  # one text for the 30 equal arrays
+    assert cache.count('"format\\":\\"pickle\\"') == 31
+    warm = _run(pytester, "-rA", "--aisupply-granularity=folder")
+    assert _cache_line(warm) == "facts cache: 61 files from the cache, 0 read"
+    assert _verdicts(warm) == _verdicts(cold)

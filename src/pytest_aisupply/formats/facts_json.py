@@ -40,11 +40,28 @@ def encode_facts(facts: ArtifactFacts, *, keep_bytes: bool = False) -> str:
 
 
 def decode_facts(text: str) -> ArtifactFacts:
+    """The facts of :func:`encode_facts` or :func:`encode_cached_facts` text. The records are built
+    as the JSON parser meets them (:func:`_record`), so nothing but the parser walks the text; the
+    result is that of :func:`decode_facts_value` of the parsed value."""
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        facts = json.loads(text, object_hook=_record)
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise FactsError(f"recorded facts cannot be read: {exc}") from exc
-    return decode_facts_value(value)
+    if not isinstance(facts, ArtifactFacts):
+        raise FactsError("recorded facts are not an ArtifactFacts record")
+    return facts
+
+
+def encode_cached_facts(facts: ArtifactFacts) -> str:
+    """The facts as compact JSON for the local facts cache: :func:`encode_facts` with bytes kept,
+    in field order, written by the JSON library's encoder, which asks :func:`_cached_record` only
+    for the readers' records and bytes.
+
+    Unlike :func:`encode_facts` it does not refuse every value the text cannot give back (a tuple
+    inside a list or a mapping becomes a list, a mapping's int key a string): its caller keeps the
+    text only when :func:`decode_facts` gives back equal facts. Raises TypeError or ValueError for
+    facts holding anything else than the readers' records, bytes and JSON values."""
+    return _CACHE_ENCODER.encode(facts)
 
 
 def encode_facts_value(facts: ArtifactFacts, *, keep_bytes: bool = False) -> Any:
@@ -98,6 +115,70 @@ def _encode(value: Any, keep_bytes: bool = False) -> Any:
             raise TypeError("a mapping with a reserved key")
         return {key: _encode(item, keep_bytes) for key, item in value.items()}
     raise TypeError(f"facts hold a {type(value).__name__}, which the lockfile cannot record")
+
+
+def _cached_record(value: Any) -> Any:
+    """What the JSON encoder writes for a value it does not know: a reader's record as a mapping
+    tagged with its type (a tuple field as :func:`_encode` writes it), bytes as base64."""
+    kind = type(value)
+    known = _CACHED_TYPES.get(kind)
+    if known is None:
+        if isinstance(value, bytes):
+            return {_BYTES: base64.b64encode(value).decode("ascii")}
+        if not (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+            raise TypeError(f"facts hold a {kind.__name__}, which the facts cache cannot record")
+        if not kind.__module__.startswith(_PACKAGE):
+            raise TypeError(f"facts hold a {kind.__module__}.{kind.__qualname__}, not a reader's record")
+        known = _CACHED_TYPES[kind] = (
+            f"{kind.__module__}:{kind.__qualname__}",
+            tuple(f.name for f in dataclasses.fields(value) if f.init),
+        )
+    tag, names = known
+    encoded: dict[str, Any] = {_TYPE: tag}
+    for name in names:
+        item = getattr(value, name)
+        encoded[name] = item if type(item) in _PLAIN else _tuples_marked(item)
+    return encoded
+
+
+def _tuples_marked(value: Any) -> Any:
+    """A field's value with its tuples written as :func:`_encode` writes them (the JSON encoder
+    writes a tuple as a list); lists and mappings are walked down to the records in them, which
+    :func:`_cached_record` writes."""
+    kind = type(value)
+    if kind is list:
+        return [item if type(item) in _PLAIN else _tuples_marked(item) for item in value]
+    if kind is tuple:
+        return {_TUPLE: [item if type(item) in _PLAIN else _tuples_marked(item) for item in value]}
+    if kind is dict:
+        return {key: item if type(item) in _PLAIN else _tuples_marked(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return {_TUPLE: [_tuples_marked(item) for item in value]}
+    return value
+
+
+#: Reader record types met by :func:`_cached_record`: their tag and the fields their constructor takes.
+_CACHED_TYPES: dict[type, tuple[str, tuple[str, ...]]] = {}
+# No circular check: the readers' records hold no cycles, and a cycle still ends in RecursionError.
+_CACHE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_cached_record, check_circular=False)
+
+
+def _record(value: dict[str, Any]) -> Any:
+    """A parsed JSON object as :func:`_decode` reads it (its values already decoded): a tuple,
+    bytes, a reader's record, or a mapping."""
+    if _TUPLE in value:
+        return tuple(value[_TUPLE])
+    if _BYTES in value:
+        return base64.b64decode(str(value[_BYTES]), validate=True)
+    if _TYPE not in value:
+        return value
+    record, names, plain = _record_type(str(value.pop(_TYPE)))
+    if plain and value.keys() == names:
+        # as in _decode: every field given, and a constructor that would only store them
+        instance: Any = object.__new__(record)
+        instance.__dict__.update(value)
+        return instance
+    return record(**{key: item for key, item in value.items() if key in names})
 
 
 def decode_facts_value(value: Any) -> ArtifactFacts:

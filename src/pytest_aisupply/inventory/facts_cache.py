@@ -13,9 +13,10 @@ could change the facts is as it was when they were read:
 
 Like git's "racy" index entries, a file modified within :data:`RACY_NS` of the run's start is not
 cached (a write in the same timestamp tick as the read would go unseen). Facts are stored as JSON
-with the lockfile's codec (:mod:`hub_facts`), bytes included, never pickled, after a header line with
-the sha256 of the rest (a file edited by hand or cut short is ignored). An entry is stored only
-when its encoding decodes back to equal facts, so a warm run sees exactly what a cold one saw.
+with the lockfile's codec (:mod:`~pytest_aisupply.formats.facts_json`), bytes included, never
+pickled, after a header line with the sha256 of the rest (a file edited by hand or cut short is
+ignored). An entry is stored only when its encoding decodes back to equal facts, so a warm run sees
+exactly what a cold one saw; equal facts are encoded to one text, decoded back once.
 
 A missing, corrupt, hand-edited, foreign-version or unwritable cache file is never an error: the
 files are read. Writes are atomic (a temporary file, then ``os.replace``). Under pytest-xdist each
@@ -51,10 +52,15 @@ RACY_NS = 2_000_000_000
 CACHE_NAME = "facts.json"
 #: From this many entries on, the loaded cache is moved out of the collector's reach (see load).
 FREEZE_ENTRIES = 10_000
+#: A file's row as the cache file holds it: its identity, the sniffed format (None: not an
+#: artifact) and the index of its facts in the file's table of facts texts (None: no facts kept).
+#: Kept so from the start, a session's rows are written as they are, and as flat tuples of ints
+#: and strings, the garbage collector stops scanning them.
+Row = tuple[int, int, int, int, int, str | None, int | None]
 
 
 class FactsRecord:
-    """One file's facts as JSON text (:func:`hub_facts.encode_facts_value`, bytes kept), decoded
+    """One file's facts as JSON text (:func:`facts_json.encode_cached_facts`, bytes kept), decoded
     once per session when a rule asks. Files with equal facts (a folder of like arrays) share one
     record in the file and in memory; rules only read facts, never change them. Kept as text, a
     large cache loads as a list of strings: quick to parse, nothing for the garbage collector."""
@@ -101,19 +107,26 @@ class _Table:
         if parsed is not None:
             return parsed
         value = self.raw.get(key)
-        if not (isinstance(value, list) and len(value) == 7):
+        if type(value) is not list or len(value) != 7:
             return None
-        *identity, name, index = value
-        if not all(type(item) is int for item in identity) or not (name is None or isinstance(name, str)):
+        size, mtime, ctime, inode, device, name, index = value
+        if not (
+            type(size) is int
+            and type(mtime) is int
+            and type(ctime) is int
+            and type(inode) is int
+            and type(device) is int
+            and (name is None or type(name) is str)
+        ):
             return None
         record = None
-        if type(index) is int and 0 <= index < len(self.values) and isinstance(self.values[index], str):
+        if type(index) is int and 0 <= index < len(self.values) and type(self.values[index]) is str:
             record = self.records.get(index)
             if record is None:
                 record = self.records[index] = FactsRecord(self.values[index])
         elif index is not None:
             return None
-        entry = Entry((identity[0], identity[1], identity[2], identity[3], identity[4]), name, record)
+        entry = Entry((size, mtime, ctime, inode, device), name, record)
         self.parsed[key] = entry
         return entry
 
@@ -160,11 +173,15 @@ class FactsCache:
         self._stored_fingerprint = stored if isinstance(stored, str) else None
         self._known = _Table(data)
         self.fingerprint: str | None = None
-        self.fresh: dict[str, Entry] = {}
+        #: This session's rows, indexing ``_texts``.
+        self.fresh: dict[str, Row] = {}
+        #: The facts texts of this session's rows (equal facts share one), and their index.
+        self._texts: list[str] = []
+        self._text_index: dict[str, int] = {}
+        #: Their records, made when asked for (rarely: the inventory keeps the facts it read).
+        self._records: dict[int, FactsRecord] = {}
         #: The xdist workers' fresh entries, merged by the controller (see absorb_shards).
         self._absorbed: dict[str, Entry] = {}
-        #: Fresh facts by their canonical JSON text: equal facts share one record.
-        self._by_text: dict[str, FactsRecord] = {}
         self.started_ns = time.time_ns()
         #: Paths whose sniff or facts this session took from the cache / had to read.
         self.cached: set[str] = set()
@@ -238,81 +255,104 @@ class FactsCache:
         unchanged = not self._absorbed and not self.fresh and self._stored_fingerprint == self.fingerprint
         if unchanged and (not walked or walked.issuperset(self._known.raw)):
             return  # nothing new, nothing to drop
-        kept: dict[str, Entry] = {}
+        if not self._absorbed and not self._known.raw:
+            # a cold run (or one whose earlier cache was of another fingerprint): its rows as they are
+            _write_json(path, self._document(self.fresh, self._texts))
+            return
+        texts = list(self._texts)
+        index = dict(self._text_index)
+        rows: dict[str, Row] = {}
         for key in walked if walked else self._known.raw:
             earlier = self._known.entry(key)
             if earlier is not None:
-                kept[key] = earlier
-        for source in (self._absorbed, self.fresh):
-            for key, entry in source.items():
-                _merge(kept, key, entry)
-        _write_json(path, self._document(kept))
+                rows[key] = _row(earlier, texts, index)
+        for key, entry in self._absorbed.items():
+            _merge_row(rows, key, _row(entry, texts, index))
+        for key, row in self.fresh.items():
+            _merge_row(rows, key, row)
+        _write_json(path, self._document(rows, texts))
 
     def save_shard(self, path: Path) -> None:
         """A worker's fresh entries and what it walked, for the controller to merge."""
         if self.fingerprint is None:
             return
-        document = self._document(self.fresh)
+        document = self._document(self.fresh, self._texts)
         document["cached"] = sorted(self.cached)
         document["read"] = sorted(self.read)
         _write_json(path, document)
 
-    def _document(self, entries: dict[str, Entry]) -> dict[str, Any]:
-        values: list[Any] = []
-        indices: dict[int, int] = {}
-        rows: dict[str, list[Any]] = {}
-        for key, entry in entries.items():
-            index = None
-            if entry.facts is not None:
-                index = indices.get(id(entry.facts))
-                if index is None:
-                    index = indices[id(entry.facts)] = len(values)
-                    values.append(entry.facts.text)
-            rows[key] = [*entry.identity, entry.format, index]
-        return {"version": FORMAT_VERSION, "fingerprint": self.fingerprint, "facts": values, "entries": rows}
+    def _document(self, rows: dict[str, Row], texts: list[str]) -> dict[str, Any]:
+        return {"version": FORMAT_VERSION, "fingerprint": self.fingerprint, "facts": texts, "entries": rows}
 
     # -- lookups ----------------------------------------------------------------------------------
 
     def entry(self, key: str, identity: Identity) -> Entry | None:
         """The entry for a file in this state, from this session or an earlier one."""
-        entry = self.fresh.get(key) or self._known.entry(key)
+        row = self.fresh.get(key)
+        if row is not None:
+            if row[:5] != identity:
+                return None
+            return Entry(identity, row[5], None if row[6] is None else self._record(row[6]))
+        entry = self._known.entry(key)
         return entry if entry is not None and entry.identity == identity else None
+
+    def _record(self, index: int) -> FactsRecord:
+        record = self._records.get(index)
+        if record is None:
+            record = self._records[index] = FactsRecord(self._texts[index])
+        return record
 
     def sniffed(self, key: str, identity: Identity, name: str | None) -> None:
         """Remember a fresh sniff (``name`` None: not an artifact)."""
         self.read.add(key)
         if self.enabled and identity[1] < self.started_ns - RACY_NS:
-            self.fresh[key] = Entry(identity, name)
+            self.fresh[key] = (*identity, name, None)
 
     def facts_read(self, key: str, identity: Identity, facts: ArtifactFacts) -> None:
         """Remember the facts just read, when their encoding gives them back unchanged."""
         self.read.add(key)
         if not self.enabled or identity[1] >= self.started_ns - RACY_NS:
             return
-        entry = self.entry(key, identity)
-        if entry is None:  # the sniff's verdict is stored with the facts, never guessed from them
-            return
-        from ..formats.facts_json import FactsError, decode_facts, encode_facts_value
+        row = self.fresh.get(key)
+        if row is not None:
+            if row[:5] != identity:
+                return
+            name = row[5]
+        else:
+            entry = self._known.entry(key)
+            if entry is None or entry.identity != identity:
+                return  # the sniff's verdict is stored with the facts, never guessed from them
+            name = entry.format
+        from ..formats.facts_json import FactsError, decode_facts, encode_cached_facts
 
         try:
-            text = json.dumps(encode_facts_value(facts, keep_bytes=True), separators=(",", ":"))
+            text = encode_cached_facts(facts)
         except (TypeError, ValueError, RecursionError):
             return
-        record = self._by_text.get(text)
-        if record is None:
+        index = self._text_index.get(text)
+        if index is None:
+            # equal facts give equal text: one file's facts decoded back stand for all that share it
             try:
                 if decode_facts(text) != facts:
                     return
             except FactsError:
                 return
-            record = self._by_text[text] = FactsRecord(text, facts)
-        self.fresh[key] = Entry(identity, entry.format, record)
+            index = self._text_index[text] = len(self._texts)
+            self._texts.append(text)
+        self.fresh[key] = (*identity, name, index)
 
     def cached_facts(self, key: str, identity: Identity) -> ArtifactFacts | None:
-        entry = self.entry(key, identity)
-        if entry is None or entry.facts is None:
-            return None
-        facts = entry.facts.facts()
+        row = self.fresh.get(key)
+        if row is not None:  # in a cold run, the sniff's row: no facts (no Entry made to say so)
+            if row[6] is None or row[:5] != identity:
+                return None
+            record = self._record(row[6])
+        else:
+            entry = self._known.entry(key)
+            if entry is None or entry.facts is None or entry.identity != identity:
+                return None
+            record = entry.facts
+        facts = record.facts()
         if facts is not None:
             self.cached.add(key)
         return facts
@@ -328,6 +368,25 @@ def _merge(into: dict[str, Entry], key: str, entry: Entry) -> None:
     present = into.get(key)
     if present is None or entry.facts is not None or present.identity != entry.identity:
         into[key] = entry
+
+
+def _merge_row(into: dict[str, Row], key: str, row: Row) -> None:
+    """:func:`_merge` for rows."""
+    present = into.get(key)
+    if present is None or row[6] is not None or present[:5] != row[:5]:
+        into[key] = row
+
+
+def _row(entry: Entry, texts: list[str], index: dict[str, int]) -> Row:
+    """An entry as a row of the document whose facts texts are ``texts`` (adding its own)."""
+    at = None
+    if entry.facts is not None:
+        text = entry.facts.text
+        at = index.get(text)
+        if at is None:
+            at = index[text] = len(texts)
+            texts.append(text)
+    return (*entry.identity, entry.format, at)
 
 
 def read_document(path: Path) -> dict[str, Any] | None:
