@@ -284,3 +284,41 @@ def test_many_files_of_equal_facts_share_one_record(pytester: pytest.Pytester) -
     warm = _run(pytester, "-rA", "--aisupply-granularity=folder")
     assert _cache_line(warm) == "facts cache: 61 files from the cache, 0 read"
     assert _verdicts(warm) == _verdicts(cold)
+
+
+@pytest.mark.parametrize("reader_module", ["numpy.py", "gguf.py"])
+def test_an_edited_reader_module_makes_the_cache_stale(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    reader_module: str,
+) -> None:
+    """The cache's fingerprint names the source of every built-in reader, also of those not
+    imported yet (the readers load per sniffed format): editing one, as a developer of the plugin
+    or a patched install does, means reading every file again. The numpy reader reads this
+    project's array; the gguf reader is never loaded for it, yet its edit must count as well,
+    since the sniff asks it first for any file that could be GGUF."""
+    import shutil
+
+    import pytest_aisupply
+
+    copy = tmp_path_factory.mktemp("installed") / "pytest_aisupply"
+    shutil.copytree(Path(pytest_aisupply.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("PYTHONPATH", str(copy.parent))
+    where = pytester.run("python", "-c", "import pathlib, pytest_aisupply as p; print(pathlib.Path(p.__file__).parent)")
+    assert where.outlines[-1].strip() == str(copy)
+    pytester.makepyprojecttoml('[tool.aisupply]\nartifacts = ["models"]\nlockfile = ""\n')
+    (pytester.path / "models").mkdir()
+    write_npy(pytester.path / "models" / "weights.npy")
+    _age(pytester.path)
+
+    cold = _run(pytester)
+    cold.assert_outcomes(passed=1)
+    assert _cache_line(cold) == "facts cache: 0 files from the cache, 1 read"
+    assert _cache_line(_run(pytester)) == "facts cache: 1 files from the cache, 0 read"
+    edited = copy / "formats" / reader_module
+    later = edited.stat().st_mtime + 60
+    os.utime(edited, (later, later))
+    stale = _run(pytester)
+    stale.assert_outcomes(passed=1)
+    assert _cache_line(stale) == "facts cache: 0 files from the cache, 1 read"

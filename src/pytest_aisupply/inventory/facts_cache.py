@@ -32,6 +32,7 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -149,15 +150,31 @@ def fingerprint(readers: Sequence[FormatReader], limits: Limits) -> str:
         kind = type(reader)
         parts.append(f"reader {reader.name} {getattr(reader, 'artifact', None)} {kind.__module__}:{kind.__qualname__}")
         modules.add(kind.__module__)
+        # a built-in reader that is still a lazy stand-in names the module that will read
+        real = getattr(reader, "module", None)
+        if isinstance(real, str):
+            modules.add(real)
     for name in sorted(modules):
-        module = sys.modules.get(name)
-        source = getattr(module, "__file__", None)
+        source = _source_of(name)
         try:
             info = os.stat(source) if source else None
         except OSError:
             info = None
         parts.append(f"module {name} {info.st_size if info else '-'} {info.st_mtime_ns if info else '-'}")
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _source_of(module_name: str) -> str | None:
+    """The file a module is (or would be) loaded from, whether or not it is imported yet, so that
+    the fingerprint does not depend on which readers this run happened to load."""
+    module = sys.modules.get(module_name)
+    if module is not None:
+        return getattr(module, "__file__", None)
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
 
 
 class FactsCache:
