@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..code import CODE_SUFFIXES
-from .discovery import FoundFile, Walker, identity_of
+from .discovery import FoundFile, Walker, collector_paused, identity_of
 
 # Readers, code analysis, the lockfile's types, model cards and the two caches are imported where they
 # are used, so that a project with nothing of a kind never loads the modules for that kind (issue 18).
@@ -171,7 +171,10 @@ class Inventory:
 
     @cached_property
     def artifact_root_files(self) -> list[FoundFile]:
-        return self.walker.files(self.settings.artifacts) if self.local_files else []
+        if not self.local_files:
+            return []
+        with collector_paused():  # a data folder's walk: records that live to the end (see artifacts)
+            return self.walker.files(self.settings.artifacts)
 
     @cached_property
     def code_root_files(self) -> list[FoundFile]:
@@ -188,10 +191,11 @@ class Inventory:
         """Artifacts under ``settings.artifacts``, sorted by path; files that are not model or
         data formats (text, images ...) are left out."""
         found: list[Artifact] = []
-        for item in self.artifact_root_files:
-            artifact = self._sniff(item)
-            if artifact is not None:
-                found.append(artifact)
+        with collector_paused(lambda: len(self.artifact_root_files)):
+            for item in self.artifact_root_files:
+                artifact = self._sniff(item)
+                if artifact is not None:
+                    found.append(artifact)
         return found + self.hub_artifacts
 
     # -- Hub files: the files pinned references load, judged from the facts in the lockfile ----------

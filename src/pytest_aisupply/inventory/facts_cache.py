@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import hashlib
 import importlib.util
 import json
@@ -41,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .discovery import Identity
+from .discovery import Identity, collector_paused
 
 if TYPE_CHECKING:
     from ..formats import ArtifactFacts, FormatReader, Limits
@@ -51,8 +50,6 @@ FORMAT_VERSION = 1
 #: Files modified this close to the run's start are not cached (two seconds: coarse file systems).
 RACY_NS = 2_000_000_000
 CACHE_NAME = "facts.json"
-#: From this many entries on, the loaded cache is moved out of the collector's reach (see load).
-FREEZE_ENTRIES = 10_000
 #: A file's row as the cache file holds it: its identity, the sniffed format (None: not an
 #: artifact) and the index of its facts in the file's table of facts texts (None: no facts kept).
 #: Kept so from the start, a session's rows are written as they are, and as flat tuples of ints
@@ -216,21 +213,17 @@ class FactsCache:
             cache.enabled = False
             return cache
         # The document is many small containers that live to the end of the session and hold no
-        # cycles: the collector is kept from scanning them as they are built and, for a large cache,
-        # for good (gc.freeze: a full collection over a 100,000-file cache took seconds, at pytest's
-        # exit too; what is frozen then is pytest's start-up state, alive to the end anyway).
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        # cycles (a full collection over a 100,000-file cache took seconds, at pytest's exit too).
+        data: dict[str, Any] | None = None
+
+        def entries() -> int:
+            found = data.get("entries") if data is not None else None
+            return len(found) if isinstance(found, dict) else 0
+
+        with collector_paused(entries):
             data = read_document(path)
-        finally:
-            if enabled:
-                gc.enable()
         if data is None or data.get("version") != FORMAT_VERSION:
             return cls()
-        entries = data.get("entries")
-        if isinstance(entries, dict) and len(entries) >= FREEZE_ENTRIES:
-            gc.freeze()
         return cls(data)
 
     def bind(self, readers: Sequence[FormatReader], limits: Limits) -> None:
