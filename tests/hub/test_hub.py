@@ -139,12 +139,12 @@ def test_an_internal_error_in_the_check_keeps_the_entry(pytester: pytest.Pyteste
     # stands for a bug in the plugin: the check of the Hub reference raises
     pytester.makeconftest(
         """
-        import pytest_aisupply.rules.integrity as integrity
+        import pytest_aisupply.hub.api as api
 
         def broken(*args, **kwargs):
             raise RuntimeError("injected bug")
 
-        integrity.fetch_entry = broken
+        api.fetch_entry = broken  # the integrity check imports it when it asks the Hub
         """
     )
     result = run(pytester, "--aisupply-update")
