@@ -10,7 +10,6 @@ import io
 import lzma
 import re
 import struct
-import tarfile
 import tempfile
 import zipfile
 import zlib
@@ -295,6 +294,8 @@ class TarReader:
         return is_tar_head(head)
 
     def read(self, raw: BinaryIO, size: int | None, ctx: ReadContext) -> None:
+        import tarfile  # here: a zip (every torch checkpoint) is read without it
+
         count = 0
         names: set[str] = set()
         try:

@@ -284,11 +284,11 @@ class Inventory:
     @cached_property
     def model_cards(self) -> list[tuple[str, Path, CardFacts]]:
         """Local model cards (README.md with metadata) under the artifact roots: (folder, path, facts)."""
-        from .modelcard import read_card
-
         cards = []
         for item in self.artifact_root_files:
             if item.path.name == "README.md" and item.problem is None:
+                from .modelcard import read_card  # only where there is a card to read
+
                 card = read_card(item.path)
                 if card is not None:
                     folder = item.relpath.rpartition("/")[0] or "."
