@@ -20,7 +20,7 @@ import pytest
 from ..settings.config import ConfigError, Settings
 from ..verdicts.engine import Engine
 from .facts_cache_saver import FactsCachePlugin
-from .keys import REPORT_IT, ROOT_NAME, engine_key, group_verdicts_key, verdict_key
+from .keys import REPORT_IT, ROOT_NAME, engine_key
 
 if TYPE_CHECKING:
     from ..formats import FormatReader
@@ -120,21 +120,9 @@ class ChecksPlugin:
         only = bool(config.option.aisupply_only)
         if not (only or selected):
             return
-        from .items import CheckGroupItem, CheckItem, CollectionErrorItem
-        from .selection import matches
+        from .items import split_selection
 
-        def wanted(item: pytest.Item) -> bool:
-            if isinstance(item, CheckGroupItem) and selected:
-                # a file's check id still selects the folder (or rule) check that covers it
-                return matches(item.nodeid, selected) or any(
-                    matches(f"{ROOT_NAME}::{item.rule_id}::{subject.id}", selected) for subject in item.subjects
-                )
-            if isinstance(item, (CheckItem, CheckGroupItem, CollectionErrorItem)):
-                return not selected or matches(item.nodeid, selected)
-            return not only
-
-        keep = [item for item in items if wanted(item)]
-        dropped = [item for item in items if not wanted(item)]
+        keep, dropped = split_selection(items, selected, only=only)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
@@ -144,25 +132,15 @@ class ChecksPlugin:
         report = yield
         if call.when != "call" or not getattr(item, "aisupply_check", False):
             return report
-        from .items import CheckGroupItem, CheckItem
-        from .records import verdict_record
+        from .records import check_record
 
-        rootpath, full = self.config.rootpath, self.full_records
-        if isinstance(item, CheckItem):
-            verdict = item.stash.get(verdict_key, None)
-            report.aisupply = verdict_record(item.engine, item.rule_id, item.subject, verdict, rootpath, full=full)
-        elif isinstance(item, CheckGroupItem):
-            verdicts = item.stash.get(group_verdicts_key, None) or [None] * len(item.subjects)
-            members = [
-                verdict_record(item.engine, item.rule_id, subject, verdict, rootpath, full=full)
-                for subject, verdict in zip(item.subjects, verdicts, strict=True)
-            ]
-            report.aisupply = {"rule": item.rule_id, "subject": item.name, "kind": "group", "members": members}
-        else:
+        record = check_record(item, self.config.rootpath, full=self.full_records)
+        if record is None:
             return report
+        report.aisupply = record
         hashed = self.inventory.loaded_hash_cache
         if hasattr(self.config, "workerinput") and hashed is not None and hashed.fresh:
-            report.aisupply["hashes"] = dict(hashed.fresh)
+            record["hashes"] = dict(hashed.fresh)
             hashed.known.update(hashed.fresh)
             hashed.fresh.clear()
         return report

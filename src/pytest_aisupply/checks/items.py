@@ -282,3 +282,24 @@ class CollectionErrorItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"[aisupply] {self.nodeid}"
+
+
+def split_selection(
+    items: list[pytest.Item], selected: list[str], *, only: bool
+) -> tuple[list[pytest.Item], list[pytest.Item]]:
+    """The items a run that names check ids (``selected``) or runs only the checks keeps, and those
+    it drops: a file's check id still selects the folder (or rule) check that covers it."""
+    from .selection import matches
+
+    def wanted(item: pytest.Item) -> bool:
+        if isinstance(item, CheckGroupItem) and selected:
+            return matches(item.nodeid, selected) or any(
+                matches(f"{ROOT_NAME}::{item.rule_id}::{subject.id}", selected) for subject in item.subjects
+            )
+        if isinstance(item, (CheckItem, CheckGroupItem, CollectionErrorItem)):
+            return not selected or matches(item.nodeid, selected)
+        return not only
+
+    keep = [item for item in items if wanted(item)]
+    dropped = [item for item in items if not wanted(item)]
+    return keep, dropped

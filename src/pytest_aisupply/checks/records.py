@@ -12,9 +12,30 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .items import CheckGroupItem, CheckItem
+from .keys import group_verdicts_key, verdict_key
+
 if TYPE_CHECKING:
+    import pytest
+
     from ..findings import Finding, Subject
     from ..verdicts.engine import Engine, Verdict
+
+
+def check_record(item: pytest.Item, rootpath: Path, *, full: bool) -> dict[str, Any] | None:
+    """What a check item's report carries: its verdict's record, or one per subject of a grouped
+    check; None for an item that is not a check of one or more subjects."""
+    if isinstance(item, CheckItem):
+        verdict = item.stash.get(verdict_key, None)
+        return verdict_record(item.engine, item.rule_id, item.subject, verdict, rootpath, full=full)
+    if isinstance(item, CheckGroupItem):
+        verdicts = item.stash.get(group_verdicts_key, None) or [None] * len(item.subjects)
+        members = [
+            verdict_record(item.engine, item.rule_id, subject, verdict, rootpath, full=full)
+            for subject, verdict in zip(item.subjects, verdicts, strict=True)
+        ]
+        return {"rule": item.rule_id, "subject": item.name, "kind": "group", "members": members}
+    return None
 
 
 def verdict_record(

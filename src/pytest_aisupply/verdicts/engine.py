@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -30,14 +29,31 @@ if TYPE_CHECKING:
 Status = Literal["passed", "failed", "warned", "waived"]
 
 
-@dataclass
 class Verdict:
-    rule: str
-    subject: Subject
-    severity: Severity
-    findings: list[Finding] = field(default_factory=list)
-    waived: list[tuple[Finding, Waiver]] = field(default_factory=list)
-    waiver_notes: list[str] = field(default_factory=list)
+    """One rule's judgement of one subject: what it found, what waivers took out and why, and the
+    severity the findings count at. A plain class: a dataclass would generate and compile its
+    methods at every start-up, and the engine module is loaded by every configured run."""
+
+    __slots__ = ("findings", "rule", "severity", "subject", "waived", "waiver_notes")
+
+    def __init__(
+        self,
+        rule: str,
+        subject: Subject,
+        severity: Severity,
+        findings: list[Finding] | None = None,
+        waived: list[tuple[Finding, Waiver]] | None = None,
+        waiver_notes: list[str] | None = None,
+    ) -> None:
+        self.rule = rule
+        self.subject = subject
+        self.severity = severity
+        self.findings = findings if findings is not None else []
+        self.waived = waived if waived is not None else []
+        self.waiver_notes = waiver_notes if waiver_notes is not None else []
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.rule!r}, {self.subject.id!r}, {self.status}, {len(self.findings)} findings)"
 
     @property
     def status(self) -> Status:
