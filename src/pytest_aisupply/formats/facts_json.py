@@ -20,6 +20,7 @@ import importlib
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from . import ArtifactFacts
@@ -43,13 +44,7 @@ def decode_facts(text: str) -> ArtifactFacts:
     """The facts of :func:`encode_facts` or :func:`encode_cached_facts` text. The records are built
     as the JSON parser meets them (:func:`_record`), so nothing but the parser walks the text; the
     result is that of :func:`decode_facts_value` of the parsed value."""
-    try:
-        facts = json.loads(text, object_hook=_record)
-    except (ValueError, TypeError, KeyError, RecursionError) as exc:
-        raise FactsError(f"recorded facts cannot be read: {exc}") from exc
-    if not isinstance(facts, ArtifactFacts):
-        raise FactsError("recorded facts are not an ArtifactFacts record")
-    return facts
+    return _checked(lambda: json.loads(text, object_hook=_record))
 
 
 def encode_cached_facts(facts: ArtifactFacts) -> str:
@@ -183,8 +178,14 @@ def _record(value: dict[str, Any]) -> Any:
 
 def decode_facts_value(value: Any) -> ArtifactFacts:
     """:func:`decode_facts` of the JSON value already parsed (the facts cache holds many in one file)."""
+    return _checked(lambda: _decode(value))
+
+
+def _checked(decode: Callable[[], Any]) -> ArtifactFacts:
+    """What both decoders refuse alike: text or values that break the decoder, and a value that
+    decodes to anything but an ArtifactFacts record."""
     try:
-        facts = _decode(value)
+        facts = decode()
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise FactsError(f"recorded facts cannot be read: {exc}") from exc
     if not isinstance(facts, ArtifactFacts):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..code import CODE_SUFFIXES
-from .discovery import FoundFile, Walker, collector_paused, identity_of
+from .discovery import FoundFile, Walker, collector_paused, identity_of, keep_from_collector
 
 # Readers, code analysis, the lockfile's types, model cards and the two caches are imported where they
 # are used, so that a project with nothing of a kind never loads the modules for that kind (issue 18).
@@ -191,11 +191,12 @@ class Inventory:
         """Artifacts under ``settings.artifacts``, sorted by path; files that are not model or
         data formats (text, images ...) are left out."""
         found: list[Artifact] = []
-        with collector_paused(lambda: len(self.artifact_root_files)):
+        with collector_paused():
             for item in self.artifact_root_files:
                 artifact = self._sniff(item)
                 if artifact is not None:
                     found.append(artifact)
+        keep_from_collector(len(self.artifact_root_files))
         return found + self.hub_artifacts
 
     # -- Hub files: the files pinned references load, judged from the facts in the lockfile ----------

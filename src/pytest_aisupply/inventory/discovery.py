@@ -10,7 +10,7 @@ import fnmatch
 import gc
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -50,11 +50,9 @@ FREEZE_RECORDS = 10_000
 
 
 @contextmanager
-def collector_paused(records: Callable[[], int] = lambda: 0) -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Build many small records that hold no cycles and live to the end of the session without the
-    garbage collector scanning them as they are built; then, if there are ``records()`` of them at
-    least FREEZE_RECORDS, for good (``gc.freeze``: what is frozen with them is pytest's start-up
-    state and the session's configuration, alive to the end anyway)."""
+    garbage collector scanning them as they are built (then see :func:`keep_from_collector`)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -62,7 +60,13 @@ def collector_paused(records: Callable[[], int] = lambda: 0) -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-    if records() >= FREEZE_RECORDS:
+
+
+def keep_from_collector(records: int) -> None:
+    """From FREEZE_RECORDS such records on, move them out of the collector's reach for good
+    (``gc.freeze``: what is frozen with them is pytest's start-up state and the session's
+    configuration, alive to the end anyway)."""
+    if records >= FREEZE_RECORDS:
         gc.freeze()
 
 

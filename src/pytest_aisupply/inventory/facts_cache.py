@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .discovery import Identity, collector_paused
+from .discovery import Identity, collector_paused, keep_from_collector
 
 if TYPE_CHECKING:
     from ..formats import ArtifactFacts, FormatReader, Limits
@@ -214,16 +214,12 @@ class FactsCache:
             return cache
         # The document is many small containers that live to the end of the session and hold no
         # cycles (a full collection over a 100,000-file cache took seconds, at pytest's exit too).
-        data: dict[str, Any] | None = None
-
-        def entries() -> int:
-            found = data.get("entries") if data is not None else None
-            return len(found) if isinstance(found, dict) else 0
-
-        with collector_paused(entries):
+        with collector_paused():
             data = read_document(path)
         if data is None or data.get("version") != FORMAT_VERSION:
             return cls()
+        entries = data.get("entries")
+        keep_from_collector(len(entries) if isinstance(entries, dict) else 0)
         return cls(data)
 
     def bind(self, readers: Sequence[FormatReader], limits: Limits) -> None:
